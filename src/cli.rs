@@ -1,0 +1,306 @@
+//! The command line: a contract that monitoring configs and packages depend on.
+//!
+//! Usage errors must not reach clap's default handling (exit 2 = CRITICAL, text on stderr,
+//! which NRPE drops): they become UNKNOWN (3) with the message on stdout.
+
+use clap::{ArgAction, Parser, ValueEnum};
+use regex::{Regex, RegexBuilder};
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::dumpformat::MarkerRule;
+use crate::evaluate::{MarkerChoice, Thresholds};
+use crate::output::Format;
+use crate::range::Range;
+use crate::units::{parse_duration, parse_size};
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (bad arguments, unreadable files, timeouts,
+internal errors; also after --help and --version, as the Monitoring Plugins guidelines ask).
+
+Thresholds: DURATION is seconds or a number with s, m, h, d, w (90m, 26h, 1d12h). SIZE takes
+B, K, M, G, T (1024-based: 1200K = 1228800 bytes). Both also accept the Monitoring Plugins
+range syntax ([@]start:end, ~ for minus infinity), e.g. -w 1h:26h.";
+
+/// Which completion marker to require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarkerKind {
+    /// Recognise the writer from the dump's first lines and require its trailer.
+    Auto,
+    /// mysqldump / mariadb-dump: `-- Dump completed` as the last line.
+    Mysqldump,
+    /// pg_dump plain format: `-- PostgreSQL database dump complete`.
+    #[value(name = "pg_dump")]
+    PgDump,
+    /// pg_dumpall: `-- PostgreSQL database cluster dump complete`.
+    #[value(name = "pg_dumpall")]
+    PgDumpall,
+    /// Do not check the content; still verify the compression stream.
+    None,
+}
+
+/// check_backup: is last night's database backup really good?
+#[derive(Debug, Parser)]
+#[command(
+    name = "check_backup",
+    version,
+    about = "Monitoring plugin: checks that the newest database dump is recent, big enough, \
+             whole (compression stream intact) and complete (the dump tool's own trailer).",
+    after_help = EXIT_CODES
+)]
+pub struct Args {
+    /// Dump file, directory (its newest regular file is checked) or quoted glob (newest match).
+    #[arg(short = 'f', long = "dump", value_name = "PATH")]
+    pub dump: String,
+
+    /// WARNING when the dump is older than this.
+    #[arg(short = 'w', long, value_name = "DURATION", default_value = "26h", value_parser = age_range)]
+    pub warning_age: Range,
+
+    /// CRITICAL when the dump is older than this.
+    #[arg(short = 'c', long, value_name = "DURATION", default_value = "50h", value_parser = age_range)]
+    pub critical_age: Range,
+
+    /// WARNING when the dump file is smaller than this.
+    #[arg(short = 'W', long, value_name = "SIZE", value_parser = size_range)]
+    pub warning_size: Option<Range>,
+
+    /// CRITICAL when the dump file is smaller than this.
+    #[arg(short = 'C', long, value_name = "SIZE", value_parser = size_range)]
+    pub critical_size: Option<Range>,
+
+    /// Completion marker to require.
+    #[arg(long, value_enum, value_name = "KIND", default_value = "auto")]
+    pub marker: MarkerKind,
+
+    /// Custom regex the last non-blank line must match (overrides --marker).
+    #[arg(long, value_name = "RE", value_parser = marker_regex)]
+    pub marker_regex: Option<Regex>,
+
+    /// A dump dated further in the future than this is a WARNING (clock or copy problem).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    pub future_tolerance: f64,
+
+    /// Follow symlinks found in a directory or glob (an explicitly named file may always be one).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
+    /// Give up with UNKNOWN after this many seconds (0 = never); keep it below the monitoring
+    /// system's own limit (60 s in Icinga 2, Nagios and NRPE).
+    #[arg(short = 't', long, value_name = "SECONDS", default_value = "50", value_parser = duration)]
+    pub timeout: f64,
+
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "nagios")]
+    pub output: Format,
+
+    /// More detail: the steps taken (repeatable).
+    #[arg(short = 'v', long, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+fn age_range(s: &str) -> Result<Range, String> {
+    // A bare duration is an upper bound: alert when older.
+    Range::parse_with(s, parse_duration).map_err(|e| e.to_string())
+}
+
+fn size_range(s: &str) -> Result<Range, String> {
+    // A bare size is a lower bound: alert when the dump is smaller.
+    let t = s.trim();
+    if t.contains(':') || t.starts_with('@') {
+        Range::parse_with(t, parse_size).map_err(|e| e.to_string())
+    } else {
+        parse_size(t).map(Range::lower).map_err(|e| e.to_string())
+    }
+}
+
+fn duration(s: &str) -> Result<f64, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Compiles an operator-supplied regex with the linear-time engine and a size limit, so no
+/// pattern can make the check hang or eat memory.
+pub fn bounded_regex(s: &str) -> Result<Regex, String> {
+    RegexBuilder::new(s)
+        .size_limit(1 << 20)
+        .dfa_size_limit(4 << 20)
+        .build()
+        .map_err(|e| format!("invalid regex '{s}': {e}"))
+}
+
+fn marker_regex(s: &str) -> Result<Regex, String> {
+    bounded_regex(s)
+}
+
+/// What the check needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// File, directory or glob.
+    pub dump: String,
+    /// Age and size thresholds.
+    pub thresholds: Thresholds,
+    /// Completion marker to require.
+    pub marker: MarkerChoice,
+    /// Follow symlinks in directories and globs.
+    pub follow_symlinks: bool,
+    /// None = no time limit.
+    pub timeout: Option<Duration>,
+    /// Output format.
+    pub format: Format,
+    /// `-v` count.
+    pub verbose: u8,
+}
+
+impl Args {
+    /// Turns parsed arguments into a [`Config`].
+    pub fn into_config(self) -> Config {
+        let marker = match (self.marker_regex, self.marker) {
+            (Some(re), _) => MarkerChoice::Rule(MarkerRule::Regex(re)),
+            (None, MarkerKind::Auto) => MarkerChoice::Auto,
+            (None, MarkerKind::Mysqldump) => MarkerChoice::Rule(MarkerRule::Mysqldump),
+            (None, MarkerKind::PgDump) => MarkerChoice::Rule(MarkerRule::PgDump),
+            (None, MarkerKind::PgDumpall) => MarkerChoice::Rule(MarkerRule::PgDumpall),
+            (None, MarkerKind::None) => MarkerChoice::None,
+        };
+        Config {
+            dump: self.dump,
+            thresholds: Thresholds {
+                warn_age: self.warning_age,
+                crit_age: self.critical_age,
+                warn_size: self.warning_size,
+                crit_size: self.critical_size,
+                future_tolerance: self.future_tolerance,
+            },
+            marker,
+            follow_symlinks: self.follow_symlinks,
+            timeout: (self.timeout > 0.0).then(|| Duration::from_secs_f64(self.timeout)),
+            format: self.output,
+            verbose: self.verbose,
+        }
+    }
+}
+
+/// The outcome of parsing: a config, or text to print before exiting UNKNOWN (usage errors,
+/// `--help`, `--version`).
+pub enum Parsed {
+    /// Run the check.
+    Run(Config),
+    /// Print this on stdout and exit 3.
+    Exit(String),
+}
+
+/// Parses the command line; never exits the process and never prints.
+pub fn parse<I, T>(args: I) -> Parsed
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match Args::try_parse_from(args) {
+        Ok(args) => Parsed::Run(args.into_config()),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Parsed::Exit(e.to_string()),
+                _ => {
+                    let rendered = e.render().to_string();
+                    let first = rendered
+                        .lines()
+                        .next()
+                        .unwrap_or("invalid arguments")
+                        .trim_start_matches("error: ");
+                    let first = crate::text::safe(first, 300);
+                    let rest: String = rendered
+                        .lines()
+                        .skip(1)
+                        .filter(|l| !l.trim().is_empty())
+                        .map(|l| format!("{}\n", crate::text::safe(l, 300)))
+                        .collect();
+                    Parsed::Exit(format!(
+                        "BACKUP UNKNOWN - invalid arguments: {first}\n{rest}"
+                    ))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        match parse(std::iter::once("check_backup").chain(args.iter().copied())) {
+            Parsed::Run(c) => c,
+            Parsed::Exit(text) => panic!("unexpected exit: {text}"),
+        }
+    }
+
+    fn exit_text(args: &[&str]) -> String {
+        match parse(std::iter::once("check_backup").chain(args.iter().copied())) {
+            Parsed::Run(_) => panic!("expected a usage error for {args:?}"),
+            Parsed::Exit(text) => text,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&["-f", "/x"]);
+        assert_eq!(c.thresholds.warn_age, Range::upper(93_600.0));
+        assert_eq!(c.thresholds.crit_age, Range::upper(180_000.0));
+        assert_eq!(c.timeout, Some(Duration::from_secs(50)));
+        assert!(matches!(c.marker, MarkerChoice::Auto));
+        assert_eq!(c.format, Format::Nagios);
+    }
+
+    #[test]
+    fn sizes_are_lower_bounds_unless_ranges() {
+        let c = config(&["-f", "/x", "-W", "1200K", "-C", "@0:10"]);
+        assert_eq!(c.thresholds.warn_size, Some(Range::lower(1_228_800.0)));
+        assert_eq!(
+            c.thresholds.crit_size,
+            Some(Range {
+                start: 0.0,
+                end: 10.0,
+                inside: true
+            })
+        );
+    }
+
+    #[test]
+    fn marker_choices() {
+        assert!(matches!(
+            config(&["-f", "x", "--marker", "pg_dumpall"]).marker,
+            MarkerChoice::Rule(MarkerRule::PgDumpall)
+        ));
+        assert!(matches!(
+            config(&["-f", "x", "--marker", "none"]).marker,
+            MarkerChoice::None
+        ));
+        assert!(matches!(
+            config(&["-f", "x", "--marker", "none", "--marker-regex", "^done$"]).marker,
+            MarkerChoice::Rule(MarkerRule::Regex(_))
+        ));
+        assert_eq!(config(&["-f", "x", "-t", "0"]).timeout, None);
+    }
+
+    #[test]
+    fn usage_errors_are_unknown_text() {
+        for args in [
+            &["-f", "x", "-w", "10x"][..],
+            &["-f", "x", "--marker", "oracle"],
+            &["-f", "x", "--marker-regex", "("],
+            &["-w", "1h"],
+            &["-f", "x", "--bogus"],
+            &["-f", "x", "-w", "20h:10h"],
+        ] {
+            let text = exit_text(args);
+            assert!(
+                text.starts_with("BACKUP UNKNOWN - invalid arguments: "),
+                "{args:?}: {text}"
+            );
+            assert_eq!(text.lines().next().unwrap().matches('|').count(), 0);
+        }
+        assert!(exit_text(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
+        assert!(exit_text(&["--help"]).contains("--warning-age"));
+    }
+}

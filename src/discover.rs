@@ -1,0 +1,421 @@
+//! Finding the dump to check: a file, the newest regular file of a directory, or the newest
+//! match of a glob.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+use thiserror::Error;
+
+use crate::sys;
+
+/// One regular file that could be the dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its path, as found.
+    pub path: PathBuf,
+    /// Last modification time.
+    pub mtime: SystemTime,
+    /// Size on disk, in bytes.
+    pub size: u64,
+}
+
+/// What discovery found: the chosen dump and how it got there (for `-v`).
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// The newest candidate.
+    pub chosen: Candidate,
+    /// How the spec was read: "file", "directory" or "glob".
+    pub mode: &'static str,
+    /// Number of candidates considered.
+    pub considered: usize,
+    /// Up to a few runners-up, newest first, for the verbose trace.
+    pub runners_up: Vec<Candidate>,
+    /// Entries passed over, with the reason (bounded).
+    pub skipped: Vec<(PathBuf, &'static str)>,
+    /// Count of all skipped entries.
+    pub skipped_total: usize,
+}
+
+/// Why no dump could be chosen. Each variant knows which monitoring state it means.
+#[derive(Debug, Error)]
+pub enum DiscoverError {
+    /// Nothing matched: the backup did not run, or wrote elsewhere.
+    #[error("no dump found {0}")]
+    NoDump(String),
+    /// The directory that should hold the dump does not exist (volume not mounted?).
+    #[error("directory {} does not exist (backup volume not mounted?)", .0.display())]
+    MissingDirectory(PathBuf),
+    /// The monitoring user may not read the path.
+    #[error("permission denied reading {} as user {user}: {hint}", path.display())]
+    PermissionDenied {
+        /// The path that was refused.
+        path: PathBuf,
+        /// Who we run as.
+        user: String,
+        /// The typical fix.
+        hint: String,
+    },
+    /// A FIFO, device or socket where a dump file was expected: never read.
+    #[error("{} is a {kind}, not a regular file: refusing to read it", path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// "FIFO", "character device", ...
+        kind: &'static str,
+    },
+    /// Any other I/O error.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The glob pattern does not parse.
+    #[error("invalid glob pattern '{pattern}': {reason}")]
+    BadGlob {
+        /// As given.
+        pattern: String,
+        /// The glob crate's complaint.
+        reason: String,
+    },
+}
+
+impl DiscoverError {
+    /// True for the errors that mean "the backup is missing" (CRITICAL) rather than "the
+    /// check could not look" (UNKNOWN).
+    pub fn is_missing_backup(&self) -> bool {
+        matches!(
+            self,
+            DiscoverError::NoDump(_) | DiscoverError::MissingDirectory(_)
+        )
+    }
+}
+
+fn io_error(path: &Path, err: io::Error) -> DiscoverError {
+    if err.kind() == io::ErrorKind::PermissionDenied {
+        DiscoverError::PermissionDenied {
+            path: path.to_path_buf(),
+            user: sys::current_user(),
+            hint: sys::permission_hint(path),
+        }
+    } else {
+        DiscoverError::Io {
+            path: path.to_path_buf(),
+            source: err,
+        }
+    }
+}
+
+/// Names that are never a finished dump: hidden files and writers' temporary names.
+pub fn is_temporary_name(name: &str) -> bool {
+    name.starts_with('.')
+        || [".tmp", ".part", ".partial", ".inprogress"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+}
+
+fn file_kind(ft: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_char_device() {
+        "character device"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_dir() {
+        "directory"
+    } else {
+        "special file"
+    }
+}
+
+fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Finds the dump named by `spec`: a file, a directory (newest regular file in it, no
+/// descent), or a glob (newest match). Symlinks inside a directory or glob are followed
+/// only with `follow_symlinks`; an explicitly named file may be a symlink.
+pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
+    let path = Path::new(spec);
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => discover_directory(path, follow_symlinks),
+        Ok(meta) if meta.is_file() => Ok(Discovery {
+            chosen: Candidate {
+                path: path.to_path_buf(),
+                mtime: meta.modified().map_err(|e| io_error(path, e))?,
+                size: meta.len(),
+            },
+            mode: "file",
+            considered: 1,
+            runners_up: Vec::new(),
+            skipped: Vec::new(),
+            skipped_total: 0,
+        }),
+        Ok(meta) => Err(DiscoverError::NotRegular {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        }),
+        Err(_) if has_glob_chars(spec) => discover_glob(spec, follow_symlinks),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(parent) if fs::metadata(parent).is_err() => {
+                    Err(DiscoverError::MissingDirectory(nearest_missing(parent)))
+                }
+                _ => Err(DiscoverError::NoDump(format!(
+                    "at {} (file does not exist)",
+                    path.display()
+                ))),
+            }
+        }
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// The topmost missing ancestor, so the message names the mount point that is absent.
+fn nearest_missing(dir: &Path) -> PathBuf {
+    let mut missing = dir.to_path_buf();
+    while let Some(parent) = missing.parent() {
+        if parent.as_os_str().is_empty() || fs::metadata(parent).is_ok() {
+            break;
+        }
+        missing = parent.to_path_buf();
+    }
+    missing
+}
+
+const KEEP_SKIPPED: usize = 20;
+const KEEP_RUNNERS_UP: usize = 5;
+
+/// Collects candidates and keeps only the newest (plus a few runners-up): a directory of
+/// 100,000 files costs one stat each and no sorting.
+struct Collector {
+    best: Vec<Candidate>,
+    considered: usize,
+    skipped: Vec<(PathBuf, &'static str)>,
+    skipped_total: usize,
+}
+
+impl Collector {
+    fn new() -> Self {
+        Collector {
+            best: Vec::new(),
+            considered: 0,
+            skipped: Vec::new(),
+            skipped_total: 0,
+        }
+    }
+
+    fn skip(&mut self, path: PathBuf, reason: &'static str) {
+        self.skipped_total += 1;
+        if self.skipped.len() < KEEP_SKIPPED {
+            self.skipped.push((path, reason));
+        }
+    }
+
+    /// Looks at one directory entry or glob match.
+    fn consider(&mut self, path: PathBuf, follow_symlinks: bool) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if is_temporary_name(&name) {
+            return self.skip(path, "hidden or temporary name");
+        }
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(_) => return self.skip(path, "vanished or unreadable"),
+        };
+        let meta = if meta.file_type().is_symlink() {
+            if !follow_symlinks {
+                return self.skip(path, "symlink (use --follow-symlinks)");
+            }
+            match fs::metadata(&path) {
+                Ok(m) => m,
+                Err(_) => return self.skip(path, "dangling symlink"),
+            }
+        } else {
+            meta
+        };
+        if !meta.is_file() {
+            if !meta.is_dir() {
+                self.skip(path, "not a regular file");
+            }
+            return;
+        }
+        let Ok(mtime) = meta.modified() else {
+            return self.skip(path, "no modification time");
+        };
+        self.considered += 1;
+        let candidate = Candidate {
+            path,
+            mtime,
+            size: meta.len(),
+        };
+        // Newest first; ties broken by name, the greater name wins (date-stamped names).
+        let pos = self
+            .best
+            .iter()
+            .position(|c| (candidate.mtime, &candidate.path) > (c.mtime, &c.path))
+            .unwrap_or(self.best.len());
+        if pos <= KEEP_RUNNERS_UP {
+            self.best.insert(pos, candidate);
+            self.best.truncate(KEEP_RUNNERS_UP + 1);
+        }
+    }
+
+    fn finish(mut self, mode: &'static str, nothing: String) -> Result<Discovery, DiscoverError> {
+        if self.best.is_empty() {
+            return Err(DiscoverError::NoDump(nothing));
+        }
+        let chosen = self.best.remove(0);
+        Ok(Discovery {
+            chosen,
+            mode,
+            considered: self.considered,
+            runners_up: self.best,
+            skipped: self.skipped,
+            skipped_total: self.skipped_total,
+        })
+    }
+}
+
+fn discover_directory(dir: &Path, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
+    let entries = fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    let mut collector = Collector::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error(dir, e))?;
+        collector.consider(entry.path(), follow_symlinks);
+    }
+    let what = format!("in {}", dir.display());
+    let nothing = if collector.skipped_total > 0 {
+        format!(
+            "{what} ({} entries skipped, e.g. {}: {})",
+            collector.skipped_total,
+            collector.skipped[0].0.display(),
+            collector.skipped[0].1
+        )
+    } else {
+        format!("{what} (directory is empty)")
+    };
+    collector.finish("directory", nothing)
+}
+
+fn discover_glob(pattern: &str, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
+    let paths = glob::glob(pattern).map_err(|e| DiscoverError::BadGlob {
+        pattern: pattern.to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut collector = Collector::new();
+    let mut denied = None;
+    for entry in paths {
+        match entry {
+            Ok(path) => collector.consider(path, follow_symlinks),
+            Err(e) => {
+                if e.error().kind() == io::ErrorKind::PermissionDenied && denied.is_none() {
+                    denied = Some(e.path().to_path_buf());
+                }
+            }
+        }
+    }
+    if collector.best.is_empty() {
+        if let Some(path) = denied {
+            return Err(io_error(
+                &path,
+                io::Error::from(io::ErrorKind::PermissionDenied),
+            ));
+        }
+        // A glob whose fixed directory part is missing: same message as for a file.
+        let fixed: PathBuf = Path::new(pattern)
+            .components()
+            .take_while(|c| !has_glob_chars(&c.as_os_str().to_string_lossy()))
+            .collect();
+        if !fixed.as_os_str().is_empty() && fs::metadata(&fixed).is_err() {
+            return Err(DiscoverError::MissingDirectory(nearest_missing(&fixed)));
+        }
+    }
+    let nothing = format!("matching {pattern}");
+    collector.finish("glob", nothing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use filetime::{set_file_mtime, FileTime};
+
+    fn touch(dir: &Path, name: &str, mtime: i64) -> PathBuf {
+        let p = dir.join(name);
+        fs::write(&p, b"x").unwrap();
+        set_file_mtime(&p, FileTime::from_unix_time(mtime, 0)).unwrap();
+        p
+    }
+
+    #[test]
+    fn temporary_names() {
+        for n in [".hidden", "db.sql.gz.tmp", "x.part", "x.partial"] {
+            assert!(is_temporary_name(n), "{n}");
+        }
+        for n in ["db.sql.gz", "partial-backup.sql", "tmp.sql"] {
+            assert!(!is_temporary_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn newest_in_directory_with_name_tiebreak() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "a.sql", 1000);
+        touch(d.path(), "b.sql", 2000);
+        touch(d.path(), "c.sql", 2000);
+        touch(d.path(), "z.sql.tmp", 9000);
+        touch(d.path(), ".hidden", 9000);
+        fs::create_dir(d.path().join("sub")).unwrap();
+        let found = discover(d.path().to_str().unwrap(), false).unwrap();
+        assert_eq!(found.chosen.path, d.path().join("c.sql"));
+        assert_eq!(found.considered, 3);
+        assert_eq!(found.skipped_total, 2);
+        assert_eq!(found.mode, "directory");
+    }
+
+    #[test]
+    fn glob_picks_newest_match() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "db-1.sql.gz", 3000);
+        touch(d.path(), "db-2.sql.gz", 1000);
+        touch(d.path(), "other.txt", 9000);
+        let pattern = format!("{}/db-*.sql.gz", d.path().display());
+        let found = discover(&pattern, false).unwrap();
+        assert_eq!(found.chosen.path, d.path().join("db-1.sql.gz"));
+        assert_eq!(found.mode, "glob");
+    }
+
+    #[test]
+    fn missing_things() {
+        let d = tempfile::tempdir().unwrap();
+        let e = discover(d.path().join("nope/deeper/x.sql").to_str().unwrap(), false).unwrap_err();
+        assert!(matches!(&e, DiscoverError::MissingDirectory(p) if p == &d.path().join("nope")));
+        let e = discover(d.path().join("x.sql").to_str().unwrap(), false).unwrap_err();
+        assert!(matches!(e, DiscoverError::NoDump(_)));
+        let e = discover(d.path().to_str().unwrap(), false).unwrap_err();
+        assert!(e.to_string().contains("directory is empty"), "{e}");
+        let e = discover(&format!("{}/*.gz", d.path().display()), false).unwrap_err();
+        assert!(e.to_string().contains("matching"), "{e}");
+        assert!(e.is_missing_backup());
+    }
+
+    #[test]
+    fn symlinks_need_permission() {
+        let d = tempfile::tempdir().unwrap();
+        let real = touch(d.path(), "real.sql", 1000);
+        std::os::unix::fs::symlink(&real, d.path().join("link.sql")).unwrap();
+        set_file_mtime(&real, FileTime::from_unix_time(1000, 0)).unwrap();
+        let found = discover(d.path().to_str().unwrap(), false).unwrap();
+        assert_eq!(found.chosen.path, real);
+        assert_eq!(found.skipped_total, 1);
+        let found = discover(d.path().to_str().unwrap(), true).unwrap();
+        assert_eq!(found.considered, 2);
+    }
+}

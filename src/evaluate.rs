@@ -1,0 +1,570 @@
+//! Judging facts: pure functions from what was measured (and the operator's thresholds) to
+//! findings with states and perfdata. No I/O here, so every rule is unit-tested directly.
+
+use std::time::SystemTime;
+
+pub use nagiosplugin::ServiceState as State;
+
+use crate::decode::{Compression, StreamFacts};
+use crate::dumpformat::{self, MarkerOutcome, MarkerRule, Writer};
+use crate::range::Range;
+use crate::units::{human_duration, human_size};
+
+/// One judged aspect of the backup: the long output prints one line per finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Short name of the aspect: `dump`, `age`, `size`, `stream`, `marker`, `check`...
+    pub check: &'static str,
+    /// Its state.
+    pub state: State,
+    /// What was found, in words (already made safe for output).
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding.
+    pub fn new(check: &'static str, state: State, message: impl Into<String>) -> Finding {
+        Finding {
+            check,
+            state,
+            message: message.into(),
+        }
+    }
+}
+
+/// One perfdata metric, in base units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerfDatum {
+    /// Label, `[a-z0-9_]`.
+    pub label: String,
+    /// Measured value.
+    pub value: f64,
+    /// Unit of measure: `s`, `B`, `%`, `c` or empty.
+    pub uom: &'static str,
+    /// Warning threshold.
+    pub warn: Option<Range>,
+    /// Critical threshold.
+    pub crit: Option<Range>,
+    /// Minimum possible value.
+    pub min: Option<f64>,
+    /// Maximum possible value.
+    pub max: Option<f64>,
+}
+
+/// Everything the presenters need: findings, perfdata, facts and the trace.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// All findings, in the order they were made.
+    pub findings: Vec<Finding>,
+    /// Metrics.
+    pub perfdata: Vec<PerfDatum>,
+    /// The dump that was checked, if one was found (made safe for output).
+    pub file: Option<String>,
+    /// Facts for machine readers (JSON).
+    pub facts: Facts,
+    /// Steps taken, for `-v`.
+    pub trace: Vec<String>,
+}
+
+impl Report {
+    /// The worst state of all findings; a report with no finding is UNKNOWN (nothing was
+    /// verified, so nothing may be called OK).
+    pub fn state(&self) -> State {
+        self.findings
+            .iter()
+            .map(|f| f.state)
+            .max()
+            .unwrap_or(State::Unknown)
+    }
+
+    /// Adds a finding.
+    pub fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+}
+
+/// Measured facts, as reported in JSON (`null` when not established).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Facts {
+    /// Seconds since the dump's mtime.
+    pub age_seconds: Option<f64>,
+    /// mtime, RFC 3339.
+    pub mtime: Option<String>,
+    /// Size on disk.
+    pub size_bytes: Option<u64>,
+    /// Decoded size.
+    pub uncompressed_bytes: Option<u64>,
+    /// gzip, zstd, xz, bzip2, plain...
+    pub compression: Option<&'static str>,
+    /// mysqldump, pg_dump, pg_dumpall...
+    pub writer: Option<&'static str>,
+    /// The completion marker line found.
+    pub marker: Option<String>,
+    /// mysqldump's trailer date.
+    pub marker_date: Option<String>,
+}
+
+/// The operator's age and size thresholds.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// Warning when the age (seconds) alerts this range.
+    pub warn_age: Range,
+    /// Critical when the age alerts this range.
+    pub crit_age: Range,
+    /// Warning when the size (bytes) alerts this range.
+    pub warn_size: Option<Range>,
+    /// Critical when the size alerts this range.
+    pub crit_size: Option<Range>,
+    /// How far in the future an mtime may be before it is a clock or copy problem.
+    pub future_tolerance: f64,
+}
+
+/// Which completion marker to require.
+#[derive(Debug, Clone)]
+pub enum MarkerChoice {
+    /// Recognise the writer and require its trailer.
+    Auto,
+    /// Require this rule whatever the header says.
+    Rule(MarkerRule),
+    /// Check only the compression stream.
+    None,
+}
+
+/// Critical before warning, as the guidelines say.
+fn threshold_state(value: f64, warn: Option<&Range>, crit: Option<&Range>) -> State {
+    if crit.is_some_and(|r| r.alerts(value)) {
+        State::Critical
+    } else if warn.is_some_and(|r| r.alerts(value)) {
+        State::Warning
+    } else {
+        State::Ok
+    }
+}
+
+fn describe_limit(range: &Range, human: fn(f64) -> String) -> String {
+    if range.inside {
+        return format!("inside {range}");
+    }
+    match (
+        range.start.is_finite() && range.start != 0.0,
+        range.end.is_finite(),
+    ) {
+        (true, true) => format!("outside {}..{}", human(range.start), human(range.end)),
+        (true, false) => format!("< {}", human(range.start)),
+        (false, true) => format!("> {}", human(range.end)),
+        (false, false) => "never".into(),
+    }
+}
+
+fn seconds_between(later: SystemTime, earlier: SystemTime) -> f64 {
+    match later.duration_since(earlier) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// Judges the dump's age; also returns the `age` metric.
+pub fn evaluate_age(mtime: SystemTime, now: SystemTime, t: &Thresholds) -> (Finding, PerfDatum) {
+    let age = seconds_between(now, mtime);
+    let shown = human_duration(age);
+    let finding = if age < -t.future_tolerance {
+        Finding::new(
+            "age",
+            State::Warning,
+            format!(
+                "dump is dated {} in the future (clock skew or copied with a wrong date)",
+                human_duration(-age)
+            ),
+        )
+    } else {
+        // A little in the future (clock skew within tolerance) counts as brand new.
+        let state = threshold_state(age.max(0.0), Some(&t.warn_age), Some(&t.crit_age));
+        let message = match state {
+            State::Ok => format!("{shown} old"),
+            State::Critical => format!(
+                "dump is {shown} old (critical {})",
+                describe_limit(&t.crit_age, human_duration)
+            ),
+            _ => format!(
+                "dump is {shown} old (warning {})",
+                describe_limit(&t.warn_age, human_duration)
+            ),
+        };
+        Finding::new("age", state, message)
+    };
+    let perf = PerfDatum {
+        label: "age".into(),
+        value: age.round(),
+        uom: "s",
+        warn: Some(t.warn_age),
+        crit: Some(t.crit_age),
+        min: Some(0.0),
+        max: None,
+    };
+    (finding, perf)
+}
+
+/// Judges the dump file's size on disk; an empty file is always CRITICAL.
+pub fn evaluate_size(size: u64, t: &Thresholds) -> (Finding, PerfDatum) {
+    let shown = human_size(size as f64);
+    let finding = if size == 0 {
+        Finding::new("size", State::Critical, "dump file is empty (0 bytes)")
+    } else {
+        let state = threshold_state(size as f64, t.warn_size.as_ref(), t.crit_size.as_ref());
+        let message = match state {
+            State::Ok => shown,
+            State::Critical => format!(
+                "dump is only {shown} (critical {})",
+                describe_limit(
+                    t.crit_size.as_ref().expect("critical implies a range"),
+                    human_size
+                )
+            ),
+            _ => format!(
+                "dump is only {shown} (warning {})",
+                describe_limit(
+                    t.warn_size.as_ref().expect("warning implies a range"),
+                    human_size
+                )
+            ),
+        };
+        Finding::new("size", state, message)
+    };
+    let perf = PerfDatum {
+        label: "size".into(),
+        value: size as f64,
+        uom: "B",
+        warn: t.warn_size,
+        crit: t.crit_size,
+        min: Some(0.0),
+        max: None,
+    };
+    (finding, perf)
+}
+
+/// Judges the decoded content: the compression stream, the decoded size and the writer's
+/// completion marker. Returns the findings and the `uncompressed_size` metric.
+pub fn evaluate_content(
+    facts: &StreamFacts,
+    file_size: u64,
+    marker: &MarkerChoice,
+    out: &mut Facts,
+) -> (Vec<Finding>, Option<PerfDatum>) {
+    let mut findings = Vec::new();
+    let compression = facts.compression;
+    out.compression = Some(compression.name());
+    if let Compression::Unsupported(name) = compression {
+        findings.push(Finding::new(
+            "stream",
+            State::Warning,
+            format!(
+                "cannot verify: {name} compression is not supported (use gzip, zstd, xz or bzip2)"
+            ),
+        ));
+        return (findings, None);
+    }
+    if let Some(problem) = &facts.problem {
+        findings.push(Finding::new(
+            "stream",
+            State::Critical,
+            crate::text::safe(&problem.describe(compression, file_size), 300),
+        ));
+        // What a broken stream's tail says proves nothing either way.
+        return (findings, None);
+    }
+    out.uncompressed_bytes = Some(facts.uncompressed_size);
+    let perf = PerfDatum {
+        label: "uncompressed_size".into(),
+        value: facts.uncompressed_size as f64,
+        uom: "B",
+        warn: None,
+        crit: None,
+        min: Some(0.0),
+        max: None,
+    };
+    if compression != Compression::Plain {
+        findings.push(Finding::new(
+            "stream",
+            State::Ok,
+            format!(
+                "{compression} stream intact, {} uncompressed",
+                human_size(facts.uncompressed_size as f64)
+            ),
+        ));
+    }
+    if facts.uncompressed_size == 0 {
+        if file_size > 0 {
+            findings.push(Finding::new(
+                "content",
+                State::Critical,
+                format!("dump decompresses to nothing (0 bytes of {compression} content)"),
+            ));
+        }
+        return (findings, Some(perf));
+    }
+    let head = &facts.sample.head;
+    if compression == Compression::Plain
+        && head.contains(&0)
+        && dumpformat::detect_writer(head) != Writer::PgCustom
+    {
+        // Not text and not a known compression: a damaged magic number, or a format we do
+        // not know. Either way nothing is verified.
+        findings.push(Finding::new(
+            "stream",
+            State::Warning,
+            "cannot verify: binary content in no known compression format (damaged header or unsupported format)",
+        ));
+        return (findings, Some(perf));
+    }
+    findings.push(evaluate_marker(facts, marker, out));
+    (findings, Some(perf))
+}
+
+fn evaluate_marker(facts: &StreamFacts, marker: &MarkerChoice, out: &mut Facts) -> Finding {
+    let writer = dumpformat::detect_writer(&facts.sample.head);
+    out.writer = Some(writer.name());
+    let rule = match marker {
+        MarkerChoice::None => {
+            return Finding::new(
+                "marker",
+                State::Ok,
+                "completion marker not checked (--marker none)",
+            )
+        }
+        MarkerChoice::Rule(rule) => rule.clone(),
+        MarkerChoice::Auto => match MarkerRule::for_writer(writer) {
+            Some(rule) => rule,
+            None if writer == Writer::PgCustom => {
+                return Finding::new(
+                    "marker",
+                    State::Warning,
+                    "cannot verify completeness: pg_dump custom-format archive has no text trailer (use --marker none to accept stream integrity alone)",
+                )
+            }
+            None => {
+                return Finding::new(
+                    "marker",
+                    State::Warning,
+                    "cannot verify completeness: unknown dump format (use --marker or --marker-regex)",
+                )
+            }
+        },
+    };
+    match dumpformat::check_marker(&rule, &facts.sample) {
+        MarkerOutcome::Found { line, date } => {
+            out.marker = Some(line.clone());
+            out.marker_date = date.clone();
+            let who = match (&rule, writer) {
+                (MarkerRule::Regex(_), _) => "custom marker".to_string(),
+                (_, Writer::Unknown) => format!("{} marker", rule_writer(&rule)),
+                (_, w) => format!("{} complete", w.name()),
+            };
+            Finding::new(
+                "marker",
+                State::Ok,
+                format!("{who} ('{}')", crate::text::safe(&line, 80)),
+            )
+        }
+        MarkerOutcome::Missing { last_line } => {
+            let found = match last_line {
+                Some(line) => format!("last line is '{}'", crate::text::safe(&line, 80)),
+                None => "the dump has no complete last line".into(),
+            };
+            Finding::new(
+                "marker",
+                State::Critical,
+                format!(
+                    "dump incomplete: no completion marker, expected {}; {found}",
+                    rule.expected()
+                ),
+            )
+        }
+    }
+}
+
+fn rule_writer(rule: &MarkerRule) -> &'static str {
+    match rule {
+        MarkerRule::Mysqldump => "mysqldump",
+        MarkerRule::PgDump => "pg_dump",
+        MarkerRule::PgDumpall => "pg_dumpall",
+        MarkerRule::Regex(_) => "custom",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Sample, StreamProblem};
+    use std::time::Duration;
+
+    fn thresholds() -> Thresholds {
+        Thresholds {
+            warn_age: Range::upper(26.0 * 3600.0),
+            crit_age: Range::upper(50.0 * 3600.0),
+            warn_size: Some(Range::lower(1000.0)),
+            crit_size: Some(Range::lower(100.0)),
+            future_tolerance: 300.0,
+        }
+    }
+
+    #[test]
+    fn age_states() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let t = thresholds();
+        let table: &[(i64, State)] = &[
+            (0, State::Ok),
+            (3600, State::Ok),
+            (26 * 3600, State::Ok),
+            (26 * 3600 + 1, State::Warning),
+            (50 * 3600 + 1, State::Critical),
+            (-200, State::Ok),
+            (-400, State::Warning),
+        ];
+        for (age, want) in table {
+            let mtime = if *age >= 0 {
+                now - Duration::from_secs(*age as u64)
+            } else {
+                now + Duration::from_secs(age.unsigned_abs())
+            };
+            let (f, p) = evaluate_age(mtime, now, &t);
+            assert_eq!(f.state, *want, "age {age}: {}", f.message);
+            assert_eq!(p.value, *age as f64);
+        }
+    }
+
+    #[test]
+    fn size_states() {
+        let t = thresholds();
+        for (size, want) in [
+            (0, State::Critical),
+            (99, State::Critical),
+            (100, State::Warning),
+            (999, State::Warning),
+            (1000, State::Ok),
+        ] {
+            let (f, p) = evaluate_size(size, &t);
+            assert_eq!(f.state, want, "size {size}: {}", f.message);
+            assert_eq!(p.value, size as f64);
+        }
+    }
+
+    fn stream(text: &str, compression: Compression, problem: Option<StreamProblem>) -> StreamFacts {
+        StreamFacts {
+            compression,
+            uncompressed_size: text.len() as u64,
+            compressed_read: 10,
+            problem,
+            sample: Sample {
+                head: text.as_bytes().to_vec(),
+                tail: text.as_bytes().to_vec(),
+                tail_is_whole: true,
+            },
+        }
+    }
+
+    fn worst(findings: &[Finding]) -> State {
+        findings.iter().map(|f| f.state).max().unwrap()
+    }
+
+    #[test]
+    fn content_rules() {
+        let complete = "-- MySQL dump 10.13\nINSERT;\n-- Dump completed on 2026-11-25  3:04:05\n";
+        let killed = "-- MySQL dump 10.13\nINSERT INTO `log` VALUES (1,'a'),(2,'b'\n";
+        let unknown = "CREATE TABLE t (id int);\n";
+        let mut facts = Facts::default();
+        let cases: Vec<(StreamFacts, MarkerChoice, State)> = vec![
+            (
+                stream(complete, Compression::Gzip, None),
+                MarkerChoice::Auto,
+                State::Ok,
+            ),
+            (
+                stream(killed, Compression::Gzip, None),
+                MarkerChoice::Auto,
+                State::Critical,
+            ),
+            (
+                stream(unknown, Compression::Gzip, None),
+                MarkerChoice::Auto,
+                State::Warning,
+            ),
+            (
+                stream(unknown, Compression::Gzip, None),
+                MarkerChoice::None,
+                State::Ok,
+            ),
+            (
+                stream(unknown, Compression::Gzip, None),
+                MarkerChoice::Rule(MarkerRule::Mysqldump),
+                State::Critical,
+            ),
+            (
+                stream(
+                    complete,
+                    Compression::Gzip,
+                    Some(StreamProblem::Truncated { at: 5 }),
+                ),
+                MarkerChoice::Auto,
+                State::Critical,
+            ),
+            (
+                stream("", Compression::Gzip, None),
+                MarkerChoice::Auto,
+                State::Critical,
+            ),
+            (
+                stream(complete, Compression::Unsupported("lz4"), None),
+                MarkerChoice::Auto,
+                State::Warning,
+            ),
+            (
+                stream("PGDMP\x01", Compression::Plain, None),
+                MarkerChoice::Auto,
+                State::Warning,
+            ),
+            (
+                stream("\x1e\x0b\x08\x00\x00", Compression::Plain, None),
+                MarkerChoice::None,
+                State::Warning,
+            ),
+        ];
+        for (i, (s, marker, want)) in cases.iter().enumerate() {
+            let (findings, _) = evaluate_content(s, 10, marker, &mut facts);
+            assert_eq!(worst(&findings), *want, "case {i}: {findings:?}");
+        }
+    }
+
+    #[test]
+    fn missing_marker_quotes_last_line_safely() {
+        let killed = "-- MySQL dump 10.13\nINSERT INTO `log` VALUES (1,'a|b'),(2,'\x1b[31m'\n";
+        let (findings, _) = evaluate_content(
+            &stream(killed, Compression::Gzip, None),
+            10,
+            &MarkerChoice::Auto,
+            &mut Facts::default(),
+        );
+        let marker = findings.iter().find(|f| f.check == "marker").unwrap();
+        assert!(
+            marker
+                .message
+                .contains("expected '-- Dump completed' as the last line"),
+            "{}",
+            marker.message
+        );
+        assert!(
+            marker.message.contains("VALUES (1,'a¦b'),(2,'\\x1b[31m'"),
+            "{}",
+            marker.message
+        );
+    }
+
+    #[test]
+    fn report_state_is_worst_and_empty_is_unknown() {
+        let mut r = Report::default();
+        assert_eq!(r.state(), State::Unknown);
+        r.push(Finding::new("a", State::Ok, ""));
+        r.push(Finding::new("b", State::Critical, ""));
+        r.push(Finding::new("c", State::Warning, ""));
+        assert_eq!(r.state(), State::Critical);
+    }
+}

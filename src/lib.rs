@@ -1,0 +1,26 @@
+//! check_backup: a monitoring plugin (Nagios, Icinga 2, NRPE) that tells whether the newest
+//! database dump is really good.
+//!
+//! The work is split in three steps, as in Python's nagiosplugin (Resource → Context →
+//! Summary):
+//! 1. acquire facts — [`discover`] finds the dump, [`decode`] streams it once through its
+//!    decompressor keeping head and tail samples;
+//! 2. evaluate — [`evaluate`] and [`dumpformat`] judge the facts against thresholds and
+//!    marker rules into findings (pure functions);
+//! 3. present — [`output`] renders plugin text or JSON.
+//!
+//! [`check`] wires the steps together; [`cli`] is the command-line contract; [`watchdog`]
+//! guarantees one answer within the time limit.
+
+pub mod check;
+pub mod cli;
+pub mod decode;
+pub mod discover;
+pub mod dumpformat;
+pub mod evaluate;
+pub mod output;
+pub mod range;
+pub mod sys;
+pub mod text;
+pub mod units;
+pub mod watchdog;

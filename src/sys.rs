@@ -1,0 +1,51 @@
+//! The few operating-system details the plugin needs: read-only opening that never updates
+//! atime nor blocks on a FIFO, and the name of the user the plugin runs as.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Opens `path` for reading only, without following it into a FIFO's blocking open and,
+/// where the kernel permits (owner or CAP_FOWNER), without updating its access time.
+pub fn open_readonly(path: &Path) -> io::Result<File> {
+    let base = libc::O_NONBLOCK | libc::O_CLOEXEC;
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(base | libc::O_NOATIME)
+        .open(path)
+    {
+        // O_NOATIME is refused with EPERM for files we do not own: retry without it.
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            OpenOptions::new().read(true).custom_flags(base).open(path)
+        }
+        other => other,
+    }
+}
+
+/// The name of the effective user, for "permission denied" messages (NRPE and Icinga 2 run
+/// plugins as `nagios`, which is usually why a root-only backup cannot be read).
+pub fn current_user() -> String {
+    // SAFETY: geteuid cannot fail; getpwuid_r writes into the buffers we own and returns a
+    // pointer into them, which we copy out before they go out of scope.
+    unsafe {
+        let uid = libc::geteuid();
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc == 0 && !result.is_null() && !pwd.pw_name.is_null() {
+            let name = std::ffi::CStr::from_ptr(pwd.pw_name);
+            return format!("{} (uid {uid})", name.to_string_lossy());
+        }
+        format!("uid {uid}")
+    }
+}
+
+/// The typical fix for a file the monitoring user cannot read.
+pub fn permission_hint(path: &Path) -> String {
+    format!(
+        "grant read access, e.g. 'setfacl -m u:nagios:r {}' (and 'u:nagios:x' on its directories), or add the user to the backup's group",
+        path.display()
+    )
+}

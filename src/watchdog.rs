@@ -1,0 +1,208 @@
+//! Answering exactly once, within the time limit, whatever happens: a watchdog thread that
+//! reports UNKNOWN (with what was verified so far) when the check overruns `-t`, even if the
+//! main thread is stuck in a read that never returns (a FIFO, a hung NFS server).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::evaluate::{Finding, Report, State};
+use crate::output::{self, Format};
+use crate::units::human_size;
+
+/// What the check has done so far, shared with the watchdog.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Compressed bytes read from the dump so far.
+    pub bytes_read: AtomicU64,
+    /// Size of the dump being read.
+    pub bytes_total: AtomicU64,
+    /// What is being done now and what is still unverified.
+    step: Mutex<(&'static str, &'static str)>,
+    /// The report as far as it goes (age and size findings, facts, trace).
+    partial: Mutex<Option<Report>>,
+}
+
+impl Progress {
+    /// Records the step now running and what remains unverified if it never ends.
+    pub fn step(&self, doing: &'static str, unverified: &'static str) {
+        if let Ok(mut s) = self.step.lock() {
+            *s = (doing, unverified);
+        }
+    }
+
+    /// Records the report established so far.
+    pub fn set_partial(&self, report: &Report) {
+        if let Ok(mut p) = self.partial.lock() {
+            *p = Some(report.clone());
+        }
+    }
+
+    /// The report to give when time runs out: what was established, plus an UNKNOWN finding
+    /// that says what was being done and what was not verified.
+    pub fn timeout_report(&self, limit: Duration) -> Report {
+        let (doing, unverified) = self.step.lock().map(|s| *s).unwrap_or(("checking", ""));
+        let mut report = self
+            .partial
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
+            .unwrap_or_default();
+        let read = self.bytes_read.load(Ordering::Relaxed);
+        let total = self.bytes_total.load(Ordering::Relaxed);
+        let mut message = format!(
+            "check timed out after {}s while {doing}",
+            limit.as_secs_f64()
+        );
+        if total > 0 && read > 0 {
+            message.push_str(&format!(
+                " ({}% done, {} of {} read)",
+                read.saturating_mul(100) / total,
+                human_size(read as f64),
+                human_size(total as f64)
+            ));
+        }
+        if !unverified.is_empty() {
+            message.push_str(&format!("; NOT verified: {unverified}"));
+        }
+        let verified: Vec<&str> = report.findings.iter().map(|f| f.check).collect();
+        if !verified.is_empty() {
+            message.push_str(&format!("; verified: {}", verified.join(", ")));
+        }
+        message.push_str(" (raise -t below the monitoring system's own limit)");
+        report
+            .findings
+            .insert(0, Finding::new("timeout", State::Unknown, message));
+        report
+    }
+}
+
+/// Guards stdout so that exactly one answer is printed, by the check or by the watchdog.
+static ANSWERED: Mutex<bool> = Mutex::new(false);
+
+/// Prints `text` on stdout and exits with `code`, unless an answer was already given (then
+/// waits: the other answer is about to exit the process).
+pub fn answer(text: &str, code: i32) -> ! {
+    let mut answered = ANSWERED.lock().unwrap_or_else(|e| e.into_inner());
+    if *answered {
+        drop(answered);
+        loop {
+            std::thread::park();
+        }
+    }
+    *answered = true;
+    let mut out = std::io::stdout().lock();
+    // Nothing sensible can be done if stdout is gone; the exit code still tells.
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    std::process::exit(code)
+}
+
+/// Starts the watchdog: after `limit`, it answers with the timeout report and exits.
+pub fn start(limit: Duration, progress: Arc<Progress>, format: Format, verbose: u8) {
+    let deadline = Instant::now() + limit;
+    std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || {
+            // sleep() may wake early on some platforms: loop until the deadline has passed.
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left);
+            }
+            let report = progress.timeout_report(limit);
+            answer(
+                &output::render(&report, format, verbose),
+                report.state().exit_code(),
+            );
+        })
+        .expect("cannot start the watchdog thread");
+}
+
+/// The last panic's message, recorded by the hook so the UNKNOWN answer can quote it.
+static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Replaces the default panic hook (which writes to stderr, merged into the output by Icinga 2)
+/// with one that records the message for [`panic_report`].
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Ok(mut m) = PANIC_MESSAGE.lock() {
+            *m = Some(format!("{payload}{location}"));
+        }
+    }));
+}
+
+/// The UNKNOWN report for a caught panic.
+pub fn panic_report() -> Report {
+    let message = PANIC_MESSAGE
+        .lock()
+        .ok()
+        .and_then(|m| m.clone())
+        .unwrap_or_else(|| "unknown panic".into());
+    let mut report = Report::default();
+    report.push(Finding::new(
+        "internal",
+        State::Unknown,
+        format!(
+            "internal error: {} (please report this bug)",
+            crate::text::safe(&message, 300)
+        ),
+    ));
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_report_says_what_was_and_was_not_verified() {
+        let p = Progress::default();
+        let mut partial = Report::default();
+        partial.push(Finding::new("age", State::Ok, "1h 0m old"));
+        partial.push(Finding::new("size", State::Ok, "1.0 GiB"));
+        p.set_partial(&partial);
+        p.step(
+            "verifying the gzip stream",
+            "stream integrity, completion marker",
+        );
+        p.bytes_total.store(1000, Ordering::Relaxed);
+        p.bytes_read.store(370, Ordering::Relaxed);
+        let r = p.timeout_report(Duration::from_secs(50));
+        assert_eq!(r.state(), State::Unknown);
+        let m = &r.findings[0].message;
+        assert!(
+            m.contains("timed out after 50s while verifying the gzip stream (37% done"),
+            "{m}"
+        );
+        assert!(
+            m.contains("NOT verified: stream integrity, completion marker"),
+            "{m}"
+        );
+        assert!(m.contains("verified: age, size"), "{m}");
+    }
+
+    #[test]
+    fn a_worse_finding_outranks_the_timeout() {
+        let p = Progress::default();
+        let mut partial = Report::default();
+        partial.push(Finding::new("age", State::Critical, "3d old"));
+        p.set_partial(&partial);
+        assert_eq!(
+            p.timeout_report(Duration::from_secs(1)).state(),
+            State::Critical
+        );
+    }
+}
