@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
-use crate::cli::Config;
+use crate::cli::{Config, LogConfig};
 use crate::decode;
 use crate::discover::{self, DiscoverError, Discovery};
 use crate::evaluate::{self, Finding, Report, State};
@@ -22,19 +22,45 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
     let started = Instant::now();
     let now = SystemTime::now();
     let mut report = Report::default();
+    let dump = config
+        .dump
+        .as_ref()
+        .and_then(|spec| check_dump(spec, config, now, progress, &mut report));
+    if let Some(log) = &config.log {
+        check_log(log, dump.as_ref(), now, progress, &mut report);
+    }
+    report.trace.push(format!(
+        "check took {:.3}s",
+        started.elapsed().as_secs_f64()
+    ));
+    report
+}
 
+/// What the log check needs to know about the dump.
+struct DumpSeen {
+    mtime: SystemTime,
+    has_marker: bool,
+}
+
+fn check_dump(
+    spec: &str,
+    config: &Config,
+    now: SystemTime,
+    progress: &Progress,
+    report: &mut Report,
+) -> Option<DumpSeen> {
     progress.step(
         "looking for the dump",
         "dump presence, age, size, stream integrity, completion marker",
     );
-    let discovery = match discover::discover(&config.dump, config.follow_symlinks) {
+    let discovery = match discover::discover(spec, config.follow_symlinks) {
         Ok(d) => d,
         Err(e) => {
             report.push(discovery_finding(&e));
-            return report;
+            return None;
         }
     };
-    trace_discovery(&mut report, &discovery);
+    trace_discovery(report, &discovery);
     let chosen = &discovery.chosen;
     let path = &chosen.path;
     report.file = Some(safe_path(path, PATH_CHARS));
@@ -52,10 +78,15 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
     report.push(size);
     report.perfdata.push(age_perf);
     report.perfdata.push(size_perf);
-    progress.set_partial(&report);
-
+    progress.set_partial(report);
+    let seen = |report: &Report| {
+        Some(DumpSeen {
+            mtime: chosen.mtime,
+            has_marker: report.facts.marker.is_some(),
+        })
+    };
     if chosen.size == 0 {
-        return report;
+        return seen(report);
     }
 
     progress.step("opening the dump", "stream integrity, completion marker");
@@ -63,7 +94,7 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
         Ok(f) => f,
         Err(finding) => {
             report.push(finding);
-            return report;
+            return seen(report);
         }
     };
     progress.bytes_total.store(chosen.size, Ordering::Relaxed);
@@ -84,7 +115,7 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
                     safe(&e.to_string(), 200)
                 ),
             ));
-            return report;
+            return seen(report);
         }
     };
     report.trace.push(format!(
@@ -104,11 +135,111 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
     }
     report.findings.extend(content);
     report.perfdata.extend(content_perf);
+    progress.set_partial(report);
+    seen(report)
+}
+
+fn check_log(
+    log: &LogConfig,
+    dump: Option<&DumpSeen>,
+    now: SystemTime,
+    progress: &Progress,
+    report: &mut Report,
+) {
+    progress.step("reading the backup log", "backup log");
+    let path = Path::new(&log.path);
+    let shown = safe_path(path, PATH_CHARS);
+    let meta = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => {
+            report.push(Finding::new(
+                "log",
+                State::Unknown,
+                format!("log {shown} is not a regular file: refusing to read it"),
+            ));
+            return;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            report.push(Finding::new(
+                "log",
+                State::Critical,
+                format!(
+                    "log {shown} does not exist: the backup job did not run, or logs elsewhere"
+                ),
+            ));
+            return;
+        }
+        Err(e) => {
+            report.push(open_error_finding("log", path, &e));
+            return;
+        }
+    };
+    let file = match crate::log::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            report.push(open_error_finding("log", path, &e));
+            return;
+        }
+    };
+    let read_started = Instant::now();
+    let facts = match crate::log::read_log(file, &log.rules, chrono::Local::now()) {
+        Ok(f) => f,
+        Err(e) => {
+            report.push(open_error_finding("log", path, &e));
+            return;
+        }
+    };
+    let mtime = meta.modified().unwrap_or(now);
     report.trace.push(format!(
-        "check took {:.3}s",
-        started.elapsed().as_secs_f64()
+        "log {shown}: read {} lines from byte {} of {} in {:.3}s",
+        facts.lines,
+        facts.run_offset,
+        facts.size,
+        read_started.elapsed().as_secs_f64()
     ));
-    report
+    let (findings, perf, summary) =
+        evaluate::evaluate_log(&facts, &shown, mtime, now, &log.thresholds, &log.rules);
+    report.findings.extend(findings);
+    if let Some(dump) = dump {
+        report.findings.extend(evaluate::evaluate_log_vs_dump(
+            &facts,
+            mtime,
+            dump.mtime,
+            dump.has_marker,
+            &log.thresholds,
+        ));
+    }
+    report.perfdata.extend(perf);
+    report.facts.log = Some(summary);
+    report.log_lines = facts
+        .errors
+        .iter()
+        .map(|l| ("ERROR", l.clone()))
+        .chain(facts.warnings.iter().map(|l| ("WARN", l.clone())))
+        .collect();
+    report.log_more =
+        (facts.error_count + facts.warning_count).saturating_sub(report.log_lines.len() as u64);
+    if facts.run_offset > 0 {
+        report.trace.push(format!(
+            "log line numbers count from the start of the last run, at byte {}",
+            facts.run_offset
+        ));
+    }
+}
+
+/// UNKNOWN for a file the check could not read, naming the path, the user and the fix.
+fn open_error_finding(check: &'static str, path: &Path, e: &io::Error) -> Finding {
+    let message = if e.kind() == io::ErrorKind::PermissionDenied {
+        format!(
+            "permission denied reading {} as user {}: {}",
+            path.display(),
+            sys::current_user(),
+            sys::permission_hint(path)
+        )
+    } else {
+        format!("cannot read {}: {e}", path.display())
+    };
+    Finding::new(check, State::Unknown, safe(&message, 600))
 }
 
 fn discovery_finding(e: &DiscoverError) -> Finding {
@@ -156,29 +287,13 @@ fn trace_discovery(report: &mut Report, d: &Discovery) {
 fn open_checked(path: &Path, chosen: &discover::Candidate) -> Result<std::fs::File, Finding> {
     let shown = safe_path(path, PATH_CHARS);
     let file = sys::open_readonly(path).map_err(|e| match e.kind() {
-        io::ErrorKind::PermissionDenied => Finding::new(
-            "access",
-            State::Unknown,
-            safe(
-                &format!(
-                    "permission denied reading {} as user {}: {}",
-                    path.display(),
-                    sys::current_user(),
-                    sys::permission_hint(path)
-                ),
-                600,
-            ),
-        ),
         io::ErrorKind::NotFound => Finding::new(
             "dump",
             State::Unknown,
             format!("{shown} disappeared while being checked (rotated?); run the check again"),
         ),
-        _ => Finding::new(
-            "read",
-            State::Unknown,
-            format!("cannot open {shown}: {}", safe(&e.to_string(), 200)),
-        ),
+        io::ErrorKind::PermissionDenied => open_error_finding("access", path, &e),
+        _ => open_error_finding("read", path, &e),
     })?;
     let meta = file.metadata().map_err(|e| {
         Finding::new(

@@ -9,7 +9,8 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::dumpformat::MarkerRule;
-use crate::evaluate::{MarkerChoice, Thresholds};
+use crate::evaluate::{LogThresholds, MarkerChoice, Thresholds};
+use crate::log::LogRules;
 use crate::output::Format;
 use crate::range::Range;
 use crate::units::{parse_duration, parse_size};
@@ -50,8 +51,13 @@ pub enum MarkerKind {
 )]
 pub struct Args {
     /// Dump file, directory (its newest regular file is checked) or quoted glob (newest match).
-    #[arg(short = 'f', long = "dump", value_name = "PATH")]
-    pub dump: String,
+    #[arg(
+        short = 'f',
+        long = "dump",
+        value_name = "PATH",
+        required_unless_present = "log"
+    )]
+    pub dump: Option<String>,
 
     /// WARNING when the dump is older than this.
     #[arg(short = 'w', long, value_name = "DURATION", default_value = "26h", value_parser = age_range)]
@@ -84,6 +90,42 @@ pub struct Args {
     /// Follow symlinks found in a directory or glob (an explicitly named file may always be one).
     #[arg(long)]
     pub follow_symlinks: bool,
+
+    /// The backup job's log: its last run's exit status, ERROR and WARN lines, and age.
+    #[arg(short = 'l', long, value_name = "PATH", help_heading = "Backup log")]
+    pub log: Option<String>,
+
+    /// Extra regex that makes a log line an error (repeatable).
+    #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Backup log")]
+    pub log_error: Vec<Regex>,
+
+    /// Extra regex that makes a log line a warning (repeatable).
+    #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Backup log")]
+    pub log_warning: Vec<Regex>,
+
+    /// Log lines matching this regex are ignored (repeatable).
+    #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Backup log")]
+    pub log_ignore: Vec<Regex>,
+
+    /// A line matching this regex must be in the last run (e.g. 'backup complete'), else CRITICAL.
+    #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Backup log")]
+    pub log_success: Option<Regex>,
+
+    /// Regex of the line that starts a run, for logs that accumulate runs: only the last run is judged.
+    #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Backup log")]
+    pub log_run_start: Option<Regex>,
+
+    /// WARNING when the log was last written longer ago (default: --warning-age).
+    #[arg(long, value_name = "DURATION", value_parser = age_range, help_heading = "Backup log")]
+    pub log_warning_age: Option<Range>,
+
+    /// CRITICAL when the log was last written longer ago (default: --critical-age).
+    #[arg(long, value_name = "DURATION", value_parser = age_range, help_heading = "Backup log")]
+    pub log_critical_age: Option<Range>,
+
+    /// How long the job may keep writing its log after the dump (uploads); used when log lines have no timestamps.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = duration, help_heading = "Backup log")]
+    pub log_dump_slack: f64,
 
     /// Give up with UNKNOWN after this many seconds (0 = never); keep it below the monitoring
     /// system's own limit (60 s in Icinga 2, Nagios and NRPE).
@@ -136,7 +178,9 @@ fn marker_regex(s: &str) -> Result<Regex, String> {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// File, directory or glob.
-    pub dump: String,
+    pub dump: Option<String>,
+    /// The backup log, with its rules and thresholds.
+    pub log: Option<LogConfig>,
     /// Age and size thresholds.
     pub thresholds: Thresholds,
     /// Completion marker to require.
@@ -151,6 +195,17 @@ pub struct Config {
     pub verbose: u8,
 }
 
+/// The backup log to read and how to judge it.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Path of the log.
+    pub path: String,
+    /// Patterns.
+    pub rules: LogRules,
+    /// Age and consistency thresholds.
+    pub thresholds: LogThresholds,
+}
+
 impl Args {
     /// Turns parsed arguments into a [`Config`].
     pub fn into_config(self) -> Config {
@@ -162,8 +217,25 @@ impl Args {
             (None, MarkerKind::PgDumpall) => MarkerChoice::Rule(MarkerRule::PgDumpall),
             (None, MarkerKind::None) => MarkerChoice::None,
         };
+        let log = self.log.map(|path| LogConfig {
+            path,
+            rules: LogRules {
+                error: self.log_error,
+                warning: self.log_warning,
+                ignore: self.log_ignore,
+                success: self.log_success,
+                run_start: self.log_run_start,
+            },
+            thresholds: LogThresholds {
+                warn_age: self.log_warning_age.unwrap_or(self.warning_age),
+                crit_age: self.log_critical_age.unwrap_or(self.critical_age),
+                dump_slack: self.log_dump_slack,
+                skew: self.future_tolerance,
+            },
+        });
         Config {
             dump: self.dump,
+            log,
             thresholds: Thresholds {
                 warn_age: self.warning_age,
                 crit_age: self.critical_age,
@@ -184,7 +256,7 @@ impl Args {
 /// `--help`, `--version`).
 pub enum Parsed {
     /// Run the check.
-    Run(Config),
+    Run(Box<Config>),
     /// Print this on stdout and exit 3.
     Exit(String),
 }
@@ -196,7 +268,7 @@ where
     T: Into<OsString> + Clone,
 {
     match Args::try_parse_from(args) {
-        Ok(args) => Parsed::Run(args.into_config()),
+        Ok(args) => Parsed::Run(Box::new(args.into_config())),
         Err(e) => {
             use clap::error::ErrorKind;
             match e.kind() {
@@ -230,7 +302,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Config {
         match parse(std::iter::once("check_backup").chain(args.iter().copied())) {
-            Parsed::Run(c) => c,
+            Parsed::Run(c) => *c,
             Parsed::Exit(text) => panic!("unexpected exit: {text}"),
         }
     }
@@ -290,6 +362,7 @@ mod tests {
             &["-f", "x", "--marker", "oracle"],
             &["-f", "x", "--marker-regex", "("],
             &["-w", "1h"],
+            &["-l", "x", "--log-error", "(("],
             &["-f", "x", "--bogus"],
             &["-f", "x", "-w", "20h:10h"],
         ] {

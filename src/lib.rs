@@ -18,6 +18,7 @@ pub mod decode;
 pub mod discover;
 pub mod dumpformat;
 pub mod evaluate;
+pub mod log;
 pub mod output;
 pub mod range;
 pub mod sys;

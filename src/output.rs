@@ -1,7 +1,7 @@
 //! Presenting a [`Report`]: the Nagios plugin text (first line, long output, perfdata) and
 //! the JSON document. No decisions here: states come from `evaluate`.
 
-use crate::evaluate::{Facts, PerfDatum, Report, State};
+use crate::evaluate::{Facts, LogSummary, PerfDatum, Report, State};
 use crate::units::{human_duration, human_size};
 
 /// Output format chosen with `--output`.
@@ -111,6 +111,26 @@ fn headline(file: &str, facts: &Facts) -> String {
     }
 }
 
+/// The log in a few words: file, age, exit status, counts.
+fn log_headline(log: &LogSummary) -> String {
+    let mut s = format!(
+        "log {}: written {} ago",
+        log.file,
+        human_duration(log.age_seconds)
+    );
+    if let Some(status) = log.exit_status {
+        s.push_str(&format!(", exit status {status}"));
+    }
+    s.push_str(&format!(
+        ", {} error{}, {} warning{}",
+        log.errors,
+        if log.errors == 1 { "" } else { "s" },
+        log.warnings,
+        if log.warnings == 1 { "" } else { "s" }
+    ));
+    s
+}
+
 /// The summary: every problem, worst first, then the backup's headline.
 pub fn summary(report: &Report) -> String {
     let mut problems: Vec<_> = report
@@ -118,10 +138,14 @@ pub fn summary(report: &Report) -> String {
         .iter()
         .filter(|f| f.state != State::Ok)
         .collect();
-    problems.sort_by_key(|f| std::cmp::Reverse(f.state));
+    // Worst first; among equals the job's own exit status leads, as it says why.
+    problems.sort_by_key(|f| (std::cmp::Reverse(f.state), f.check != "log_status"));
     let mut parts: Vec<String> = problems.iter().map(|f| f.message.clone()).collect();
     if let Some(file) = &report.file {
         parts.push(headline(file, &report.facts));
+    }
+    if let Some(log) = &report.facts.log {
+        parts.push(log_headline(log));
     }
     if parts.is_empty() {
         parts.push("nothing was checked".into());
@@ -155,6 +179,19 @@ pub fn nagios(report: &Report, verbose: u8) -> String {
     out.push('\n');
     for f in &report.findings {
         out.push_str(&format!("[{}] {}: {}\n", f.state, f.check, f.message));
+    }
+    for (level, line) in &report.log_lines {
+        out.push_str(&format!(
+            "log line {} ({level}): {}\n",
+            line.number,
+            crate::text::safe(&line.text, 400)
+        ));
+    }
+    if report.log_more > 0 {
+        out.push_str(&format!(
+            "... and {} more error/warning lines in the log\n",
+            report.log_more
+        ));
     }
     if verbose > 0 {
         for step in &report.trace {
@@ -204,6 +241,11 @@ pub fn json(report: &Report, verbose: u8) -> String {
         "findings": findings,
         "perfdata": perfdata,
         "facts": report.facts,
+        "log_lines": report.log_lines.iter().map(|(level, l)| serde_json::json!({
+            "level": level,
+            "line": l.number,
+            "text": crate::text::safe(&l.text, 400),
+        })).collect::<Vec<_>>(),
     });
     if verbose > 0 {
         doc["trace"] = serde_json::json!(report.trace);

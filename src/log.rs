@@ -1,0 +1,626 @@
+//! Reading a backup job's log: the last run's exit status, its error and warning lines (by
+//! level, not by substring), its timestamps, and whether a required success line is there.
+//!
+//! The log is streamed line by line with a bounded line length; with a run-start pattern it
+//! is first read backwards from the end to the last run start, so a 1 GB log of many runs
+//! costs only its last run.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Datelike, Local, NaiveDateTime, TimeZone};
+use regex::Regex;
+
+/// Bytes of each line that are examined and kept; the rest of a longer line is skipped.
+pub const MAX_LINE: usize = 8 * 1024;
+/// How many error and warning lines are kept for the report (all are counted).
+pub const KEEP_LINES: usize = 20;
+
+/// What to look for, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct LogRules {
+    /// Extra patterns that make a line an error.
+    pub error: Vec<Regex>,
+    /// Extra patterns that make a line a warning.
+    pub warning: Vec<Regex>,
+    /// Lines matching any of these are skipped entirely.
+    pub ignore: Vec<Regex>,
+    /// A line matching this must be in the run.
+    pub success: Option<Regex>,
+    /// Where a run begins; only the last run is judged.
+    pub run_start: Option<Regex>,
+}
+
+/// The level a line was given by the job (or recognised from its content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Nothing to report.
+    Info,
+    /// WARN / WARNING, a tool's `warning:`.
+    Warning,
+    /// ERROR / CRITICAL / FATAL / PANIC, a tool's `error:`, or a fatal phrase.
+    Error,
+}
+
+/// One line of the log worth quoting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// 1-based line number, counted from the start of the judged run.
+    pub number: u64,
+    /// The line (at most [`MAX_LINE`] bytes, lossy UTF-8, not yet made safe for output).
+    pub text: String,
+}
+
+/// The facts read from a log.
+#[derive(Debug, Clone, Default)]
+pub struct LogFacts {
+    /// Size of the log file.
+    pub size: u64,
+    /// Byte offset where the judged run starts (0: the whole file).
+    pub run_offset: u64,
+    /// A run-start pattern was given but matched no line (the whole log was judged).
+    pub run_start_missing: bool,
+    /// Lines in the judged run.
+    pub lines: u64,
+    /// Error lines (the first [`KEEP_LINES`]).
+    pub errors: Vec<LogLine>,
+    /// Count of all error lines.
+    pub error_count: u64,
+    /// Warning lines (the first [`KEEP_LINES`]).
+    pub warnings: Vec<LogLine>,
+    /// Count of all warning lines.
+    pub warning_count: u64,
+    /// The last exit status reported in the run, with its line.
+    pub exit_status: Option<(i64, LogLine)>,
+    /// Whether the success pattern was seen (None when none was asked for).
+    pub success_seen: Option<bool>,
+    /// The first timestamp of the run.
+    pub first_time: Option<DateTime<Local>>,
+    /// The last timestamp of the run.
+    pub last_time: Option<DateTime<Local>>,
+    /// Lines longer than [`MAX_LINE`] (only their start was examined).
+    pub long_lines: u64,
+}
+
+/// Reads and classifies a log (opened read-only). `now` dates syslog timestamps, which carry
+/// no year.
+pub fn read_log(file: File, rules: &LogRules, now: DateTime<Local>) -> io::Result<LogFacts> {
+    let size = file.metadata()?.len();
+    let mut facts = LogFacts {
+        size,
+        success_seen: rules.success.as_ref().map(|_| false),
+        ..LogFacts::default()
+    };
+    let mut file = file;
+    if let Some(start) = &rules.run_start {
+        match find_last_line_matching(&mut file, size, start)? {
+            Some(offset) => facts.run_offset = offset,
+            None => facts.run_start_missing = true,
+        }
+    }
+    file.seek(SeekFrom::Start(facts.run_offset))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::with_capacity(MAX_LINE);
+    let mut number = 0;
+    while let Some(truncated) = read_bounded_line(&mut reader, &mut line)? {
+        number += 1;
+        if truncated {
+            facts.long_lines += 1;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        classify_into(&mut facts, text, number, rules, now);
+    }
+    facts.lines = number;
+    Ok(facts)
+}
+
+fn classify_into(
+    facts: &mut LogFacts,
+    text: &str,
+    number: u64,
+    rules: &LogRules,
+    now: DateTime<Local>,
+) {
+    if text.trim().is_empty() || rules.ignore.iter().any(|re| re.is_match(text)) {
+        return;
+    }
+    let parsed = parse_prefix(text, now);
+    if let Some(t) = parsed.time {
+        facts.first_time.get_or_insert(t);
+        facts.last_time = Some(t);
+    }
+    let keep = || LogLine {
+        number,
+        text: text.to_string(),
+    };
+    if let Some(status) = exit_status(text) {
+        facts.exit_status = Some((status, keep()));
+    }
+    if let (Some(seen), Some(re)) = (facts.success_seen.as_mut(), &rules.success) {
+        if re.is_match(text) {
+            *seen = true;
+        }
+    }
+    let mut level = parsed.level.max(content_level(parsed.message));
+    if rules.warning.iter().any(|re| re.is_match(text)) {
+        level = level.max(Level::Warning);
+    }
+    if rules.error.iter().any(|re| re.is_match(text)) {
+        level = Level::Error;
+    }
+    match level {
+        Level::Error => {
+            facts.error_count += 1;
+            if facts.errors.len() < KEEP_LINES {
+                facts.errors.push(keep());
+            }
+        }
+        Level::Warning => {
+            facts.warning_count += 1;
+            if facts.warnings.len() < KEEP_LINES {
+                facts.warnings.push(keep());
+            }
+        }
+        Level::Info => {}
+    }
+}
+
+/// Reads one line into `line`, keeping at most [`MAX_LINE`] bytes of it; returns whether it
+/// was longer, or None at the end of the file. Memory stays bounded whatever the line length.
+fn read_bounded_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    line.clear();
+    let mut truncated = false;
+    let mut any = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(any.then_some(truncated));
+        }
+        any = true;
+        let (chunk, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        let room = MAX_LINE - line.len();
+        if chunk.len() > room {
+            truncated = true;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        match done {
+            Some(n) => {
+                reader.consume(n);
+                return Ok(Some(truncated));
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
+}
+
+/// Reads `file` backwards from its end and returns the offset of the last line matching
+/// `re`. Only the first [`MAX_LINE`] bytes of a line are matched.
+fn find_last_line_matching(file: &mut File, size: u64, re: &Regex) -> io::Result<Option<u64>> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut block = vec![0u8; BLOCK as usize];
+    // The start of the line being assembled (its bytes nearest the line start, bounded).
+    let mut line_head: Vec<u8> = Vec::new();
+    let mut pos = size;
+    let matches = |head: &[u8]| {
+        let text = String::from_utf8_lossy(head);
+        re.is_match(text.trim_end_matches(['\r', '\n']))
+    };
+    while pos > 0 {
+        let start = pos.saturating_sub(BLOCK);
+        let len = (pos - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block[..len])?;
+        let mut end = len; // exclusive end of the unprocessed part of this block
+        while let Some(nl) = memchr::memrchr(b'\n', &block[..end]) {
+            // The line after this newline is complete: block[nl+1..end] + line_head.
+            let mut head = block[nl + 1..end].to_vec();
+            head.extend_from_slice(&line_head);
+            head.truncate(MAX_LINE);
+            let line_start = start + nl as u64 + 1;
+            if line_start < size && matches(&head) {
+                return Ok(Some(line_start));
+            }
+            line_head.clear();
+            end = nl;
+        }
+        let mut head = block[..end].to_vec();
+        head.extend_from_slice(&line_head);
+        head.truncate(MAX_LINE);
+        line_head = head;
+        pos = start;
+    }
+    if !line_head.is_empty() && matches(&line_head) {
+        return Ok(Some(0));
+    }
+    Ok(None)
+}
+
+/// What a line's prefix says: its timestamp, its level, and the message after them.
+#[derive(Debug, PartialEq)]
+pub struct Prefix<'a> {
+    /// Timestamp at the start of the line, if any.
+    pub time: Option<DateTime<Local>>,
+    /// Level named in the prefix (Info when none).
+    pub level: Level,
+    /// The rest of the line.
+    pub message: &'a str,
+}
+
+fn prefix_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?x)^
+            \s*
+            (?:
+                \[? (?P<iso>\d{4}-\d{2}-\d{2}[T\ ]\d{1,2}:\d{2}:\d{2}) (?:[.,]\d+)? (?P<zone>Z|[+-]\d{2}:?\d{2})? \]?
+              | (?P<syslog>[A-Z][a-z]{2}\ [\ \d]\d\ \d{2}:\d{2}:\d{2}) \s+ \S+ \s+ [^\s:]+:
+            )?
+            \s*
+            (?:[-|:]\s*)?
+            (?:
+                [\[<]? (?P<level>(?i:emerg|alert|panic|fatal|critical|crit|error|err|warning|warn|notice|info|debug)) [\]>]?
+                (?:\s*[-:|]\s*|\s+|$)
+            )?
+            (?P<message>.*)$",
+        )
+        .expect("prefix regex")
+    })
+}
+
+fn level_word(word: &str) -> Level {
+    match word.to_ascii_lowercase().as_str() {
+        "emerg" | "alert" | "panic" | "fatal" | "critical" | "crit" | "error" | "err" => {
+            Level::Error
+        }
+        "warning" | "warn" => Level::Warning,
+        _ => Level::Info,
+    }
+}
+
+/// Splits a line into timestamp, level and message. The level counts only where loggers
+/// put it: first, or right after the timestamp (or syslog's `host prog[pid]:`).
+pub fn parse_prefix(line: &str, now: DateTime<Local>) -> Prefix<'_> {
+    let Some(caps) = prefix_regex().captures(line) else {
+        return Prefix {
+            time: None,
+            level: Level::Info,
+            message: line,
+        };
+    };
+    let time = if let Some(iso) = caps.name("iso") {
+        parse_iso(iso.as_str(), caps.name("zone").map(|z| z.as_str()))
+    } else if let Some(s) = caps.name("syslog") {
+        parse_syslog(s.as_str(), now)
+    } else {
+        None
+    };
+    let level = caps
+        .name("level")
+        .map(|l| level_word(l.as_str()))
+        .unwrap_or(Level::Info);
+    let message = caps.name("message").map_or(line, |m| m.as_str());
+    Prefix {
+        time,
+        level,
+        message,
+    }
+}
+
+fn parse_iso(text: &str, zone: Option<&str>) -> Option<DateTime<Local>> {
+    let naive = NaiveDateTime::parse_from_str(&text.replace('T', " "), "%Y-%m-%d %H:%M:%S").ok()?;
+    match zone {
+        None => Local.from_local_datetime(&naive).earliest(),
+        Some("Z") => Some(
+            DateTime::<chrono::Utc>::from_naive_utc_and_offset(naive, chrono::Utc)
+                .with_timezone(&Local),
+        ),
+        Some(z) => {
+            let digits: String = z.chars().filter(|c| c.is_ascii_digit()).collect();
+            let hours: i32 = digits.get(..2)?.parse().ok()?;
+            let minutes: i32 = digits.get(2..4)?.parse().ok()?;
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let offset = chrono::FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))?;
+            offset
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.with_timezone(&Local))
+        }
+    }
+}
+
+/// Syslog timestamps have no year: take this year, or last year if that would be in the
+/// future (a log line from December read in January).
+fn parse_syslog(text: &str, now: DateTime<Local>) -> Option<DateTime<Local>> {
+    let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for year in [now.year(), now.year() - 1] {
+        let with_year = format!("{year} {squeezed}");
+        let naive = NaiveDateTime::parse_from_str(&with_year, "%Y %b %d %H:%M:%S").ok()?;
+        let t = Local.from_local_datetime(&naive).earliest()?;
+        if t <= now + chrono::Duration::days(1) {
+            return Some(t);
+        }
+    }
+    None
+}
+
+fn tool_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        // `pg_dump: error: ...`, `pg_dump: warning: ...`, `mysqldump: Got error: ...`,
+        // `mariadb-dump: Error 2013: ...`, `mysqldump: Couldn't execute ...`, possibly after
+        // bracketed tags such as `[child]`.
+        Regex::new(
+            r"(?i)^(?:\[[^\]]*\]\s*)*[\w.-]+:\s+(?P<what>error|fatal|panic|warning|got error|couldn't|can't|access denied)\b",
+        )
+        .expect("tool regex")
+    })
+}
+
+fn fatal_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"\bKilled\b|(?i:out of memory|lost connection|no space left on device|cannot allocate memory|segmentation fault|file too large|disk quota exceeded|input/output error|read-only file system)",
+        )
+        .expect("fatal regex")
+    })
+}
+
+/// The level a message has by its content: a dump tool's own error or warning prefix, or a
+/// phrase that always means the job failed.
+pub fn content_level(message: &str) -> Level {
+    if fatal_regex().is_match(message) {
+        return Level::Error;
+    }
+    match tool_regex().captures(message) {
+        Some(c) if c["what"].eq_ignore_ascii_case("warning") => Level::Warning,
+        Some(_) => Level::Error,
+        None => Level::Info,
+    }
+}
+
+fn status_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?:\bexited\s+with(?:\s+(?:exit\s+)?(?:code|status))?|\bexit\s+(?:status|code)|\breturned(?:\s+(?:code|status))?|\brc\s*=|\bstatus\s*=)\s*[:=]?\s*(?P<n>-?\d+)",
+        )
+        .expect("status regex")
+    })
+}
+
+/// The exit status a line reports (`exited with 3`, `exit status 1`, `rc=0`, ...), if any.
+/// A number followed by a word (`returned 5 rows`) is not a status.
+pub fn exit_status(line: &str) -> Option<i64> {
+    let mut found = None;
+    for caps in status_regex().captures_iter(line) {
+        let n = caps.name("n")?;
+        let rest = line[n.end()..].trim_start();
+        if rest.chars().next().is_some_and(|c| c.is_alphanumeric()) {
+            continue;
+        }
+        found = n.as_str().parse().ok();
+    }
+    found
+}
+
+/// Opens a log read-only (no atime update, no blocking on a FIFO).
+pub fn open(path: &Path) -> io::Result<File> {
+    crate::sys::open_readonly(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn now() -> DateTime<Local> {
+        Local.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn levels_by_position_not_substring() {
+        let table: &[(&str, Level)] = &[
+            (
+                "ERROR - mysqldump --all-databases exited with 3",
+                Level::Error,
+            ),
+            ("ERROR: connection refused", Level::Error),
+            ("[ERROR] disk full", Level::Error),
+            ("<error> x", Level::Error),
+            ("2026-11-25 03:00:01 ERROR cannot connect", Level::Error),
+            ("2026-11-25T03:00:01.123+01:00 [WARN] slow", Level::Warning),
+            ("[2026-11-25 03:00:01] FATAL: out of cheese", Level::Error),
+            (
+                "Nov 25 03:00:01 db1 backup[123]: ERROR - dump failed",
+                Level::Error,
+            ),
+            ("Nov 25 03:00:01 db1 backup[123]: starting", Level::Info),
+            (
+                "WARN - [child] mysqldump: Error 2013: Lost connection to MySQL server",
+                Level::Warning,
+            ),
+            ("WARNING: table t is empty", Level::Warning),
+            (
+                "INFO - mysqld --log-error=/var/log/mysql/error.log",
+                Level::Info,
+            ),
+            ("INFO - dumping table error_log", Level::Info),
+            ("2026-11-25 03:00:01 INFO errors so far: none", Level::Info),
+            ("PANIC: the sky", Level::Error),
+            ("CRITICAL - x", Level::Error),
+            ("Everything fine, no error", Level::Info),
+        ];
+        for (line, want) in table {
+            assert_eq!(parse_prefix(line, now()).level, *want, "{line}");
+        }
+    }
+
+    #[test]
+    fn content_levels() {
+        let table: &[(&str, Level)] = &[
+            (
+                "pg_dump: error: query failed: server closed the connection",
+                Level::Error,
+            ),
+            (
+                "pg_dump: warning: there are circular foreign-key constraints on this table:",
+                Level::Warning,
+            ),
+            ("pg_dump: detail: Consider using a full dump", Level::Info),
+            (
+                "mysqldump: Got error: 1045: Access denied for user",
+                Level::Error,
+            ),
+            (
+                "[child] mariadb-dump: Error 2013: Lost connection to server",
+                Level::Error,
+            ),
+            (
+                "mariadb-dump: Couldn't execute 'SHOW FIELDS FROM `v`'",
+                Level::Error,
+            ),
+            ("gzip: stdout: No space left on device", Level::Error),
+            ("[child] gzip: stdout: File too large", Level::Error),
+            (
+                "/usr/local/bin/backup.sh: line 12: 4242 Killed  mysqldump",
+                Level::Error,
+            ),
+            ("skilled workers", Level::Info),
+            ("dumping table error_log", Level::Info),
+            ("Out of memory: Killed process 1234 (mysqld)", Level::Error),
+        ];
+        for (line, want) in table {
+            assert_eq!(content_level(line), *want, "{line}");
+        }
+    }
+
+    #[test]
+    fn exit_statuses() {
+        let table: &[(&str, Option<i64>)] = &[
+            (
+                "ERROR - mysqldump --all-databases .... exited with 3",
+                Some(3),
+            ),
+            ("INFO - mysqldump exited with 0", Some(0)),
+            ("command exited with code 2", Some(2)),
+            ("exit status 1", Some(1)),
+            ("Exit code: 137", Some(137)),
+            ("pg_dump returned 1", Some(1)),
+            ("job finished rc=0", Some(0)),
+            ("status=255 (failure)", Some(255)),
+            ("query returned 5 rows", None),
+            ("returned 0. done", Some(0)),
+            ("status is fine", None),
+            ("HTTP status 200", None),
+            ("a exited with 1; b exited with 0", Some(0)),
+        ];
+        for (line, want) in table {
+            assert_eq!(exit_status(line), *want, "{line}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let p = parse_prefix("2026-11-25 03:00:01 INFO - start", now());
+        assert_eq!(
+            p.time,
+            Local.with_ymd_and_hms(2026, 11, 25, 3, 0, 1).single()
+        );
+        assert_eq!(p.message, "start");
+        let p = parse_prefix("2026-11-25T02:00:01Z x", now());
+        assert_eq!(p.time.unwrap().timestamp(), 1_795_572_001);
+        // Syslog without a year: December read in January belongs to last year.
+        let january = Local.with_ymd_and_hms(2027, 1, 2, 0, 0, 0).unwrap();
+        let p = parse_prefix("Dec 31 23:59:00 host cron[1]: done", january);
+        assert_eq!(p.time.unwrap().year(), 2026);
+        assert_eq!(parse_prefix("no time here", now()).time, None);
+    }
+
+    fn write(content: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f
+    }
+
+    #[test]
+    fn last_run_only() {
+        let log = "=== run 1\nERROR - old failure\nexited with 1\n=== run 2\nINFO - fine\nexited with 0\n";
+        let rules = LogRules {
+            run_start: Some(Regex::new("^=== run").unwrap()),
+            ..LogRules::default()
+        };
+        let facts = read_log(write(log.as_bytes()), &rules, now()).unwrap();
+        assert_eq!(facts.error_count, 0);
+        assert_eq!(facts.exit_status.as_ref().map(|s| s.0), Some(0));
+        assert_eq!(facts.lines, 3);
+        assert_eq!(facts.run_offset, log.find("=== run 2").unwrap() as u64);
+        // Without the pattern, the whole file counts.
+        let facts = read_log(write(log.as_bytes()), &LogRules::default(), now()).unwrap();
+        assert_eq!(facts.error_count, 1);
+        assert_eq!(facts.lines, 6);
+    }
+
+    #[test]
+    fn backwards_search_handles_block_edges_and_long_lines() {
+        let mut log = Vec::new();
+        log.extend_from_slice(b"=== run 1\n");
+        log.extend(std::iter::repeat_n(b'x', 200_000));
+        log.extend_from_slice(b"\n=== run 2\n");
+        log.extend(std::iter::repeat_n(b'y', 150_000));
+        log.extend_from_slice(b"\nERROR - late\n");
+        let re = Regex::new("^=== run").unwrap();
+        let mut f = write(&log);
+        let at = find_last_line_matching(&mut f, log.len() as u64, &re).unwrap();
+        assert_eq!(at, Some(200_011));
+        let first_only = b"=== run 1\nabc\n";
+        let mut f = write(first_only);
+        assert_eq!(find_last_line_matching(&mut f, 14, &re).unwrap(), Some(0));
+        let mut f = write(b"nothing\n");
+        assert_eq!(find_last_line_matching(&mut f, 8, &re).unwrap(), None);
+    }
+
+    #[test]
+    fn bounded_lines_crlf_and_invalid_utf8() {
+        let mut log = b"INFO - start\r\nERROR - bad \xff\xfe byte\r\n".to_vec();
+        log.extend(std::iter::repeat_n(b'z', 3_000_000));
+        log.extend_from_slice(b" ERROR at the end of a huge line\nWARN - last\n");
+        let facts = read_log(write(&log), &LogRules::default(), now()).unwrap();
+        assert_eq!(facts.lines, 4);
+        assert_eq!(facts.error_count, 1);
+        assert_eq!(facts.errors[0].text, "ERROR - bad \u{fffd}\u{fffd} byte");
+        assert_eq!(facts.warning_count, 1);
+        assert_eq!(facts.long_lines, 1);
+    }
+
+    #[test]
+    fn user_patterns() {
+        let log = "INFO - backup complete\nnote: table skipped\nrsync: connection unexpectedly closed\nERROR - known noise\n";
+        let rules = LogRules {
+            error: vec![Regex::new("connection unexpectedly closed").unwrap()],
+            warning: vec![Regex::new("table skipped").unwrap()],
+            ignore: vec![Regex::new("known noise").unwrap()],
+            success: Some(Regex::new("backup complete").unwrap()),
+            run_start: None,
+        };
+        let facts = read_log(write(log.as_bytes()), &rules, now()).unwrap();
+        assert_eq!((facts.error_count, facts.warning_count), (1, 1));
+        assert_eq!(facts.errors[0].number, 3);
+        assert_eq!(facts.success_seen, Some(true));
+    }
+}
