@@ -126,8 +126,9 @@ fn check_dump(
         read_started.elapsed().as_secs_f64(),
         human_size(facts.uncompressed_size as f64),
     ));
+    let content = crate::dumpformat::judge_content(&facts, &config.marker);
     let (content, content_perf) =
-        evaluate::evaluate_content(&facts, chosen.size, &config.marker, &mut report.facts);
+        evaluate::evaluate_content(&content, chosen.size, &mut report.facts);
     if let Some(writer) = report.facts.writer {
         report
             .trace

@@ -8,8 +8,8 @@ use regex::{Regex, RegexBuilder};
 use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::dumpformat::MarkerRule;
-use crate::evaluate::{LogThresholds, MarkerChoice, Thresholds};
+use crate::dumpformat::{MarkerChoice, MarkerRule};
+use crate::evaluate::{LogThresholds, Thresholds};
 use crate::log::LogRules;
 use crate::output::Format;
 use crate::range::Range;

@@ -60,6 +60,39 @@ impl Compression {
     }
 }
 
+impl Compression {
+    /// The compression with this [`name`](Compression::name), for reading cached facts.
+    pub fn from_name(name: &str) -> Option<Compression> {
+        const ALL: [Compression; 10] = [
+            Compression::Plain,
+            Compression::Gzip,
+            Compression::Zstd,
+            Compression::Xz,
+            Compression::Bzip2,
+            Compression::Unsupported("lz4"),
+            Compression::Unsupported("lzma"),
+            Compression::Unsupported("zip"),
+            Compression::Unsupported("7z"),
+            Compression::Unsupported("lzop"),
+        ];
+        ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl serde::Serialize for Compression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Compression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Compression::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown compression {name}")))
+    }
+}
+
 impl fmt::Display for Compression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -93,7 +126,7 @@ pub fn detect(magic: &[u8]) -> Compression {
 }
 
 /// What is wrong with a compression stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StreamProblem {
     /// The file ends before the stream's end marker (a cut or still-growing file).
     Truncated {

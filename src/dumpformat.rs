@@ -7,10 +7,10 @@
 
 use regex::Regex;
 
-use crate::decode::Sample;
+use crate::decode::{Compression, Sample, StreamFacts, StreamProblem};
 
 /// The tool that wrote a dump, recognised from its first lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Writer {
     /// mysqldump or mariadb-dump (`-- MySQL dump` / `-- MariaDB dump`).
     Mysqldump,
@@ -205,6 +205,127 @@ pub fn check_marker(rule: &MarkerRule, sample: &Sample) -> MarkerOutcome {
                 missing(Some(last_line))
             }
         }
+    }
+}
+
+/// Which completion marker to require (from `--marker` / `--marker-regex`).
+#[derive(Debug, Clone)]
+pub enum MarkerChoice {
+    /// Recognise the writer and require its trailer.
+    Auto,
+    /// Require this rule whatever the header says.
+    Rule(MarkerRule),
+    /// Check only the compression stream.
+    None,
+}
+
+impl MarkerChoice {
+    /// A stable text for the choice, part of the cache key: a verdict reached under one
+    /// choice says nothing under another.
+    pub fn key(&self) -> String {
+        match self {
+            MarkerChoice::Auto => "auto".into(),
+            MarkerChoice::None => "none".into(),
+            MarkerChoice::Rule(MarkerRule::Mysqldump) => "mysqldump".into(),
+            MarkerChoice::Rule(MarkerRule::PgDump) => "pg_dump".into(),
+            MarkerChoice::Rule(MarkerRule::PgDumpall) => "pg_dumpall".into(),
+            MarkerChoice::Rule(MarkerRule::Regex(re)) => format!("regex:{}", re.as_str()),
+        }
+    }
+
+    /// The command-line arguments that select this choice (to hand the same work to a
+    /// background verifier).
+    pub fn to_args(&self) -> Vec<String> {
+        match self {
+            MarkerChoice::Rule(MarkerRule::Regex(re)) => {
+                vec!["--marker-regex".into(), re.as_str().into()]
+            }
+            other => vec!["--marker".into(), other.key()],
+        }
+    }
+}
+
+/// What the completion-marker rule concluded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MarkerVerdict {
+    /// `--marker none`: not looked at.
+    NotChecked,
+    /// `--marker auto` on content whose completeness no rule can prove.
+    CannotVerify,
+    /// The marker is there.
+    Found {
+        /// The marker line.
+        line: String,
+        /// mysqldump's date, when present.
+        date: Option<String>,
+        /// Which rule found it: a writer name or "custom".
+        rule: String,
+    },
+    /// The marker is missing.
+    Missing {
+        /// What the rule expected, in words.
+        expected: String,
+        /// The last non-blank line found instead.
+        last_line: Option<String>,
+    },
+}
+
+/// The content facts of one dump: everything the content findings are judged from, and all
+/// that the cache keeps (so a cached verdict is judged exactly like a fresh one).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContentFacts {
+    /// Detected compression.
+    pub compression: Compression,
+    /// Decoded size (up to the problem, if any).
+    pub uncompressed_size: u64,
+    /// None when the stream is whole.
+    pub problem: Option<StreamProblem>,
+    /// Plain content with NUL bytes that no writer claims: a damaged or unknown format.
+    pub binary: bool,
+    /// The writer recognised from the head.
+    pub writer: Writer,
+    /// The marker rule's conclusion.
+    pub marker: MarkerVerdict,
+}
+
+/// Applies the writer detection and the marker rule to a stream's facts.
+pub fn judge_content(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFacts {
+    let head = &stream.sample.head;
+    let writer = detect_writer(head);
+    let binary =
+        stream.compression == Compression::Plain && head.contains(&0) && writer != Writer::PgCustom;
+    let rule = match choice {
+        MarkerChoice::None => None,
+        MarkerChoice::Rule(rule) => Some(rule.clone()),
+        MarkerChoice::Auto => MarkerRule::for_writer(writer),
+    };
+    let marker = match (choice, rule) {
+        (MarkerChoice::None, _) => MarkerVerdict::NotChecked,
+        (_, None) => MarkerVerdict::CannotVerify,
+        (_, Some(rule)) => match check_marker(&rule, &stream.sample) {
+            MarkerOutcome::Found { line, date } => MarkerVerdict::Found {
+                line,
+                date,
+                rule: match &rule {
+                    MarkerRule::Regex(_) => "custom".into(),
+                    MarkerRule::Mysqldump => "mysqldump".into(),
+                    MarkerRule::PgDump => "pg_dump".into(),
+                    MarkerRule::PgDumpall => "pg_dumpall".into(),
+                },
+            },
+            MarkerOutcome::Missing { last_line } => MarkerVerdict::Missing {
+                expected: rule.expected(),
+                last_line,
+            },
+        },
+    };
+    ContentFacts {
+        compression: stream.compression,
+        uncompressed_size: stream.uncompressed_size,
+        problem: stream.problem.clone(),
+        binary,
+        writer,
+        marker,
     }
 }
 

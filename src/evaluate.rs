@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 pub use nagiosplugin::ServiceState as State;
 
-use crate::decode::{Compression, StreamFacts};
-use crate::dumpformat::{self, MarkerOutcome, MarkerRule, Writer};
+use crate::decode::Compression;
+use crate::dumpformat::{ContentFacts, MarkerVerdict, Writer};
 use crate::range::Range;
 use crate::units::{human_duration, human_size};
 
@@ -125,17 +125,6 @@ pub struct Thresholds {
     pub future_tolerance: f64,
 }
 
-/// Which completion marker to require.
-#[derive(Debug, Clone)]
-pub enum MarkerChoice {
-    /// Recognise the writer and require its trailer.
-    Auto,
-    /// Require this rule whatever the header says.
-    Rule(MarkerRule),
-    /// Check only the compression stream.
-    None,
-}
-
 /// Critical before warning, as the guidelines say.
 fn threshold_state(value: f64, warn: Option<&Range>, crit: Option<&Range>) -> State {
     if crit.is_some_and(|r| r.alerts(value)) {
@@ -248,16 +237,15 @@ pub fn evaluate_size(size: u64, t: &Thresholds) -> (Finding, PerfDatum) {
     (finding, perf)
 }
 
-/// Judges the decoded content: the compression stream, the decoded size and the writer's
+/// Judges the content facts: the compression stream, the decoded size and the writer's
 /// completion marker. Returns the findings and the `uncompressed_size` metric.
 pub fn evaluate_content(
-    facts: &StreamFacts,
+    content: &ContentFacts,
     file_size: u64,
-    marker: &MarkerChoice,
     out: &mut Facts,
 ) -> (Vec<Finding>, Option<PerfDatum>) {
     let mut findings = Vec::new();
-    let compression = facts.compression;
+    let compression = content.compression;
     out.compression = Some(compression.name());
     if let Compression::Unsupported(name) = compression {
         findings.push(Finding::new(
@@ -269,7 +257,7 @@ pub fn evaluate_content(
         ));
         return (findings, None);
     }
-    if let Some(problem) = &facts.problem {
+    if let Some(problem) = &content.problem {
         findings.push(Finding::new(
             "stream",
             State::Critical,
@@ -278,10 +266,10 @@ pub fn evaluate_content(
         // What a broken stream's tail says proves nothing either way.
         return (findings, None);
     }
-    out.uncompressed_bytes = Some(facts.uncompressed_size);
+    out.uncompressed_bytes = Some(content.uncompressed_size);
     let perf = PerfDatum {
         label: "uncompressed_size".into(),
-        value: facts.uncompressed_size as f64,
+        value: content.uncompressed_size as f64,
         uom: "B",
         warn: None,
         crit: None,
@@ -294,11 +282,11 @@ pub fn evaluate_content(
             State::Ok,
             format!(
                 "{compression} stream intact, {} uncompressed",
-                human_size(facts.uncompressed_size as f64)
+                human_size(content.uncompressed_size as f64)
             ),
         ));
     }
-    if facts.uncompressed_size == 0 {
+    if content.uncompressed_size == 0 {
         if file_size > 0 {
             findings.push(Finding::new(
                 "content",
@@ -308,11 +296,7 @@ pub fn evaluate_content(
         }
         return (findings, Some(perf));
     }
-    let head = &facts.sample.head;
-    if compression == Compression::Plain
-        && head.contains(&0)
-        && dumpformat::detect_writer(head) != Writer::PgCustom
-    {
+    if content.binary {
         // Not text and not a known compression: a damaged magic number, or a format we do
         // not know. Either way nothing is verified.
         findings.push(Finding::new(
@@ -322,85 +306,64 @@ pub fn evaluate_content(
         ));
         return (findings, Some(perf));
     }
-    findings.push(evaluate_marker(facts, marker, out));
+    out.writer = Some(content.writer.name());
+    findings.push(evaluate_marker(content, out));
     (findings, Some(perf))
 }
 
-fn evaluate_marker(facts: &StreamFacts, marker: &MarkerChoice, out: &mut Facts) -> Finding {
-    let writer = dumpformat::detect_writer(&facts.sample.head);
-    out.writer = Some(writer.name());
-    let rule = match marker {
-        MarkerChoice::None => {
-            return Finding::new(
-                "marker",
-                State::Ok,
-                "completion marker not checked (--marker none)",
-            )
-        }
-        MarkerChoice::Rule(rule) => rule.clone(),
-        MarkerChoice::Auto => match MarkerRule::for_writer(writer) {
-            Some(rule) => rule,
-            None if writer == Writer::PgCustom => {
-                return Finding::new(
-                    "marker",
-                    State::Warning,
-                    "cannot verify completeness: pg_dump custom-format archive has no text trailer (use --marker none to accept stream integrity alone)",
-                )
-            }
-            None => {
-                return Finding::new(
-                    "marker",
-                    State::Warning,
-                    "cannot verify completeness: unknown dump format (use --marker or --marker-regex)",
-                )
-            }
-        },
-    };
-    match dumpformat::check_marker(&rule, &facts.sample) {
-        MarkerOutcome::Found { line, date } => {
+fn evaluate_marker(content: &ContentFacts, out: &mut Facts) -> Finding {
+    match &content.marker {
+        MarkerVerdict::NotChecked => Finding::new(
+            "marker",
+            State::Ok,
+            "completion marker not checked (--marker none)",
+        ),
+        MarkerVerdict::CannotVerify if content.writer == Writer::PgCustom => Finding::new(
+            "marker",
+            State::Warning,
+            "cannot verify completeness: pg_dump custom-format archive has no text trailer (use --marker none to accept stream integrity alone)",
+        ),
+        MarkerVerdict::CannotVerify => Finding::new(
+            "marker",
+            State::Warning,
+            "cannot verify completeness: unknown dump format (use --marker or --marker-regex)",
+        ),
+        MarkerVerdict::Found { line, date, rule } => {
             out.marker = Some(line.clone());
             out.marker_date = date.clone();
-            let who = match (&rule, writer) {
-                (MarkerRule::Regex(_), _) => "custom marker".to_string(),
-                (_, Writer::Unknown) => format!("{} marker", rule_writer(&rule)),
+            let who = match (rule.as_str(), content.writer) {
+                ("custom", _) => "custom marker".to_string(),
+                (rule, Writer::Unknown) => format!("{rule} marker"),
                 (_, w) => format!("{} complete", w.name()),
             };
             Finding::new(
                 "marker",
                 State::Ok,
-                format!("{who} ('{}')", crate::text::safe(&line, 80)),
+                format!("{who} ('{}')", crate::text::safe(line, 80)),
             )
         }
-        MarkerOutcome::Missing { last_line } => {
+        MarkerVerdict::Missing {
+            expected,
+            last_line,
+        } => {
             let found = match last_line {
-                Some(line) => format!("last line is '{}'", crate::text::safe(&line, 80)),
+                Some(line) => format!("last line is '{}'", crate::text::safe(line, 80)),
                 None => "the dump has no complete last line".into(),
             };
             Finding::new(
                 "marker",
                 State::Critical,
-                format!(
-                    "dump incomplete: no completion marker, expected {}; {found}",
-                    rule.expected()
-                ),
+                format!("dump incomplete: no completion marker, expected {expected}; {found}"),
             )
         }
-    }
-}
-
-fn rule_writer(rule: &MarkerRule) -> &'static str {
-    match rule {
-        MarkerRule::Mysqldump => "mysqldump",
-        MarkerRule::PgDump => "pg_dump",
-        MarkerRule::PgDumpall => "pg_dumpall",
-        MarkerRule::Regex(_) => "custom",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{Sample, StreamProblem};
+    use crate::decode::{Sample, StreamFacts, StreamProblem};
+    use crate::dumpformat::{judge_content, MarkerChoice, MarkerRule};
     use std::time::Duration;
 
     fn thresholds() -> Thresholds {
@@ -535,7 +498,8 @@ mod tests {
             ),
         ];
         for (i, (s, marker, want)) in cases.iter().enumerate() {
-            let (findings, _) = evaluate_content(s, 10, marker, &mut facts);
+            let content = judge_content(s, marker);
+            let (findings, _) = evaluate_content(&content, 10, &mut facts);
             assert_eq!(worst(&findings), *want, "case {i}: {findings:?}");
         }
     }
@@ -543,12 +507,11 @@ mod tests {
     #[test]
     fn missing_marker_quotes_last_line_safely() {
         let killed = "-- MySQL dump 10.13\nINSERT INTO `log` VALUES (1,'a|b'),(2,'\x1b[31m'\n";
-        let (findings, _) = evaluate_content(
+        let content = judge_content(
             &stream(killed, Compression::Gzip, None),
-            10,
             &MarkerChoice::Auto,
-            &mut Facts::default(),
         );
+        let (findings, _) = evaluate_content(&content, 10, &mut Facts::default());
         let marker = findings.iter().find(|f| f.check == "marker").unwrap();
         assert!(
             marker
