@@ -6,9 +6,11 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
+use crate::cache::{Cache, FileKey, Lookup, ProgressNote};
 use crate::cli::{Config, LogConfig};
 use crate::decode;
 use crate::discover::{self, DiscoverError, Discovery};
+use crate::dumpformat::ContentFacts;
 use crate::evaluate::{self, Finding, Report, State};
 use crate::sys;
 use crate::text::{safe, safe_path};
@@ -22,10 +24,14 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
     let started = Instant::now();
     let now = SystemTime::now();
     let mut report = Report::default();
+    let cache = match &config.dump {
+        Some(_) => locate_cache(config, &mut report),
+        None => None,
+    };
     let dump = config
         .dump
         .as_ref()
-        .and_then(|spec| check_dump(spec, config, now, progress, &mut report));
+        .and_then(|spec| check_dump(spec, config, cache.as_ref(), now, progress, &mut report));
     if let Some(log) = &config.log {
         check_log(log, dump.as_ref(), now, progress, &mut report);
     }
@@ -45,6 +51,7 @@ struct DumpSeen {
 fn check_dump(
     spec: &str,
     config: &Config,
+    cache: Option<&Cache>,
     now: SystemTime,
     progress: &Progress,
     report: &mut Report,
@@ -90,54 +97,223 @@ fn check_dump(
     }
 
     progress.step("opening the dump", "stream integrity, completion marker");
-    let file = match open_checked(path, chosen) {
+    let (file, meta) = match open_checked(path, chosen) {
         Ok(f) => f,
         Err(finding) => {
             report.push(finding);
             return seen(report);
         }
     };
-    progress.bytes_total.store(chosen.size, Ordering::Relaxed);
-    progress.step(
-        "verifying the compression stream",
-        "stream integrity, completion marker",
-    );
-    let read_started = Instant::now();
-    let facts = match decode::verify_stream(file, chosen.size, &progress.bytes_read) {
-        Ok(facts) => facts,
-        Err(e) => {
-            report.push(Finding::new(
-                "read",
-                State::Unknown,
-                format!(
-                    "I/O error reading {}: {} (check the disk or network filesystem)",
-                    safe_path(path, PATH_CHARS),
-                    safe(&e.to_string(), 200)
-                ),
-            ));
-            return seen(report);
-        }
-    };
-    report.trace.push(format!(
-        "read {} of {} ({}) in {:.3}s, decoded {}",
-        human_size(facts.compressed_read as f64),
-        human_size(chosen.size as f64),
-        facts.compression,
-        read_started.elapsed().as_secs_f64(),
-        human_size(facts.uncompressed_size as f64),
-    ));
-    let content = crate::dumpformat::judge_content(&facts, &config.marker);
-    let (content, content_perf) =
+    let (content, verified_at) =
+        match content_facts(file, &meta, path, config, cache, progress, report) {
+            Ok(c) => c,
+            Err(finding) => {
+                report.push(finding);
+                return seen(report);
+            }
+        };
+    let (mut findings, content_perf) =
         evaluate::evaluate_content(&content, chosen.size, &mut report.facts);
+    if let Some(at) = verified_at {
+        let ago = crate::units::human_duration(evaluate::seconds_between(now, at));
+        report.facts.content_verified_at = Some(
+            chrono::DateTime::<chrono::Local>::from(at)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        );
+        report.facts.content_cached = Some(true);
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.check == "stream" || f.check == "marker")
+        {
+            f.message
+                .push_str(&format!(" (verified {ago} ago, cached)"));
+        }
+    } else {
+        report.facts.content_cached = Some(false);
+    }
     if let Some(writer) = report.facts.writer {
         report
             .trace
             .push(format!("writer detected from the header: {writer}"));
     }
-    report.findings.extend(content);
+    report.findings.extend(findings);
     report.perfdata.extend(content_perf);
     progress.set_partial(report);
     seen(report)
+}
+
+/// Finds the cache to use, if any, and says why in the trace.
+fn locate_cache(config: &Config, report: &mut Report) -> Option<Cache> {
+    if config.no_cache {
+        report.trace.push("cache: disabled (--no-cache)".into());
+        return None;
+    }
+    match Cache::locate(config.cache_dir.as_deref()) {
+        Ok(cache) => {
+            report
+                .trace
+                .push(format!("cache: {}", safe_path(cache.dir(), PATH_CHARS)));
+            Some(cache)
+        }
+        Err(why) => {
+            report
+                .trace
+                .push(format!("cache: not used: {}", safe(&why, 300)));
+            None
+        }
+    }
+}
+
+/// The content facts of the dump: from the cache when this exact file version was verified
+/// before (with the time it was), else by decoding it once (and caching the result).
+#[allow(clippy::too_many_arguments)]
+fn content_facts(
+    file: std::fs::File,
+    meta: &std::fs::Metadata,
+    path: &Path,
+    config: &Config,
+    cache: Option<&Cache>,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<(ContentFacts, Option<SystemTime>), Finding> {
+    let key = FileKey::of(meta);
+    let marker = config.marker.key();
+    if let (Some(cache), false) = (cache, config.verify_only) {
+        match cache.lookup(path, &key, &marker) {
+            Lookup::Hit {
+                content,
+                verified_at,
+            } => {
+                report.trace.push("cache: hit, dump not decoded".into());
+                return Ok((content, Some(verified_at)));
+            }
+            Lookup::Miss(why) => report
+                .trace
+                .push(format!("cache: miss: {}", safe(&why, 300))),
+        }
+        if let Some(note) = cache.running_verification(path, &key) {
+            return Err(in_progress_finding(
+                &note,
+                meta.len(),
+                config.unverified_state,
+            ));
+        }
+    }
+    // In background mode only one verifier per dump runs; the others leave quietly.
+    let _lock = match (config.background, cache) {
+        (true, Some(cache)) => match cache.try_lock(path) {
+            Some(lock) => Some(lock),
+            None => {
+                return Err(Finding::new(
+                    "content",
+                    config.unverified_state,
+                    "another verifier is already verifying this dump",
+                ))
+            }
+        },
+        _ => None,
+    };
+    if let (Some(cache), false) = (cache, config.verify_only) {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--verify-only".into(),
+            "--background".into(),
+            "-f".into(),
+            canonical.into(),
+        ];
+        args.extend(config.marker.to_args().into_iter().map(Into::into));
+        args.extend(["--cache-dir".into(), cache.dir().as_os_str().to_owned()]);
+        progress.set_background(Some(args));
+    }
+    progress.bytes_total.store(meta.len(), Ordering::Relaxed);
+    progress.step(
+        "verifying the compression stream",
+        "stream integrity, completion marker",
+    );
+    let read_started = Instant::now();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        if let (true, Some(cache)) = (config.background, cache) {
+            scope.spawn(|| write_progress_until(&done, cache, path, key, progress));
+        }
+        let result = decode::verify_stream(file, meta.len(), &progress.bytes_read);
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    progress.set_background(None);
+    let facts = result.map_err(|e| {
+        Finding::new(
+            "read",
+            State::Unknown,
+            format!(
+                "I/O error reading {}: {} (check the disk or network filesystem)",
+                safe_path(path, PATH_CHARS),
+                safe(&e.to_string(), 200)
+            ),
+        )
+    })?;
+    report.trace.push(format!(
+        "read {} of {} ({}) in {:.3}s, decoded {}",
+        human_size(facts.compressed_read as f64),
+        human_size(meta.len() as f64),
+        facts.compression,
+        read_started.elapsed().as_secs_f64(),
+        human_size(facts.uncompressed_size as f64),
+    ));
+    let content = crate::dumpformat::judge_content(&facts, &config.marker);
+    if let Some(cache) = cache {
+        match cache.store(path, &key, &marker, &content) {
+            Ok(()) => report.trace.push("cache: verdict stored".into()),
+            Err(e) => report.trace.push(format!(
+                "cache: cannot store: {}",
+                safe(&e.to_string(), 200)
+            )),
+        }
+    }
+    Ok((content, None))
+}
+
+/// The background verifier's heartbeat: progress notes every second until `done`.
+fn write_progress_until(
+    done: &std::sync::atomic::AtomicBool,
+    cache: &Cache,
+    path: &Path,
+    key: FileKey,
+    progress: &Progress,
+) {
+    let started = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    while !done.load(Ordering::Relaxed) {
+        let note = ProgressNote {
+            pid: std::process::id(),
+            key,
+            bytes_read: progress.bytes_read.load(Ordering::Relaxed),
+            started,
+        };
+        let _ = cache.write_progress(path, &note);
+        for _ in 0..10 {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+fn in_progress_finding(note: &ProgressNote, size: u64, state: State) -> Finding {
+    let pct = note.bytes_read.saturating_mul(100) / size.max(1);
+    Finding::new(
+        "content",
+        state,
+        format!(
+            "content verification in progress ({pct}% done, {} of {} read, in the background, pid {}); stream integrity and completion marker not verified yet",
+            human_size(note.bytes_read as f64),
+            human_size(size as f64),
+            note.pid
+        ),
+    )
 }
 
 fn check_log(
@@ -285,7 +461,10 @@ fn trace_discovery(report: &mut Report, d: &Discovery) {
 
 /// Opens the chosen dump read-only and makes sure it is still the regular file that was
 /// found (a FIFO swapped in, or a rotated file, must not be read as if it were the dump).
-fn open_checked(path: &Path, chosen: &discover::Candidate) -> Result<std::fs::File, Finding> {
+fn open_checked(
+    path: &Path,
+    chosen: &discover::Candidate,
+) -> Result<(std::fs::File, std::fs::Metadata), Finding> {
     let shown = safe_path(path, PATH_CHARS);
     let file = sys::open_readonly(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Finding::new(
@@ -321,5 +500,5 @@ fn open_checked(path: &Path, chosen: &discover::Candidate) -> Result<std::fs::Fi
             ),
         ));
     }
-    Ok(file)
+    Ok((file, meta))
 }

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::dumpformat::{MarkerChoice, MarkerRule};
-use crate::evaluate::{LogThresholds, Thresholds};
+use crate::evaluate::{LogThresholds, State, Thresholds};
 use crate::log::LogRules;
 use crate::output::Format;
 use crate::range::Range;
@@ -127,10 +127,38 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = duration, help_heading = "Backup log")]
     pub log_dump_slack: f64,
 
-    /// Give up with UNKNOWN after this many seconds (0 = never); keep it below the monitoring
-    /// system's own limit (60 s in Icinga 2, Nagios and NRPE).
-    #[arg(short = 't', long, value_name = "SECONDS", default_value = "50", value_parser = duration)]
-    pub timeout: f64,
+    /// Give up with UNKNOWN after this many seconds (0 = never; default 50, none with
+    /// --verify-only); keep it below the monitoring system's own limit (60 s in Icinga 2,
+    /// Nagios and NRPE).
+    #[arg(short = 't', long, value_name = "SECONDS", value_parser = duration)]
+    pub timeout: Option<f64>,
+
+    /// Directory of the content-verdict cache (default: /var/cache/check_backup when
+    /// writable, else $XDG_CACHE_HOME/check_backup or ~/.cache/check_backup).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "CHECK_BACKUP_CACHE_DIR",
+        help_heading = "Cache"
+    )]
+    pub cache_dir: Option<std::path::PathBuf>,
+
+    /// Do not read or write the cache: decode the dump on every check.
+    #[arg(long, help_heading = "Cache")]
+    pub no_cache: bool,
+
+    /// Verify the dump fully (no time limit unless -t) and fill the cache; for the backup
+    /// job to run right after writing the dump. Exit code as usual.
+    #[arg(long, help_heading = "Cache")]
+    pub verify_only: bool,
+
+    /// State while the content is still being verified (in the background, after a timeout).
+    #[arg(long, value_name = "STATE", default_value = "unknown", value_parser = service_state, help_heading = "Cache")]
+    pub unverified_state: State,
+
+    /// Internal: the background verifier started after a timeout.
+    #[arg(long, hide = true)]
+    pub background: bool,
 
     /// Output format.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "nagios")]
@@ -154,6 +182,11 @@ fn size_range(s: &str) -> Result<Range, String> {
     } else {
         parse_size(t).map(Range::lower).map_err(|e| e.to_string())
     }
+}
+
+fn service_state(s: &str) -> Result<State, String> {
+    s.parse::<State>()
+        .map_err(|_| format!("invalid state '{s}': use ok, warning, critical or unknown"))
 }
 
 fn duration(s: &str) -> Result<f64, String> {
@@ -189,6 +222,16 @@ pub struct Config {
     pub follow_symlinks: bool,
     /// None = no time limit.
     pub timeout: Option<Duration>,
+    /// Cache directory chosen on the command line.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--verify-only`: always decode, fill the cache.
+    pub verify_only: bool,
+    /// State while the content is not yet verified.
+    pub unverified_state: State,
+    /// Running as the background verifier.
+    pub background: bool,
     /// Output format.
     pub format: Format,
     /// `-v` count.
@@ -245,7 +288,16 @@ impl Args {
             },
             marker,
             follow_symlinks: self.follow_symlinks,
-            timeout: (self.timeout > 0.0).then(|| Duration::from_secs_f64(self.timeout)),
+            timeout: {
+                let default = if self.verify_only { 0.0 } else { 50.0 };
+                let t = self.timeout.unwrap_or(default);
+                (t > 0.0).then(|| Duration::from_secs_f64(t))
+            },
+            cache_dir: self.cache_dir,
+            no_cache: self.no_cache,
+            verify_only: self.verify_only || self.background,
+            unverified_state: self.unverified_state,
+            background: self.background,
             format: self.output,
             verbose: self.verbose,
         }
@@ -353,6 +405,15 @@ mod tests {
             MarkerChoice::Rule(MarkerRule::Regex(_))
         ));
         assert_eq!(config(&["-f", "x", "-t", "0"]).timeout, None);
+        assert_eq!(config(&["-f", "x", "--verify-only"]).timeout, None);
+        assert_eq!(
+            config(&["-f", "x", "--verify-only", "-t", "9"]).timeout,
+            Some(Duration::from_secs(9))
+        );
+        assert_eq!(
+            config(&["-f", "x", "--unverified-state", "warning"]).unverified_state,
+            State::Warning
+        );
     }
 
     #[test]
@@ -365,6 +426,7 @@ mod tests {
             &["-l", "x", "--log-error", "(("],
             &["-f", "x", "--bogus"],
             &["-f", "x", "-w", "20h:10h"],
+            &["-f", "x", "--unverified-state", "maybe"],
         ] {
             let text = exit_text(args);
             assert!(

@@ -106,6 +106,10 @@ pub struct Facts {
     pub marker: Option<String>,
     /// mysqldump's trailer date.
     pub marker_date: Option<String>,
+    /// Whether the content verdict came from the cache.
+    pub content_cached: Option<bool>,
+    /// When the content was verified, if from the cache (RFC 3339).
+    pub content_verified_at: Option<String>,
     /// What the backup log says, when one was given.
     pub log: Option<LogSummary>,
 }
@@ -151,7 +155,8 @@ fn describe_limit(range: &Range, human: fn(f64) -> String) -> String {
     }
 }
 
-fn seconds_between(later: SystemTime, earlier: SystemTime) -> f64 {
+/// Seconds from `earlier` to `later` (negative when `later` is before).
+pub fn seconds_between(later: SystemTime, earlier: SystemTime) -> f64 {
     match later.duration_since(earlier) {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),

@@ -12,6 +12,7 @@
 //! [`check`] wires the steps together; [`cli`] is the command-line contract; [`watchdog`]
 //! guarantees one answer within the time limit.
 
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod decode;

@@ -12,7 +12,13 @@ fn main() {
     };
     let progress = Arc::new(watchdog::Progress::default());
     if let Some(limit) = config.timeout {
-        watchdog::start(limit, progress.clone(), config.format, config.verbose);
+        watchdog::start(
+            limit,
+            progress.clone(),
+            config.format,
+            config.verbose,
+            config.unverified_state,
+        );
     }
     // A panic is a bug, but it must still be an UNKNOWN answer, never exit 101.
     let report = std::panic::catch_unwind(|| check::run(&config, &progress))

@@ -22,6 +22,9 @@ pub struct Progress {
     step: Mutex<(&'static str, &'static str)>,
     /// The report as far as it goes (age and size findings, facts, trace).
     partial: Mutex<Option<Report>>,
+    /// Arguments of a background verifier that can take over the content verification if
+    /// time runs out (set only while the content is being decoded and a cache exists).
+    background: Mutex<Option<Vec<std::ffi::OsString>>>,
 }
 
 impl Progress {
@@ -39,9 +42,44 @@ impl Progress {
         }
     }
 
-    /// The report to give when time runs out: what was established, plus an UNKNOWN finding
-    /// that says what was being done and what was not verified.
-    pub fn timeout_report(&self, limit: Duration) -> Report {
+    /// Arms (Some) or disarms (None) the background continuation of the verification.
+    pub fn set_background(&self, args: Option<Vec<std::ffi::OsString>>) {
+        if let Ok(mut b) = self.background.lock() {
+            *b = args;
+        }
+    }
+
+    /// Starts the armed background verifier, detached in its own session with no stdio, so
+    /// the monitoring system neither waits for it nor kills it; returns its pid.
+    pub fn spawn_background(&self) -> Option<u32> {
+        use std::os::unix::process::CommandExt;
+        let args = self.background.lock().ok()?.clone()?;
+        let exe = std::env::current_exe().ok()?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(args)
+            .current_dir("/")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        cmd.spawn().ok().map(|child| child.id())
+    }
+
+    /// The report to give when time runs out: what was established, plus a finding that says
+    /// what was being done and what was not verified. When a background verifier took over
+    /// (`continuing`), that finding has `unverified` as its state, else UNKNOWN.
+    pub fn timeout_report(
+        &self,
+        limit: Duration,
+        continuing: Option<u32>,
+        unverified_state: State,
+    ) -> Report {
         let (doing, unverified) = self.step.lock().map(|s| *s).unwrap_or(("checking", ""));
         let mut report = self
             .partial
@@ -51,29 +89,43 @@ impl Progress {
             .unwrap_or_default();
         let read = self.bytes_read.load(Ordering::Relaxed);
         let total = self.bytes_total.load(Ordering::Relaxed);
-        let mut message = format!(
-            "check timed out after {}s while {doing}",
-            limit.as_secs_f64()
-        );
-        if total > 0 && read > 0 {
-            message.push_str(&format!(
+        let done = if total > 0 && read > 0 {
+            format!(
                 " ({}% done, {} of {} read)",
                 read.saturating_mul(100) / total,
                 human_size(read as f64),
                 human_size(total as f64)
-            ));
-        }
-        if !unverified.is_empty() {
-            message.push_str(&format!("; NOT verified: {unverified}"));
-        }
+            )
+        } else {
+            String::new()
+        };
         let verified: Vec<&str> = report.findings.iter().map(|f| f.check).collect();
-        if !verified.is_empty() {
-            message.push_str(&format!("; verified: {}", verified.join(", ")));
-        }
-        message.push_str(" (raise -t below the monitoring system's own limit)");
-        report
-            .findings
-            .insert(0, Finding::new("timeout", State::Unknown, message));
+        let verified = if verified.is_empty() {
+            String::new()
+        } else {
+            format!("; verified: {}", verified.join(", "))
+        };
+        let finding = match continuing {
+            Some(pid) => Finding::new(
+                "content",
+                unverified_state,
+                format!(
+                    "content verification in progress{done}: not finished within {}s, continuing in the background (pid {pid}); NOT verified yet: {unverified}{verified}",
+                    limit.as_secs_f64()
+                ),
+            ),
+            None => {
+                let mut message =
+                    format!("check timed out after {}s while {doing}{done}", limit.as_secs_f64());
+                if !unverified.is_empty() {
+                    message.push_str(&format!("; NOT verified: {unverified}"));
+                }
+                message.push_str(&verified);
+                message.push_str(" (raise -t below the monitoring system's own limit)");
+                Finding::new("timeout", State::Unknown, message)
+            }
+        };
+        report.findings.insert(0, finding);
         report
     }
 }
@@ -99,8 +151,15 @@ pub fn answer(text: &str, code: i32) -> ! {
     std::process::exit(code)
 }
 
-/// Starts the watchdog: after `limit`, it answers with the timeout report and exits.
-pub fn start(limit: Duration, progress: Arc<Progress>, format: Format, verbose: u8) {
+/// Starts the watchdog: after `limit`, it hands an unfinished content verification to a
+/// background verifier (when armed), answers with the timeout report and exits.
+pub fn start(
+    limit: Duration,
+    progress: Arc<Progress>,
+    format: Format,
+    verbose: u8,
+    unverified: State,
+) {
     let deadline = Instant::now() + limit;
     std::thread::Builder::new()
         .name("watchdog".into())
@@ -112,7 +171,8 @@ pub fn start(limit: Duration, progress: Arc<Progress>, format: Format, verbose: 
                 }
                 std::thread::sleep(left);
             }
-            let report = progress.timeout_report(limit);
+            let continuing = progress.spawn_background();
+            let report = progress.timeout_report(limit, continuing, unverified);
             answer(
                 &output::render(&report, format, verbose),
                 report.state().exit_code(),
@@ -180,7 +240,7 @@ mod tests {
         );
         p.bytes_total.store(1000, Ordering::Relaxed);
         p.bytes_read.store(370, Ordering::Relaxed);
-        let r = p.timeout_report(Duration::from_secs(50));
+        let r = p.timeout_report(Duration::from_secs(50), None, State::Unknown);
         assert_eq!(r.state(), State::Unknown);
         let m = &r.findings[0].message;
         assert!(
@@ -201,8 +261,15 @@ mod tests {
         partial.push(Finding::new("age", State::Critical, "3d old"));
         p.set_partial(&partial);
         assert_eq!(
-            p.timeout_report(Duration::from_secs(1)).state(),
+            p.timeout_report(Duration::from_secs(1), None, State::Unknown)
+                .state(),
             State::Critical
         );
+        // A background verifier taking over: the configured state, still outranked.
+        let r = p.timeout_report(Duration::from_secs(1), Some(42), State::Warning);
+        assert_eq!(r.state(), State::Critical);
+        assert!(r.findings[0]
+            .message
+            .contains("continuing in the background (pid 42)"));
     }
 }

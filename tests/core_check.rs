@@ -457,12 +457,13 @@ fn verbose_lists_the_steps() {
 #[test]
 fn timeout_reports_what_was_and_was_not_verified() {
     let dir = tempfile::tempdir().unwrap();
-    // bzip2 decodes at some tens of MB/s: 40 MB take far longer than the 0.2 s limit.
-    let big = mysqldump(800_000, true);
-    let path = write_aged(dir.path(), "big.sql.bz2", &bzip2(&big), HOUR);
-    let a = check(&path, &["-t", "0.2"]);
+    // Reads slowed to 50 ms each (debug-build test seam): ~2 s of reading, the limit is 0.3 s.
+    let big = mysqldump(200_000, true);
+    let path = write_aged(dir.path(), "big.sql.gz", &gzip(&big), HOUR);
+    let args = ["-f", path.to_str().unwrap(), "-t", "0.3", "--no-cache"];
+    let a = run_env(&args, &[("CHECK_BACKUP_TEST_READ_DELAY_MS", "50")]);
     a.expect("UNKNOWN")
-        .says("check timed out after 0.2s while verifying the compression stream")
+        .says("check timed out after 0.3s while verifying the compression stream (")
         .says("NOT verified: stream integrity, completion marker")
         .says("verified: age, size");
     assert!(

@@ -85,10 +85,20 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_check_backup"))
 }
 
+/// Runs the plugin with a fresh, private cache directory (tests that exercise the cache
+/// pass `--cache-dir` themselves, which wins over the environment).
 pub fn run(args: &[&str]) -> Answer {
+    run_env(args, &[])
+}
+
+/// [`run`] with extra environment variables (e.g. the debug-build read delay,
+/// `CHECK_BACKUP_TEST_READ_DELAY_MS`, that makes timeouts independent of machine speed).
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Answer {
+    let cache = tempfile::tempdir().unwrap();
     let out = Command::new(binary())
         .args(args)
-        .env_remove("XDG_CACHE_HOME")
+        .env("CHECK_BACKUP_CACHE_DIR", cache.path())
+        .envs(env.iter().copied())
         .output()
         .expect("run check_backup");
     Answer {

@@ -1,0 +1,342 @@
+//! The content-verdict cache, `--verify-only` and the background verification that takes
+//! over when a check runs out of time.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const HOUR: i64 = 3600;
+
+fn with_cache(path: &Path, cache: &Path, extra: &[&str]) -> Answer {
+    with_cache_env(path, cache, extra, &[])
+}
+
+fn with_cache_env(path: &Path, cache: &Path, extra: &[&str], env: &[(&str, &str)]) -> Answer {
+    let mut args = vec![
+        "-f",
+        path.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "-v",
+    ];
+    args.extend_from_slice(extra);
+    run_env(&args, env)
+}
+
+fn decoded(a: &Answer) -> bool {
+    a.stdout.contains("  read ") && !a.stdout.contains("cache: hit")
+}
+
+#[test]
+fn second_check_is_a_hit_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(5000, true)), HOUR);
+    let first = with_cache(&dump, &cache, &[]);
+    first.expect("OK");
+    assert!(decoded(&first), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("cache: verdict stored"),
+        "{}",
+        first.stdout
+    );
+    let second = with_cache(&dump, &cache, &[]);
+    second.expect("OK").says("mysqldump complete");
+    assert!(
+        second.stdout.contains("cache: hit, dump not decoded"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains("(verified 0s ago, cached)")
+            || second.stdout.contains("(verified 1s ago, cached)"),
+        "{}",
+        second.stdout
+    );
+    // Facts are the same either way.
+    assert_eq!(
+        first.perf("uncompressed_size"),
+        second.perf("uncompressed_size")
+    );
+    // A different marker rule is a different verdict.
+    let other = with_cache(&dump, &cache, &["--marker", "pg_dump"]);
+    other.expect("CRITICAL");
+    assert!(decoded(&other));
+    // --no-cache decodes.
+    let a = run(&[
+        "-f",
+        dump.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--no-cache",
+        "-v",
+    ]);
+    a.expect("OK");
+    assert!(a.stdout.contains("cache: disabled (--no-cache)"));
+}
+
+#[test]
+fn any_change_to_the_dump_invalidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let good = gzip(&mysqldump(5000, true));
+    let dump = write_aged(dir.path(), "db.sql.gz", &good, HOUR);
+    with_cache(&dump, &cache, &[]).expect("OK");
+
+    // touch: new mtime, same content.
+    set_age(&dump, 2 * HOUR);
+    let a = with_cache(&dump, &cache, &[]);
+    a.expect("OK");
+    assert!(
+        a.stdout.contains("cache: miss: ") && a.stdout.contains("the dump changed"),
+        "{}",
+        a.stdout
+    );
+
+    // append junk, keeping the mtime: size and ctime change.
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&dump)
+        .unwrap()
+        .write_all(b"junk")
+        .unwrap();
+    set_age(&dump, 2 * HOUR);
+    with_cache(&dump, &cache, &[])
+        .expect("CRITICAL")
+        .says("garbage after the end");
+
+    // replace with a killed dump of the same size class, same name and mtime.
+    let bad = gzip(&mysqldump(5000, false));
+    let tmp = dir.path().join("new.tmp");
+    std::fs::write(&tmp, &bad).unwrap();
+    std::fs::rename(&tmp, &dump).unwrap();
+    set_age(&dump, 2 * HOUR);
+    with_cache(&dump, &cache, &[])
+        .expect("CRITICAL")
+        .says("no completion marker");
+    // and the cached CRITICAL is served as such.
+    let a = with_cache(&dump, &cache, &[]);
+    a.expect("CRITICAL").says("no completion marker");
+    assert!(a.stdout.contains("cache: hit"), "{}", a.stdout);
+}
+
+#[test]
+fn corrupt_cache_entries_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(100, false)), HOUR);
+    with_cache(&dump, &cache, &[]).expect("CRITICAL");
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "json") {
+            // Forge an OK verdict in place: it must not be believed blindly...
+            let text = std::fs::read_to_string(&p).unwrap();
+            let forged = text.replace("\"Missing\"", "\"Mising\"");
+            std::fs::write(&p, forged).unwrap();
+        }
+    }
+    let a = with_cache(&dump, &cache, &[]);
+    a.expect("CRITICAL").says("no completion marker");
+    assert!(
+        a.stdout.contains("cache: miss: corrupt entry"),
+        "{}",
+        a.stdout
+    );
+    // ... and garbage is just a miss.
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "json") {
+            std::fs::write(&p, b"\x00\xff garbage").unwrap();
+        }
+    }
+    with_cache(&dump, &cache, &[]).expect("CRITICAL");
+}
+
+#[test]
+fn unwritable_cache_dir_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(100, true)), HOUR);
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&dump, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if is_root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(binary());
+        c
+    } else {
+        std::process::Command::new(binary())
+    };
+    let out = cmd
+        .args([
+            "-f",
+            dump.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "-v",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("cache: not used: cache dir"), "{stdout}");
+}
+
+#[test]
+fn concurrent_writers_leave_a_valid_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let dump = write_aged(
+        dir.path(),
+        "db.sql.gz",
+        &gzip(&mysqldump(20_000, true)),
+        HOUR,
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (d, c) = (dump.clone(), cache.clone());
+            std::thread::spawn(move || {
+                let args = [
+                    "-f",
+                    d.to_str().unwrap(),
+                    "--cache-dir",
+                    c.to_str().unwrap(),
+                    "--verify-only",
+                ];
+                run(&args).code
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 0);
+    }
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(entries.len(), 1, "one entry per dump: {entries:?}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&entries[0]).unwrap()).unwrap();
+    assert_eq!(v["content"]["compression"], "gzip");
+    let leftovers: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let a = with_cache(&dump, &cache, &[]);
+    a.expect("OK");
+    assert!(a.stdout.contains("cache: hit"));
+}
+
+#[test]
+fn verify_only_fills_the_cache_with_the_usual_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let good = write_aged(
+        dir.path(),
+        "good.sql.zst",
+        &zstd(&mysqldump(5000, true)),
+        HOUR,
+    );
+    let a = run(&[
+        "--verify-only",
+        "-f",
+        good.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    a.expect("OK");
+    let b = with_cache(&good, &cache, &[]);
+    b.expect("OK");
+    assert!(b.stdout.contains("cache: hit"), "{}", b.stdout);
+    let full = zstd(&mysqldump(5000, true));
+    let cut = write_aged(dir.path(), "cut.sql.zst", &full[..full.len() - 10], HOUR);
+    run(&[
+        "--verify-only",
+        "-f",
+        cut.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ])
+    .expect("CRITICAL")
+    .says("zstd stream truncated");
+    // verify-only always decodes, even with an entry present.
+    let c = with_cache(&good, &cache, &["--verify-only"]);
+    c.expect("OK");
+    assert!(decoded(&c), "{}", c.stdout);
+}
+
+#[test]
+fn a_check_that_runs_out_of_time_hands_over_to_a_background_verifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    // Reads slowed to 100 ms each (debug-build test seam, inherited by the background
+    // verifier): a few seconds of reading against a 0.3 s limit.
+    let slow = [("CHECK_BACKUP_TEST_READ_DELAY_MS", "100")];
+    let dump = write_aged(
+        dir.path(),
+        "big.sql.gz",
+        &gzip(&mysqldump(400_000, true)),
+        HOUR,
+    );
+    let first = with_cache_env(&dump, &cache, &["-t", "0.3"], &slow);
+    first
+        .expect("UNKNOWN")
+        .says("content verification in progress (")
+        .says("continuing in the background (pid ")
+        .says("verified: age, size");
+    assert!(first.perf("age").is_some());
+    // The verifier announces itself with a progress file once it holds its lock.
+    let started = Instant::now();
+    while !std::fs::read_dir(&cache).unwrap().any(|e| {
+        e.unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "progress")
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no background verifier"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Meanwhile: no second decoder, just the progress, in the state asked for.
+    let meanwhile = with_cache_env(
+        &dump,
+        &cache,
+        &["-t", "5", "--unverified-state", "warning"],
+        &slow,
+    );
+    meanwhile
+        .expect("WARNING")
+        .says("content verification in progress (")
+        .says("% done");
+    // The background verifier finishes and fills the cache.
+    let started = Instant::now();
+    loop {
+        let a = with_cache(&dump, &cache, &["-t", "5"]);
+        if a.code == 0 {
+            a.expect("OK").says("mysqldump complete");
+            assert!(a.stdout.contains("cache: hit"), "{}", a.stdout);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never finished: {}",
+            a.stdout
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
