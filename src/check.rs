@@ -60,7 +60,7 @@ fn check_dump(
         "looking for the dump",
         "dump presence, age, size, stream integrity, completion marker",
     );
-    let discovery = match discover::discover(spec, config.follow_symlinks) {
+    let mut discovery = match discover::discover(spec, config.follow_symlinks) {
         Ok(d) => d,
         Err(e) => {
             report.push(discovery_finding(&e));
@@ -68,10 +68,107 @@ fn check_dump(
         }
     };
     trace_discovery(report, &discovery);
-    let chosen = &discovery.chosen;
-    let path = &chosen.path;
-    report.file = Some(safe_path(path, PATH_CHARS));
+    #[cfg(debug_assertions)]
+    sys::test_delay("CHECK_BACKUP_TEST_PAUSE_AFTER_DISCOVERY_MS");
+    let (findings_before, perf_before) = (report.findings.len(), report.perfdata.len());
+    // A dump rotated away between discovery and reading is looked for once more.
+    for attempt in 0..2 {
+        let chosen = discovery.chosen.clone();
+        match evaluate::in_progress(
+            &chosen,
+            discovery.newest_temporary.as_ref(),
+            now,
+            config.settle,
+        ) {
+            Some(evaluate::InProgress::Temporary(reason)) => report.push(Finding::new(
+                "in_progress",
+                config.in_progress_state,
+                format!("backup in progress: {reason}"),
+            )),
+            Some(evaluate::InProgress::Newest(reason)) => {
+                report.push(Finding::new(
+                    "in_progress",
+                    config.in_progress_state,
+                    format!("backup in progress: {reason}"),
+                ));
+                let Some(previous) = discovery.runners_up.first() else {
+                    judge_metadata(&chosen, config, now, report);
+                    return None;
+                };
+                // The last finished dump is what a restore would use: judge it.
+                report.trace.push(format!(
+                    "judging the previous dump {} instead",
+                    safe_path(&previous.path, PATH_CHARS)
+                ));
+                return match check_candidate(previous, config, cache, now, progress, report) {
+                    Checked::Done(seen) => {
+                        if let Some(f) = report.findings.iter_mut().find(|f| f.check == "age") {
+                            f.message = format!("previous dump: {}", f.message);
+                        }
+                        seen
+                    }
+                    Checked::Vanished | Checked::Changed(_) => None,
+                };
+            }
+            None => {}
+        }
+        match check_candidate(&chosen, config, cache, now, progress, report) {
+            Checked::Done(seen) => return seen,
+            Checked::Changed(why) => {
+                report.push(Finding::new(
+                    "in_progress",
+                    config.in_progress_state,
+                    format!("backup in progress: {why}"),
+                ));
+                return None;
+            }
+            Checked::Vanished if attempt == 0 => {
+                report.findings.truncate(findings_before);
+                report.perfdata.truncate(perf_before);
+                report.trace.push(format!(
+                    "{} vanished before it could be read: looking again",
+                    safe_path(&chosen.path, PATH_CHARS)
+                ));
+                match discover::discover(spec, config.follow_symlinks) {
+                    Ok(d) => discovery = d,
+                    Err(e) => {
+                        report.push(discovery_finding(&e));
+                        return None;
+                    }
+                }
+            }
+            Checked::Vanished => break,
+        }
+    }
+    report.push(Finding::new(
+        "dump",
+        State::Unknown,
+        format!(
+            "the newest dump disappeared twice while being checked (rotation running?): run the check again; last seen {}",
+            safe_path(&discovery.chosen.path, PATH_CHARS)
+        ),
+    ));
+    None
+}
 
+/// How checking one candidate ended.
+enum Checked {
+    /// Judged (the findings are in the report).
+    Done(Option<DumpSeen>),
+    /// It was gone (deleted or renamed) before it could be opened.
+    Vanished,
+    /// It changed while being read: still being written.
+    Changed(String),
+}
+
+/// Age and size of a candidate: findings, perfdata and facts.
+fn judge_metadata(
+    chosen: &discover::Candidate,
+    config: &Config,
+    now: SystemTime,
+    report: &mut Report,
+) {
+    report.file = Some(safe_path(&chosen.path, PATH_CHARS));
     let t = &config.thresholds;
     let (age, age_perf) = evaluate::evaluate_age(chosen.mtime, now, t);
     let (size, size_perf) = evaluate::evaluate_size(chosen.size, t);
@@ -85,12 +182,25 @@ fn check_dump(
     report.push(size);
     report.perfdata.push(age_perf);
     report.perfdata.push(size_perf);
+}
+
+/// Checks one dump file: metadata, then content (from the cache or by decoding it).
+fn check_candidate(
+    chosen: &discover::Candidate,
+    config: &Config,
+    cache: Option<&Cache>,
+    now: SystemTime,
+    progress: &Progress,
+    report: &mut Report,
+) -> Checked {
+    let path = &chosen.path;
+    judge_metadata(chosen, config, now, report);
     progress.set_partial(report);
     let seen = |report: &Report| {
-        Some(DumpSeen {
+        Checked::Done(Some(DumpSeen {
             mtime: chosen.mtime,
             has_marker: report.facts.marker.is_some(),
-        })
+        }))
     };
     if chosen.size == 0 {
         return seen(report);
@@ -99,19 +209,33 @@ fn check_dump(
     progress.step("opening the dump", "stream integrity, completion marker");
     let (file, meta) = match open_checked(path, chosen) {
         Ok(f) => f,
-        Err(finding) => {
+        Err(Unreadable::Vanished) => return Checked::Vanished,
+        Err(Unreadable::Changed(why)) => return Checked::Changed(why),
+        Err(Unreadable::Finding(finding)) => {
             report.push(finding);
             return seen(report);
         }
     };
     let (content, verified_at) =
-        match content_facts(file, &meta, path, config, cache, progress, report) {
+        match content_facts(&file, &meta, path, config, cache, progress, report) {
             Ok(c) => c,
             Err(finding) => {
                 report.push(finding);
                 return seen(report);
             }
         };
+    // A dump that grew or was touched while being read was still being written: what was
+    // read proves nothing about the finished file.
+    if let Ok(after) = file.metadata() {
+        if FileKey::of(&after) != FileKey::of(&meta) {
+            return Checked::Changed(format!(
+                "{} changed while being read (size {} -> {})",
+                safe_path(path, PATH_CHARS),
+                meta.len(),
+                after.len()
+            ));
+        }
+    }
     let (mut findings, content_perf) =
         evaluate::evaluate_content(&content, chosen.size, &mut report.facts);
     if let Some(at) = verified_at {
@@ -168,7 +292,7 @@ fn locate_cache(config: &Config, report: &mut Report) -> Option<Cache> {
 /// before (with the time it was), else by decoding it once (and caching the result).
 #[allow(clippy::too_many_arguments)]
 fn content_facts(
-    file: std::fs::File,
+    file: &std::fs::File,
     meta: &std::fs::Metadata,
     path: &Path,
     config: &Config,
@@ -236,7 +360,9 @@ fn content_facts(
         if let (true, Some(cache)) = (config.background, cache) {
             scope.spawn(|| write_progress_until(&done, cache, path, key, progress));
         }
-        let result = decode::verify_stream(file, meta.len(), &progress.bytes_read);
+        let result = file
+            .try_clone()
+            .and_then(|f| decode::verify_stream(f, meta.len(), &progress.bytes_read));
         done.store(true, Ordering::Relaxed);
         result
     });
@@ -459,46 +585,50 @@ fn trace_discovery(report: &mut Report, d: &Discovery) {
     }
 }
 
+/// Why a chosen dump could not be opened for reading.
+enum Unreadable {
+    /// Gone (rotated away, deleted).
+    Vanished,
+    /// Not the file that was found: still being written.
+    Changed(String),
+    /// Any other reason, as a finding.
+    Finding(Finding),
+}
+
 /// Opens the chosen dump read-only and makes sure it is still the regular file that was
 /// found (a FIFO swapped in, or a rotated file, must not be read as if it were the dump).
 fn open_checked(
     path: &Path,
     chosen: &discover::Candidate,
-) -> Result<(std::fs::File, std::fs::Metadata), Finding> {
+) -> Result<(std::fs::File, std::fs::Metadata), Unreadable> {
     let shown = safe_path(path, PATH_CHARS);
     let file = sys::open_readonly(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Finding::new(
-            "dump",
-            State::Unknown,
-            format!("{shown} disappeared while being checked (rotated?); run the check again"),
-        ),
-        io::ErrorKind::PermissionDenied => open_error_finding("access", path, &e),
-        _ => open_error_finding("read", path, &e),
+        io::ErrorKind::NotFound => Unreadable::Vanished,
+        io::ErrorKind::PermissionDenied => {
+            Unreadable::Finding(open_error_finding("access", path, &e))
+        }
+        _ => Unreadable::Finding(open_error_finding("read", path, &e)),
     })?;
     let meta = file.metadata().map_err(|e| {
-        Finding::new(
+        Unreadable::Finding(Finding::new(
             "read",
             State::Unknown,
             format!("cannot stat {shown}: {}", safe(&e.to_string(), 200)),
-        )
+        ))
     })?;
     if !meta.is_file() {
-        return Err(Finding::new(
+        return Err(Unreadable::Finding(Finding::new(
             "dump",
             State::Unknown,
             format!("{shown} is no longer a regular file: refusing to read it"),
-        ));
+        )));
     }
     if meta.len() != chosen.size || meta.modified().ok() != Some(chosen.mtime) {
-        return Err(Finding::new(
-            "dump",
-            State::Unknown,
-            format!(
-                "{shown} changed while being checked (size {} -> {}): still being written? run the check again",
-                chosen.size,
-                meta.len()
-            ),
-        ));
+        return Err(Unreadable::Changed(format!(
+            "{shown} changed while being checked (size {} -> {})",
+            chosen.size,
+            meta.len()
+        )));
     }
     Ok((file, meta))
 }

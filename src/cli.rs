@@ -87,6 +87,15 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
     pub future_tolerance: f64,
 
+    /// A dump modified less than this long ago, or with a writer's temporary file beside it
+    /// written that recently, is "backup in progress" (0 = off).
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = duration)]
+    pub settle: f64,
+
+    /// State of "backup in progress" (the previous dump is judged too, when there is one).
+    #[arg(long, value_name = "STATE", default_value = "warning", value_parser = service_state)]
+    pub in_progress_state: State,
+
     /// Follow symlinks found in a directory or glob (an explicitly named file may always be one).
     #[arg(long)]
     pub follow_symlinks: bool,
@@ -220,6 +229,10 @@ pub struct Config {
     pub marker: MarkerChoice,
     /// Follow symlinks in directories and globs.
     pub follow_symlinks: bool,
+    /// Seconds within which a modified dump counts as still being written.
+    pub settle: f64,
+    /// State of "backup in progress".
+    pub in_progress_state: State,
     /// None = no time limit.
     pub timeout: Option<Duration>,
     /// Cache directory chosen on the command line.
@@ -288,6 +301,8 @@ impl Args {
             },
             marker,
             follow_symlinks: self.follow_symlinks,
+            settle: self.settle,
+            in_progress_state: self.in_progress_state,
             timeout: {
                 let default = if self.verify_only { 0.0 } else { 50.0 };
                 let t = self.timeout.unwrap_or(default);

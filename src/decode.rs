@@ -209,28 +209,10 @@ struct CountingReader<'a, R> {
     io_error: Option<io::Error>,
 }
 
-/// Test seam, compiled into debug builds only: `CHECK_BACKUP_TEST_READ_DELAY_MS` slows every
-/// read of the dump down, so that tests of timeouts and background verification do not
-/// depend on the speed of the machine.
-#[cfg(debug_assertions)]
-fn test_read_delay() {
-    use std::sync::OnceLock;
-    static DELAY: OnceLock<Option<std::time::Duration>> = OnceLock::new();
-    let delay = DELAY.get_or_init(|| {
-        std::env::var("CHECK_BACKUP_TEST_READ_DELAY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(std::time::Duration::from_millis)
-    });
-    if let Some(d) = delay {
-        std::thread::sleep(*d);
-    }
-}
-
 impl<R: Read> Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         #[cfg(debug_assertions)]
-        test_read_delay();
+        crate::sys::test_delay("CHECK_BACKUP_TEST_READ_DELAY_MS");
         match self.inner.read(buf) {
             Ok(n) => {
                 self.count += n as u64;

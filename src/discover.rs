@@ -35,6 +35,9 @@ pub struct Discovery {
     pub skipped: Vec<(PathBuf, &'static str)>,
     /// Count of all skipped entries.
     pub skipped_total: usize,
+    /// The newest file with a writer's temporary name (`*.tmp`, `*.part`, `.name.XXXX`...)
+    /// beside the dump: a sign that a new dump is being written.
+    pub newest_temporary: Option<Candidate>,
 }
 
 /// Why no dump could be chosen. Each variant knows which monitoring state it means.
@@ -155,6 +158,7 @@ pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, Discover
             runners_up: Vec::new(),
             skipped: Vec::new(),
             skipped_total: 0,
+            newest_temporary: temporary_sibling(path),
         }),
         Ok(meta) => Err(DiscoverError::NotRegular {
             path: path.to_path_buf(),
@@ -174,6 +178,40 @@ pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, Discover
         }
         Err(e) => Err(io_error(path, e)),
     }
+}
+
+/// The newest temporary file a writer may be writing in place of `file`: `file.tmp`,
+/// `file.part`, `file.partial`, `file.inprogress`, or rsync's `.file.XXXXXX`.
+fn temporary_sibling(file: &Path) -> Option<Candidate> {
+    let name = file.file_name()?.to_string_lossy().into_owned();
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let hidden = format!(".{name}.");
+    let mut newest: Option<Candidate> = None;
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        let other = entry.file_name().to_string_lossy().into_owned();
+        let related = (other.starts_with(&name) && other != name && is_temporary_name(&other))
+            || other.starts_with(&hidden);
+        if !related {
+            continue;
+        }
+        if let Ok(meta) = entry.metadata() {
+            if meta.is_file() {
+                if let Ok(mtime) = meta.modified() {
+                    if newest.as_ref().is_none_or(|n| mtime > n.mtime) {
+                        newest = Some(Candidate {
+                            path: entry.path(),
+                            mtime,
+                            size: meta.len(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    newest
 }
 
 /// The topmost missing ancestor, so the message names the mount point that is absent.
@@ -198,6 +236,7 @@ struct Collector {
     considered: usize,
     skipped: Vec<(PathBuf, &'static str)>,
     skipped_total: usize,
+    newest_temporary: Option<Candidate>,
 }
 
 impl Collector {
@@ -207,6 +246,7 @@ impl Collector {
             considered: 0,
             skipped: Vec::new(),
             skipped_total: 0,
+            newest_temporary: None,
         }
     }
 
@@ -224,6 +264,21 @@ impl Collector {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if is_temporary_name(&name) {
+            if let Ok(meta) = fs::symlink_metadata(&path) {
+                if let (true, Ok(mtime)) = (meta.is_file(), meta.modified()) {
+                    if self
+                        .newest_temporary
+                        .as_ref()
+                        .is_none_or(|n| mtime > n.mtime)
+                    {
+                        self.newest_temporary = Some(Candidate {
+                            path: path.clone(),
+                            mtime,
+                            size: meta.len(),
+                        });
+                    }
+                }
+            }
             return self.skip(path, "hidden or temporary name");
         }
         let meta = match fs::symlink_metadata(&path) {
@@ -280,6 +335,7 @@ impl Collector {
             runners_up: self.best,
             skipped: self.skipped,
             skipped_total: self.skipped_total,
+            newest_temporary: self.newest_temporary,
         })
     }
 }

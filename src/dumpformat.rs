@@ -120,6 +120,9 @@ pub enum MarkerOutcome {
     Missing {
         /// The last non-blank line found instead (bounded length), if any.
         last_line: Option<String>,
+        /// The last line has no final newline: the file was cut (dump tools end every
+        /// line, their trailer included, with one).
+        unterminated: bool,
     },
 }
 
@@ -151,12 +154,24 @@ fn quote(line: &[u8]) -> String {
 pub fn check_marker(rule: &MarkerRule, sample: &Sample) -> MarkerOutcome {
     let mut lines = last_lines(sample);
     let last = lines.next();
+    // A cut plain dump can end inside its own trailer (`-- Dump completed on 2026-1`):
+    // the real tools end the trailer with a newline, so an unterminated last line is
+    // never a marker (custom regexes excepted: their writers are unknown).
+    let unterminated = sample
+        .tail
+        .rsplit(|&b| b == b'\n')
+        .next()
+        .is_some_and(|segment| !trim_line(segment).is_empty());
     let missing = |last: Option<&[u8]>| MarkerOutcome::Missing {
         last_line: last.map(quote),
+        unterminated,
     };
     let Some(last_line) = last else {
         return missing(None);
     };
+    if unterminated && !matches!(rule, MarkerRule::Regex(_)) {
+        return missing(Some(last_line));
+    }
     match rule {
         MarkerRule::Mysqldump => {
             let Some(rest) = last_line.strip_prefix(b"-- Dump completed") else {
@@ -267,6 +282,9 @@ pub enum MarkerVerdict {
         expected: String,
         /// The last non-blank line found instead.
         last_line: Option<String>,
+        /// That line has no final newline (the file was cut).
+        #[serde(default)]
+        unterminated: bool,
     },
 }
 
@@ -313,9 +331,13 @@ pub fn judge_content(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFact
                     MarkerRule::PgDumpall => "pg_dumpall".into(),
                 },
             },
-            MarkerOutcome::Missing { last_line } => MarkerVerdict::Missing {
+            MarkerOutcome::Missing {
+                last_line,
+                unterminated,
+            } => MarkerVerdict::Missing {
                 expected: rule.expected(),
                 last_line,
+                unterminated,
             },
         },
     };
@@ -387,7 +409,8 @@ mod tests {
         assert_eq!(
             found("INSERT INTO t VALUES ('-- Dump completed');\n"),
             MarkerOutcome::Missing {
-                last_line: Some("INSERT INTO t VALUES ('-- Dump completed');".into())
+                last_line: Some("INSERT INTO t VALUES ('-- Dump completed');".into()),
+                unterminated: false,
             }
         );
         assert!(matches!(
@@ -398,7 +421,28 @@ mod tests {
             found("-- Dump completedX\n"),
             MarkerOutcome::Missing { .. }
         ));
-        assert_eq!(found("\n\n"), MarkerOutcome::Missing { last_line: None });
+        assert_eq!(
+            found("\n\n"),
+            MarkerOutcome::Missing {
+                last_line: None,
+                unterminated: false
+            }
+        );
+        // A plain dump cut inside its own trailer.
+        assert_eq!(
+            found("x\n-- Dump completed on 2026-11-2"),
+            MarkerOutcome::Missing {
+                last_line: Some("-- Dump completed on 2026-11-2".into()),
+                unterminated: true
+            }
+        );
+        assert!(matches!(
+            found("x\n-- Dump completed"),
+            MarkerOutcome::Missing {
+                unterminated: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -451,7 +495,10 @@ mod tests {
         // The only line is the partial one: it may be the end of a longer row.
         assert_eq!(
             check_marker(&MarkerRule::Mysqldump, &s),
-            MarkerOutcome::Missing { last_line: None }
+            MarkerOutcome::Missing {
+                last_line: None,
+                unterminated: false
+            }
         );
     }
 

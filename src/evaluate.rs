@@ -1,6 +1,7 @@
 //! Judging facts: pure functions from what was measured (and the operator's thresholds) to
 //! findings with states and perfdata. No I/O here, so every rule is unit-tested directly.
 
+use std::path::Path;
 use std::time::SystemTime;
 
 pub use nagiosplugin::ServiceState as State;
@@ -161,6 +162,50 @@ pub fn seconds_between(later: SystemTime, earlier: SystemTime) -> f64 {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
     }
+}
+
+/// Signs that a backup is being written right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InProgress {
+    /// The newest dump itself was modified less than `settle` ago: it may be unfinished,
+    /// so the previous dump is the last finished one.
+    Newest(String),
+    /// A writer's temporary file beside it was written that recently: a new dump is on its
+    /// way; the newest finished dump is still the one to judge.
+    Temporary(String),
+}
+
+/// Whether a backup is being written: `settle` 0 turns the rule off.
+pub fn in_progress(
+    dump: &crate::discover::Candidate,
+    temporary: Option<&crate::discover::Candidate>,
+    now: SystemTime,
+    settle: f64,
+) -> Option<InProgress> {
+    if settle <= 0.0 {
+        return None;
+    }
+    let since = |t: SystemTime| seconds_between(now, t);
+    let name = |c: &crate::discover::Candidate| {
+        crate::text::safe_path(c.path.file_name().map(Path::new).unwrap_or(&c.path), 120)
+    };
+    let recent = |t: SystemTime| (-60.0..settle).contains(&since(t));
+    if recent(dump.mtime) {
+        return Some(InProgress::Newest(format!(
+            "{} was modified {} ago (less than --settle {})",
+            name(dump),
+            human_duration(since(dump.mtime).max(0.0)),
+            human_duration(settle)
+        )));
+    }
+    temporary.filter(|t| recent(t.mtime)).map(|tmp| {
+        InProgress::Temporary(format!(
+            "{} is being written ({}, modified {} ago)",
+            name(tmp),
+            human_size(tmp.size as f64),
+            human_duration(since(tmp.mtime).max(0.0))
+        ))
+    })
 }
 
 /// Judges the dump's age; also returns the `age` metric.
@@ -350,10 +395,15 @@ fn evaluate_marker(content: &ContentFacts, out: &mut Facts) -> Finding {
         MarkerVerdict::Missing {
             expected,
             last_line,
+            unterminated,
         } => {
-            let found = match last_line {
-                Some(line) => format!("last line is '{}'", crate::text::safe(line, 80)),
-                None => "the dump has no complete last line".into(),
+            let found = match (last_line, unterminated) {
+                (Some(line), false) => format!("last line is '{}'", crate::text::safe(line, 80)),
+                (Some(line), true) => format!(
+                    "last line is '{}' with no final newline (file cut?)",
+                    crate::text::safe(line, 80)
+                ),
+                (None, _) => "the dump has no complete last line".into(),
             };
             Finding::new(
                 "marker",

@@ -49,3 +49,14 @@ pub fn permission_hint(path: &Path) -> String {
         path.display()
     )
 }
+
+/// Test seam, compiled into debug builds only: sleeps for the milliseconds named by the
+/// environment variable `var` (e.g. `CHECK_BACKUP_TEST_READ_DELAY_MS` before every read of
+/// the dump), so that tests of timeouts, background verification, growing and rotated
+/// files do not depend on the speed of the machine.
+#[cfg(debug_assertions)]
+pub fn test_delay(var: &str) {
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}

@@ -53,7 +53,7 @@ fn our_verdict(path: &str, with_log: bool, table: &str) -> String {
 fn copy(tmp: &Path, rel: &str) -> PathBuf {
     let dest = tmp.join(rel.replace('/', "_"));
     std::fs::copy(real_dir().join(rel), &dest).unwrap();
-    set_age(&dest, 120);
+    set_age(&dest, 600);
     dest
 }
 

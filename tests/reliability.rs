@@ -1,0 +1,208 @@
+//! Backups being written, files rotated under the check, reads that never return.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+const HOUR: i64 = 3600;
+
+#[test]
+fn a_fresh_dump_is_in_progress_and_the_previous_one_is_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_aged(
+        dir.path(),
+        "db-1.sql.gz",
+        &gzip(&mysqldump(1000, true)),
+        25 * HOUR,
+    );
+    // Being written: cut in the middle, modified 10 s ago.
+    let full = gzip(&mysqldump(1000, true));
+    write_aged(dir.path(), "db-2.sql.gz", &full[..full.len() / 2], 10);
+    let a = check(dir.path(), &[]);
+    a.expect("WARNING")
+        .says("backup in progress: db-2.sql.gz was modified 10s ago (less than --settle 2m 0s)")
+        .says("db-1.sql.gz: 1d 1h old");
+    assert!(
+        a.stdout.contains("[OK] marker: mysqldump complete"),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        !a.stdout.contains("truncated"),
+        "the unfinished file is not judged: {}",
+        a.stdout
+    );
+    assert_eq!(a.perf("age"), Some(25.0 * 3600.0));
+    check(dir.path(), &["--in-progress-state", "critical"]).expect("CRITICAL");
+    // The previous dump's own problems still count.
+    set_age(&dir.path().join("db-1.sql.gz"), 60 * HOUR);
+    check(dir.path(), &[])
+        .expect("CRITICAL")
+        .says("previous dump: dump is 2d 12h old");
+    // With the rule off, the cut file is judged, and found cut.
+    check(dir.path(), &["--settle", "0"])
+        .expect("CRITICAL")
+        .says("gzip stream truncated");
+}
+
+#[test]
+fn a_fresh_single_file_is_in_progress_never_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(100, true)), 5);
+    let a = check(&path, &[]);
+    a.expect("WARNING").says("backup in progress");
+    assert!(a.perf("size").is_some() && a.perf("age").is_some());
+    assert!(
+        !a.stdout.contains("[OK] marker"),
+        "content not vouched for: {}",
+        a.stdout
+    );
+}
+
+#[test]
+fn a_temporary_file_beside_the_dump_means_a_new_one_is_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write_aged(
+        dir.path(),
+        "db.sql.gz",
+        &gzip(&mysqldump(100, true)),
+        20 * HOUR,
+    );
+    write_aged(dir.path(), "db.sql.gz.part", b"\x1f\x8b partial", 3);
+    let a = check(dir.path(), &[]);
+    a.expect("WARNING")
+        .says("backup in progress: db.sql.gz.part is being written")
+        .says("db.sql.gz: 20h 0m old");
+    assert!(a.stdout.contains("[OK] marker"), "{}", a.stdout);
+    // Named file, rsync-style temporary name beside it.
+    let dir2 = tempfile::tempdir().unwrap();
+    let dump = write_aged(
+        dir2.path(),
+        "db.sql.gz",
+        &gzip(&mysqldump(100, true)),
+        20 * HOUR,
+    );
+    write_aged(dir2.path(), ".db.sql.gz.Xy12Zq", b"partial", 1);
+    check(&dump, &[])
+        .expect("WARNING")
+        .says(".db.sql.gz.Xy12Zq is being written");
+    // An old leftover temporary file is not "in progress".
+    set_age(&dir2.path().join(".db.sql.gz.Xy12Zq"), 3 * HOUR);
+    check(&dump, &[]).expect("OK");
+}
+
+#[test]
+fn a_dump_growing_during_the_check_is_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_aged(
+        dir.path(),
+        "db.sql.gz",
+        &gzip(&mysqldump(100_000, true)),
+        HOUR,
+    );
+    let grower = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            f.write_all(&gzip(b"more rows\n")).unwrap();
+        })
+    };
+    let args = ["-f", path.to_str().unwrap(), "--no-cache"];
+    let a = run_env(&args, &[("CHECK_BACKUP_TEST_READ_DELAY_MS", "100")]);
+    grower.join().unwrap();
+    a.expect("WARNING")
+        .says("backup in progress: ")
+        .says("changed while being read");
+}
+
+#[test]
+fn a_dump_rotated_away_is_looked_for_again() {
+    let dir = tempfile::tempdir().unwrap();
+    write_aged(
+        dir.path(),
+        "db-1.sql.gz",
+        &gzip(&mysqldump(100, true)),
+        30 * HOUR,
+    );
+    let newest = write_aged(
+        dir.path(),
+        "db-2.sql.gz",
+        &gzip(&mysqldump(100, true)),
+        5 * HOUR,
+    );
+    let rotator = {
+        let dir = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::remove_file(&newest).unwrap();
+            write_aged(&dir, "db-3.sql.gz", &gzip(&mysqldump(100, false)), 4 * HOUR);
+        })
+    };
+    let args = ["-f", dir.path().to_str().unwrap(), "-v"];
+    let a = run_env(
+        &args,
+        &[("CHECK_BACKUP_TEST_PAUSE_AFTER_DISCOVERY_MS", "800")],
+    );
+    rotator.join().unwrap();
+    // It reports on the file it actually read: the new newest dump, which is cut.
+    a.expect("CRITICAL")
+        .says("db-3.sql.gz")
+        .says("no completion marker");
+    assert!(
+        a.stdout
+            .contains("db-2.sql.gz vanished before it could be read: looking again"),
+        "{}",
+        a.stdout
+    );
+    assert!(!a.first_line().contains("db-2"), "{}", a.first_line());
+}
+
+#[test]
+fn the_timeout_fires_even_when_a_read_never_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(1000, true)), HOUR);
+    let started = Instant::now();
+    // Every read blocks for 100 s (debug-build seam): only a watchdog can answer in time.
+    let args = ["-f", path.to_str().unwrap(), "-t", "1", "--no-cache"];
+    let a = run_env(&args, &[("CHECK_BACKUP_TEST_READ_DELAY_MS", "100000")]);
+    let took = started.elapsed();
+    a.expect("UNKNOWN")
+        .says("check timed out after 1s while verifying the compression stream")
+        .says("NOT verified: stream integrity, completion marker");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(a.perf("age").is_some());
+}
+
+#[test]
+fn json_and_nagios_agree_on_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        write_aged(dir.path(), "ok.sql.gz", &gzip(&mysqldump(100, true)), HOUR),
+        write_aged(
+            dir.path(),
+            "old.sql.gz",
+            &gzip(&mysqldump(100, true)),
+            30 * HOUR,
+        ),
+        write_aged(
+            dir.path(),
+            "cut.sql.gz",
+            &gzip(&mysqldump(100, false)),
+            HOUR,
+        ),
+    ];
+    for path in &cases {
+        let text = check(path, &[]);
+        let json = check(path, &["--output", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(v["state"], text.state());
+        assert_eq!(json.code, text.code);
+        assert_eq!(v["exit_code"], text.code);
+    }
+}
