@@ -144,6 +144,14 @@ fn last_lines(sample: &Sample) -> impl Iterator<Item = &[u8]> {
     lines.into_iter().map(trim_line).filter(|l| !l.is_empty())
 }
 
+/// The key of pg_dump's `\restrict KEY` line near the top, if the dump has one.
+fn restrict_key(head: &[u8]) -> Option<&[u8]> {
+    head.split(|&b| b == b'\n')
+        .take(20)
+        .map(trim_line)
+        .find_map(|l| l.strip_prefix(b"\\restrict "))
+}
+
 const QUOTE_BYTES: usize = 512;
 
 fn quote(line: &[u8]) -> String {
@@ -197,15 +205,26 @@ pub fn check_marker(rule: &MarkerRule, sample: &Sample) -> MarkerOutcome {
             } else {
                 PG_DUMPALL_TRAILER
             };
+            let mut unrestricted = false;
             let found = std::iter::once(last_line)
                 .chain(lines)
                 .take(PG_LOOKBACK)
-                .find(|l| *l != b"--" && !l.starts_with(b"\\unrestrict "));
+                .find(|l| {
+                    let skip = *l == b"--" || l.starts_with(b"\\unrestrict ");
+                    unrestricted |= l.starts_with(b"\\unrestrict ");
+                    !skip
+                });
+            // pg_dump 17.6/16.10/15.14/14.19/13.22+ opens with `\restrict KEY` and ends with
+            // `\unrestrict KEY` after its marker: then that line must be there too.
+            let needs_unrestrict =
+                matches!(rule, MarkerRule::PgDump) && restrict_key(&sample.head).is_some();
             match found {
-                Some(line) if line == trailer.as_bytes() => MarkerOutcome::Found {
-                    line: trailer.to_string(),
-                    date: None,
-                },
+                Some(line) if line == trailer.as_bytes() && (unrestricted || !needs_unrestrict) => {
+                    MarkerOutcome::Found {
+                        line: trailer.to_string(),
+                        date: None,
+                    }
+                }
                 _ => missing(Some(last_line)),
             }
         }
@@ -456,6 +475,17 @@ mod tests {
             "\\connect db1\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict k\n";
         assert!(matches!(
             check_marker(&pg, &sample(modern)),
+            MarkerOutcome::Found { .. }
+        ));
+        // With `\restrict` at the top, a file cut before its `\unrestrict` is incomplete.
+        let restricted = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc123XYZ\n\nCOPY ...\n\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
+        assert!(matches!(
+            check_marker(&pg, &sample(restricted)),
+            MarkerOutcome::Missing { .. }
+        ));
+        let restored = format!("{restricted}\\unrestrict abc123XYZ\n\n");
+        assert!(matches!(
+            check_marker(&pg, &sample(&restored)),
             MarkerOutcome::Found { .. }
         ));
         assert!(matches!(
