@@ -4,7 +4,6 @@
 //! sample of the decoded head and tail for the completion-marker rules.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -305,12 +304,16 @@ impl SampleSink {
     }
 }
 
-/// Reads `file` (of `size` bytes) once and establishes its [`StreamFacts`]. Plain files are
+/// Reads `file` (of `size` bytes: a file, or any seekable reader such as a fuzzer's buffer) once and establishes its [`StreamFacts`]. Plain files are
 /// not read whole: only their head and tail, so the cost does not depend on their size.
 /// `progress` receives the compressed bytes read so far.
 ///
 /// Errors are I/O errors of the file itself; decoder complaints are facts, not errors.
-pub fn verify_stream(mut file: File, size: u64, progress: &AtomicU64) -> io::Result<StreamFacts> {
+pub fn verify_stream<R: Read + Seek>(
+    mut file: R,
+    size: u64,
+    progress: &AtomicU64,
+) -> io::Result<StreamFacts> {
     let mut magic = [0u8; 8];
     let got = read_full(&mut file, &mut magic)?;
     let mut compression = detect(&magic[..got]);
@@ -333,7 +336,11 @@ pub fn verify_stream(mut file: File, size: u64, progress: &AtomicU64) -> io::Res
     }
 }
 
-fn sample_plain(mut file: File, size: u64, compression: Compression) -> io::Result<StreamFacts> {
+fn sample_plain<R: Read + Seek>(
+    mut file: R,
+    size: u64,
+    compression: Compression,
+) -> io::Result<StreamFacts> {
     let mut head = vec![0; HEAD_BYTES.min(size as usize)];
     let n = read_full(&mut file, &mut head)?;
     head.truncate(n);
@@ -355,8 +362,8 @@ fn sample_plain(mut file: File, size: u64, compression: Compression) -> io::Resu
     })
 }
 
-fn decode_all(
-    file: File,
+fn decode_all<R: Read>(
+    file: R,
     size: u64,
     compression: Compression,
     progress: &AtomicU64,

@@ -86,14 +86,17 @@ pub struct LogFacts {
 
 /// Reads and classifies a log (opened read-only). `now` dates syslog timestamps, which carry
 /// no year.
-pub fn read_log(file: File, rules: &LogRules, now: DateTime<Local>) -> io::Result<LogFacts> {
-    let size = file.metadata()?.len();
+pub fn read_log<R: Read + Seek>(
+    mut file: R,
+    rules: &LogRules,
+    now: DateTime<Local>,
+) -> io::Result<LogFacts> {
+    let size = file.seek(SeekFrom::End(0))?;
     let mut facts = LogFacts {
         size,
         success_seen: rules.success.as_ref().map(|_| false),
         ..LogFacts::default()
     };
-    let mut file = file;
     if let Some(start) = &rules.run_start {
         match find_last_line_matching(&mut file, size, start)? {
             Some(offset) => facts.run_offset = offset,
@@ -208,7 +211,11 @@ fn read_bounded_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Resul
 
 /// Reads `file` backwards from its end and returns the offset of the last line matching
 /// `re`. Only the first [`MAX_LINE`] bytes of a line are matched.
-fn find_last_line_matching(file: &mut File, size: u64, re: &Regex) -> io::Result<Option<u64>> {
+fn find_last_line_matching<R: Read + Seek>(
+    file: &mut R,
+    size: u64,
+    re: &Regex,
+) -> io::Result<Option<u64>> {
     const BLOCK: u64 = 64 * 1024;
     let mut block = vec![0u8; BLOCK as usize];
     // The start of the line being assembled (its bytes nearest the line start, bounded).
