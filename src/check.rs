@@ -100,7 +100,10 @@ fn check_dump(
                     "judging the previous dump {} instead",
                     safe_path(&previous.path, PATH_CHARS)
                 ));
-                return match check_candidate(previous, config, cache, now, progress, report) {
+                let earlier = &discovery.runners_up[1..];
+                return match check_candidate(
+                    previous, earlier, config, cache, now, progress, report,
+                ) {
                     Checked::Done(seen) => {
                         if let Some(f) = report.findings.iter_mut().find(|f| f.check == "age") {
                             f.message = format!("previous dump: {}", f.message);
@@ -112,7 +115,15 @@ fn check_dump(
             }
             None => {}
         }
-        match check_candidate(&chosen, config, cache, now, progress, report) {
+        match check_candidate(
+            &chosen,
+            &discovery.runners_up,
+            config,
+            cache,
+            now,
+            progress,
+            report,
+        ) {
             Checked::Done(seen) => return seen,
             Checked::Changed(why) => {
                 report.push(Finding::new(
@@ -184,9 +195,11 @@ fn judge_metadata(
     report.perfdata.push(size_perf);
 }
 
-/// Checks one dump file: metadata, then content (from the cache or by decoding it).
+/// Checks one dump file (with the sizes of the dumps before it, newest first): metadata,
+/// size trend, then content (from the cache or by decoding it).
 fn check_candidate(
     chosen: &discover::Candidate,
+    earlier: &[discover::Candidate],
     config: &Config,
     cache: Option<&Cache>,
     now: SystemTime,
@@ -195,6 +208,12 @@ fn check_candidate(
 ) -> Checked {
     let path = &chosen.path;
     judge_metadata(chosen, config, now, report);
+    let sizes: Vec<u64> = earlier.iter().take(7).map(|c| c.size).collect();
+    if let Some((finding, perf)) = evaluate::evaluate_shrink(chosen.size, &sizes, config.max_shrink)
+    {
+        report.push(finding);
+        report.perfdata.push(perf);
+    }
     progress.set_partial(report);
     let seen = |report: &Report| {
         Checked::Done(Some(DumpSeen {

@@ -75,6 +75,11 @@ pub struct Args {
     #[arg(short = 'C', long, value_name = "SIZE", value_parser = size_range)]
     pub critical_size: Option<Range>,
 
+    /// WARNING when the dump is smaller than the median of up to 7 earlier dumps in the same
+    /// directory or glob by more than this many percent (0 = off; needs 2 earlier dumps).
+    #[arg(long, value_name = "PERCENT", default_value = "50", value_parser = percent)]
+    pub max_shrink: f64,
+
     /// Completion marker to require.
     #[arg(long, value_enum, value_name = "KIND", default_value = "auto")]
     pub marker: MarkerKind,
@@ -165,6 +170,14 @@ pub struct Args {
     #[arg(long, value_name = "STATE", default_value = "unknown", value_parser = service_state, help_heading = "Cache")]
     pub unverified_state: State,
 
+    /// Configuration file of backup sets (default with --set: /etc/check_backup/backups.toml).
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Check the backup set NAME of the configuration file; command-line options override it.
+    #[arg(long, value_name = "NAME", help_heading = "Configuration")]
+    pub set: Option<String>,
+
     /// Internal: the background verifier started after a timeout.
     #[arg(long, hide = true)]
     pub background: bool,
@@ -198,6 +211,18 @@ fn service_state(s: &str) -> Result<State, String> {
         .map_err(|_| format!("invalid state '{s}': use ok, warning, critical or unknown"))
 }
 
+fn percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("invalid percentage '{s}'"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("invalid percentage '{s}': use 0 to 100"));
+    }
+    Ok(v)
+}
+
 fn duration(s: &str) -> Result<f64, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
@@ -225,6 +250,8 @@ pub struct Config {
     pub log: Option<LogConfig>,
     /// Age and size thresholds.
     pub thresholds: Thresholds,
+    /// Size-trend limit in percent (0 = off).
+    pub max_shrink: f64,
     /// Completion marker to require.
     pub marker: MarkerChoice,
     /// Follow symlinks in directories and globs.
@@ -300,6 +327,7 @@ impl Args {
                 future_tolerance: self.future_tolerance,
             },
             marker,
+            max_shrink: self.max_shrink,
             follow_symlinks: self.follow_symlinks,
             settle: self.settle,
             in_progress_state: self.in_progress_state,
@@ -328,12 +356,85 @@ pub enum Parsed {
     Exit(String),
 }
 
-/// Parses the command line; never exits the process and never prints.
+impl Args {
+    /// Parses `argv` and returns only whether it parses, with clap's complaint (first line).
+    pub fn try_parse_from_check(argv: Vec<OsString>) -> Result<(), String> {
+        Args::try_parse_from(argv).map(|_| ()).map_err(|e| {
+            let text = e.render().to_string();
+            text.lines()
+                .next()
+                .unwrap_or("invalid value")
+                .trim_start_matches("error: ")
+                .to_string()
+        })
+    }
+}
+
+/// The value of `--name VALUE` or `--name=VALUE` in raw arguments.
+fn raw_option(args: &[OsString], name: &str) -> Option<OsString> {
+    let long = format!("--{name}");
+    let with_eq = format!("--{name}=");
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == long {
+            return it.next().cloned();
+        }
+        if let Some(v) = s.strip_prefix(&with_eq) {
+            return Some(v.into());
+        }
+    }
+    None
+}
+
+/// Expands `--set NAME` into the set's options from the configuration file, placed before
+/// the command line's own (which are left out of the expansion, so they win).
+fn expand_config(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    let set = raw_option(&args, "set");
+    let config = raw_option(&args, "config");
+    let Some(set) = set else {
+        return match config {
+            Some(_) => Err("--config needs --set NAME: which backup set to check".into()),
+            None => Ok(args),
+        };
+    };
+    let path = config.map_or_else(
+        || std::path::PathBuf::from(crate::config::DEFAULT_PATH),
+        std::path::PathBuf::from,
+    );
+    let file = crate::config::ConfigFile::load(&path).map_err(|e| e.to_string())?;
+    let given = crate::config::given_options(&args);
+    let expanded = file
+        .args_for(&set.to_string_lossy(), &given)
+        .map_err(|e| e.to_string())?;
+    let mut argv = Vec::with_capacity(args.len() + expanded.len());
+    argv.push(
+        args.first()
+            .cloned()
+            .unwrap_or_else(|| "check_backup".into()),
+    );
+    argv.extend(expanded);
+    argv.extend(args.into_iter().skip(1));
+    Ok(argv)
+}
+
+/// Parses the command line (expanding `--set` from the configuration file); never exits
+/// the process and never prints.
 pub fn parse<I, T>(args: I) -> Parsed
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let args = match expand_config(args) {
+        Ok(a) => a,
+        Err(message) => {
+            return Parsed::Exit(format!(
+                "BACKUP UNKNOWN - {}\n",
+                crate::text::safe(&message, 600)
+            ))
+        }
+    };
     match Args::try_parse_from(args) {
         Ok(args) => Parsed::Run(Box::new(args.into_config())),
         Err(e) => {

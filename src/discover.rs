@@ -29,7 +29,7 @@ pub struct Discovery {
     pub mode: &'static str,
     /// Number of candidates considered.
     pub considered: usize,
-    /// Up to a few runners-up, newest first, for the verbose trace.
+    /// Up to 8 runners-up, newest first (the size trend, the previous dump, the trace).
     pub runners_up: Vec<Candidate>,
     /// Entries passed over, with the reason (bounded).
     pub skipped: Vec<(PathBuf, &'static str)>,
@@ -227,7 +227,9 @@ fn nearest_missing(dir: &Path) -> PathBuf {
 }
 
 const KEEP_SKIPPED: usize = 20;
-const KEEP_RUNNERS_UP: usize = 5;
+/// Enough earlier dumps for the size-trend rule (7) plus one, should the newest be in
+/// progress and the previous one judged instead.
+const KEEP_RUNNERS_UP: usize = 8;
 
 /// Collects candidates and keeps only the newest (plus a few runners-up): a directory of
 /// 100,000 files costs one stat each and no sorting.

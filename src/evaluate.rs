@@ -287,6 +287,63 @@ pub fn evaluate_size(size: u64, t: &Thresholds) -> (Finding, PerfDatum) {
     (finding, perf)
 }
 
+/// The size-trend rule: the dump compared with the median size of up to 7 earlier dumps
+/// (at least 2 are needed). WARNING when it is smaller by more than `max_shrink` percent;
+/// 0 turns the rule off. Returns the finding and the `size_change` metric (%).
+pub fn evaluate_shrink(
+    size: u64,
+    earlier: &[u64],
+    max_shrink: f64,
+) -> Option<(Finding, PerfDatum)> {
+    if max_shrink <= 0.0 || earlier.len() < 2 {
+        return None;
+    }
+    let mut sorted: Vec<u64> = earlier.iter().copied().take(7).collect();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2] as f64
+    } else {
+        (sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0
+    };
+    if median <= 0.0 {
+        return None;
+    }
+    let change = (size as f64 - median) / median * 100.0;
+    let finding = if -change > max_shrink {
+        Finding::new(
+            "size_trend",
+            State::Warning,
+            format!(
+                "dump shrank: {} is {:.0}% smaller than the median {} of the {n} previous dumps (limit --max-shrink {max_shrink}%)",
+                human_size(size as f64),
+                -change,
+                human_size(median)
+            ),
+        )
+    } else {
+        Finding::new(
+            "size_trend",
+            State::Ok,
+            format!(
+                "{:+.0}% against the median {} of the {n} previous dumps",
+                change,
+                human_size(median)
+            ),
+        )
+    };
+    let perf = PerfDatum {
+        label: "size_change".into(),
+        value: (change * 10.0).round() / 10.0,
+        uom: "%",
+        warn: None,
+        crit: None,
+        min: None,
+        max: None,
+    };
+    Some((finding, perf))
+}
+
 /// Judges the content facts: the compression stream, the decoded size and the writer's
 /// completion marker. Returns the findings and the `uncompressed_size` metric.
 pub fn evaluate_content(
@@ -454,6 +511,28 @@ mod tests {
             assert_eq!(f.state, *want, "age {age}: {}", f.message);
             assert_eq!(p.value, *age as f64);
         }
+    }
+
+    #[test]
+    fn shrink_rule() {
+        let table: &[(u64, &[u64], f64, Option<State>)] = &[
+            (100, &[100, 100], 50.0, Some(State::Ok)),
+            (49, &[100, 100, 100], 50.0, Some(State::Warning)),
+            (50, &[100, 100, 100], 50.0, Some(State::Ok)),
+            (40, &[100], 50.0, None),     // one earlier dump is not a trend
+            (10, &[100, 100], 0.0, None), // turned off
+            (80, &[10, 100, 100, 1000], 10.0, Some(State::Warning)), // even count: median 100
+            (300, &[100, 100], 50.0, Some(State::Ok)), // growth is fine
+        ];
+        for (size, earlier, max, want) in table {
+            let got = evaluate_shrink(*size, earlier, *max).map(|(f, _)| f.state);
+            assert_eq!(got, *want, "{size} vs {earlier:?} max {max}");
+        }
+        let (_, perf) = evaluate_shrink(38, &[100, 100, 90], 50.0).unwrap();
+        assert_eq!(
+            (perf.label.as_str(), perf.value, perf.uom),
+            ("size_change", -62.0, "%")
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod cache;
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod discover;
 pub mod dumpformat;
