@@ -337,6 +337,7 @@ mod tests {
                 date: None,
                 rule: "mysqldump".into(),
             },
+            archive: None,
         }
     }
 

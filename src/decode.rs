@@ -197,6 +197,8 @@ pub struct StreamFacts {
     pub problem: Option<StreamProblem>,
     /// Head and tail of the decoded text.
     pub sample: Sample,
+    /// For a pg_dump custom-format archive: what walking its blocks established.
+    pub archive: Option<crate::pgcustom::ArchiveFacts>,
 }
 
 /// Counts bytes read from the file (progress for the watchdog, offsets for errors) and
@@ -330,6 +332,23 @@ pub fn verify_stream<R: Read + Seek>(
         .unwrap_or(Compression::Plain);
     }
     file.seek(SeekFrom::Start(0))?;
+    if magic.starts_with(b"PGDMP") {
+        // A pg_dump custom archive has no trailer to sample: walk all of it instead.
+        let mut facts = sample_plain(&mut file, size, Compression::Plain)?;
+        file.seek(SeekFrom::Start(0))?;
+        let counted = CountingReader {
+            inner: file,
+            count: 0,
+            progress,
+            io_error: None,
+        };
+        facts.archive = Some(crate::pgcustom::verify(
+            BufReader::with_capacity(CHUNK, counted),
+            progress,
+        )?);
+        facts.compressed_read = size;
+        return Ok(facts);
+    }
     match compression {
         Compression::Plain | Compression::Unsupported(_) => sample_plain(file, size, compression),
         _ => decode_all(file, size, compression, progress),
@@ -359,6 +378,7 @@ fn sample_plain<R: Read + Seek>(
             tail_is_whole: tail_len == size,
             tail,
         },
+        archive: None,
     })
 }
 
@@ -420,6 +440,7 @@ fn decode_all<R: Read>(
         compressed_read: input.get_ref().count,
         problem,
         sample: sink.into_sample(),
+        archive: None,
     })
 }
 

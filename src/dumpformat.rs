@@ -323,6 +323,9 @@ pub struct ContentFacts {
     pub writer: Writer,
     /// The marker rule's conclusion.
     pub marker: MarkerVerdict,
+    /// For an archive format walked block by block (pg_dump custom), what it established.
+    #[serde(default)]
+    pub archive: Option<crate::pgcustom::ArchiveFacts>,
 }
 
 /// Applies the writer detection and the marker rule to a stream's facts.
@@ -367,6 +370,7 @@ pub fn judge_content(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFact
         binary,
         writer,
         marker,
+        archive: stream.archive.clone(),
     }
 }
 

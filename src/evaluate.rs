@@ -403,6 +403,11 @@ pub fn evaluate_content(
         }
         return (findings, Some(perf));
     }
+    if let Some(archive) = &content.archive {
+        out.writer = Some(content.writer.name());
+        findings.push(evaluate_archive(archive, out));
+        return (findings, Some(perf));
+    }
     if content.binary {
         // Not text and not a known compression: a damaged magic number, or a format we do
         // not know. Either way nothing is verified.
@@ -416,6 +421,51 @@ pub fn evaluate_content(
     out.writer = Some(content.writer.name());
     findings.push(evaluate_marker(content, out));
     (findings, Some(perf))
+}
+
+fn evaluate_archive(archive: &crate::pgcustom::ArchiveFacts, out: &mut Facts) -> Finding {
+    if !archive.supported {
+        return Finding::new(
+            "archive",
+            State::Warning,
+            format!(
+                "cannot verify: pg_dump custom archive format {} is not one this check knows ({}.{} to {}.{}); upgrade check_backup",
+                crate::text::safe(&archive.version, 20),
+                crate::pgcustom::OLDEST.0,
+                crate::pgcustom::OLDEST.1,
+                crate::pgcustom::NEWEST.0,
+                crate::pgcustom::NEWEST.1
+            ),
+        );
+    }
+    if let Some(problem) = &archive.problem {
+        return Finding::new(
+            "archive",
+            State::Critical,
+            format!(
+                "pg_dump custom archive incomplete: {}",
+                crate::text::safe(problem, 300)
+            ),
+        );
+    }
+    let summary = format!(
+        "all {} data blocks complete",
+        archive.tables + archive.blobs
+    );
+    out.marker = Some(summary.clone());
+    Finding::new(
+        "archive",
+        State::Ok,
+        format!(
+            "pg_dump custom archive of '{}' complete: {summary} ({} tables, {} large-object blocks), {} TOC entries, {} inside, format {}",
+            crate::text::safe(&archive.database, 60),
+            archive.tables,
+            archive.blobs,
+            archive.toc_entries,
+            archive.compression,
+            archive.version
+        ),
+    )
 }
 
 fn evaluate_marker(content: &ContentFacts, out: &mut Facts) -> Finding {
@@ -562,6 +612,7 @@ mod tests {
                 tail: text.as_bytes().to_vec(),
                 tail_is_whole: true,
             },
+            archive: None,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod dumpformat;
 pub mod evaluate;
 pub mod log;
 pub mod output;
+pub mod pgcustom;
 pub mod range;
 pub mod sys;
 pub mod text;
