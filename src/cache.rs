@@ -84,7 +84,7 @@ pub enum Lookup {
     /// A verdict for exactly this file version and marker choice.
     Hit {
         /// The cached facts.
-        content: ContentFacts,
+        content: Box<ContentFacts>,
         /// When they were established.
         verified_at: SystemTime,
     },
@@ -228,7 +228,7 @@ impl Cache {
         match stale {
             Some(why) => Lookup::Miss(format!("entry {} is stale: {why}", path.display())),
             None => Lookup::Hit {
-                content: entry.content,
+                content: Box::new(entry.content),
                 verified_at: UNIX_EPOCH + Duration::from_secs(entry.verified_at),
             },
         }
@@ -356,7 +356,7 @@ mod tests {
         assert!(matches!(cache.lookup(&dump, &key, "auto"), Lookup::Miss(_)));
         cache.store(&dump, &key, "auto", &content()).unwrap();
         match cache.lookup(&dump, &key, "auto") {
-            Lookup::Hit { content: c, .. } => assert_eq!(c, content()),
+            Lookup::Hit { content: c, .. } => assert_eq!(*c, content()),
             other => panic!("{other:?}"),
         }
         assert!(matches!(cache.lookup(&dump, &key, "none"), Lookup::Miss(_)));

@@ -328,7 +328,7 @@ fn content_facts(
                 verified_at,
             } => {
                 report.trace.push("cache: hit, dump not decoded".into());
-                return Ok((content, Some(verified_at)));
+                return Ok((*content, Some(verified_at)));
             }
             Lookup::Miss(why) => report
                 .trace

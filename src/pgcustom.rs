@@ -437,7 +437,7 @@ fn read_chunks<R: Read>(cur: &mut Cursor<'_, R>, compression: &str) -> Result<()
         if len == 0 {
             break;
         }
-        if len < 0 || len > 1 << 31 {
+        if !(0..=1 << 31).contains(&len) {
             return Err(Stop::Bad(format!("implausible chunk length {len}")));
         }
         any = true;
