@@ -50,8 +50,9 @@ fn second_check_is_a_hit_and_says_so() {
         second.stdout
     );
     assert!(
-        second.stdout.contains("(verified 0s ago, cached)")
-            || second.stdout.contains("(verified 1s ago, cached)"),
+        second.stdout.contains("stream intact, ")
+            && second.stdout.contains("s ago, cached)")
+            && second.stdout.contains("(verified "),
         "{}",
         second.stdout
     );

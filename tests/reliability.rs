@@ -35,7 +35,10 @@ fn a_fresh_dump_is_in_progress_and_the_previous_one_is_judged() {
         a.stdout
     );
     let age = a.perf("age").unwrap();
-    assert!((90_000.0..90_030.0).contains(&age), "the previous dump's age: {age}");
+    assert!(
+        (90_000.0..90_030.0).contains(&age),
+        "the previous dump's age: {age}"
+    );
     check(dir.path(), &["--in-progress-state", "critical"]).expect("CRITICAL");
     // The previous dump's own problems still count.
     set_age(&dir.path().join("db-1.sql.gz"), 60 * HOUR);
