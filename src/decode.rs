@@ -198,7 +198,7 @@ pub struct StreamFacts {
     /// Head and tail of the decoded text.
     pub sample: Sample,
     /// For a pg_dump custom-format archive: what walking its blocks established.
-    pub archive: Option<crate::pgcustom::ArchiveFacts>,
+    pub archive: Option<crate::dumpformat::ArchiveFacts>,
 }
 
 /// Counts bytes read from the file (progress for the watchdog, offsets for errors) and

@@ -242,6 +242,47 @@ pub fn check_marker(rule: &MarkerRule, sample: &Sample) -> MarkerOutcome {
     }
 }
 
+/// What verifying a backup that is more than one text stream established: a pg_dump
+/// custom or directory archive, a mydumper directory, a mariabackup/xtrabackup directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ArchiveFacts {
+    /// What it is, in words: "pg_dump custom archive", "mydumper directory"...
+    #[serde(default)]
+    pub kind: String,
+    /// Format or tool version, e.g. "1.14.0".
+    pub version: String,
+    /// False for a version this check does not know (then nothing else was checked).
+    pub supported: bool,
+    /// Compression inside: "none", "gzip", "lz4", "zstd".
+    pub compression: String,
+    /// Database name, when the format records one.
+    pub database: String,
+    /// Entries in the table of contents (pg_dump).
+    pub toc_entries: u32,
+    /// Entries or files that carry data.
+    pub data_entries: u32,
+    /// Table-data blocks or files found complete.
+    pub tables: u32,
+    /// Large-object blocks found complete (pg_dump).
+    pub blobs: u32,
+    /// What is wrong, if anything (names the entry or file where it stops).
+    pub problem: Option<String>,
+    /// Extra words for the OK message (e.g. mariabackup's backup type and LSN).
+    #[serde(default)]
+    pub detail: String,
+}
+
+impl ArchiveFacts {
+    /// Empty facts about a backup of this kind.
+    pub fn new(kind: &str) -> ArchiveFacts {
+        ArchiveFacts {
+            kind: kind.into(),
+            supported: true,
+            ..ArchiveFacts::default()
+        }
+    }
+}
+
 /// Which completion marker to require (from `--marker` / `--marker-regex`).
 #[derive(Debug, Clone)]
 pub enum MarkerChoice {
@@ -325,7 +366,7 @@ pub struct ContentFacts {
     pub marker: MarkerVerdict,
     /// For an archive format walked block by block (pg_dump custom), what it established.
     #[serde(default)]
-    pub archive: Option<crate::pgcustom::ArchiveFacts>,
+    pub archive: Option<ArchiveFacts>,
 }
 
 /// Applies the writer detection and the marker rule to a stream's facts.

@@ -423,18 +423,15 @@ pub fn evaluate_content(
     (findings, Some(perf))
 }
 
-fn evaluate_archive(archive: &crate::pgcustom::ArchiveFacts, out: &mut Facts) -> Finding {
+fn evaluate_archive(archive: &crate::dumpformat::ArchiveFacts, out: &mut Facts) -> Finding {
+    let kind = crate::text::safe(&archive.kind, 60);
     if !archive.supported {
         return Finding::new(
             "archive",
             State::Warning,
             format!(
-                "cannot verify: pg_dump custom archive format {} is not one this check knows ({}.{} to {}.{}); upgrade check_backup",
+                "cannot verify: {kind} version {} is not one this check knows; upgrade check_backup",
                 crate::text::safe(&archive.version, 20),
-                crate::pgcustom::OLDEST.0,
-                crate::pgcustom::OLDEST.1,
-                crate::pgcustom::NEWEST.0,
-                crate::pgcustom::NEWEST.1
             ),
         );
     }
@@ -442,30 +439,30 @@ fn evaluate_archive(archive: &crate::pgcustom::ArchiveFacts, out: &mut Facts) ->
         return Finding::new(
             "archive",
             State::Critical,
-            format!(
-                "pg_dump custom archive incomplete: {}",
-                crate::text::safe(problem, 300)
-            ),
+            format!("{kind} incomplete: {}", crate::text::safe(problem, 300)),
         );
     }
-    let summary = format!(
-        "all {} data blocks complete",
-        archive.tables + archive.blobs
-    );
-    out.marker = Some(summary.clone());
-    Finding::new(
-        "archive",
-        State::Ok,
-        format!(
-            "pg_dump custom archive of '{}' complete: {summary} ({} tables, {} large-object blocks), {} TOC entries, {} inside, format {}",
+    let (summary, message) = if archive.kind.starts_with("pg_dump") {
+        let summary = format!(
+            "all {} data blocks complete",
+            archive.tables + archive.blobs
+        );
+        let message = format!(
+            "{kind} of '{}' complete: {summary} ({} tables, {} large-object blocks), {} TOC entries, {} inside, format {}",
             crate::text::safe(&archive.database, 60),
             archive.tables,
             archive.blobs,
             archive.toc_entries,
             archive.compression,
             archive.version
-        ),
-    )
+        );
+        (summary, message)
+    } else {
+        let detail = crate::text::safe(&archive.detail, 200);
+        (detail.clone(), format!("{kind} complete: {detail}"))
+    };
+    out.marker = Some(summary);
+    Finding::new("archive", State::Ok, message)
 }
 
 fn evaluate_marker(content: &ContentFacts, out: &mut Facts) -> Finding {

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::dumpformat::ArchiveFacts;
+
 /// Oldest and newest archive versions this parser knows (1.12: PostgreSQL 11 and older
 /// supported branches; 1.14: 12–15; 1.15: 16; 1.16: 17–18).
 pub const OLDEST: (u8, u8) = (1, 12);
@@ -22,31 +24,10 @@ pub const OLDEST: (u8, u8) = (1, 12);
 pub const NEWEST: (u8, u8) = (1, 16);
 
 const K_OFFSET_NO_DATA: u8 = 3;
+const FORMAT_CUSTOM: u8 = 1;
+const FORMAT_DIRECTORY: u8 = 5;
 const BLK_DATA: u8 = 1;
 const BLK_BLOBS: u8 = 3;
-
-/// What walking a custom-format archive established.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ArchiveFacts {
-    /// Archive format version, e.g. "1.14.0".
-    pub version: String,
-    /// False for a version this parser does not know (then nothing else was checked).
-    pub supported: bool,
-    /// Compression inside the archive: "none", "gzip", "lz4", "zstd".
-    pub compression: String,
-    /// Database name from the header.
-    pub database: String,
-    /// Entries in the table of contents.
-    pub toc_entries: u32,
-    /// Entries that carry data (table data, large objects, sequence values...).
-    pub data_entries: u32,
-    /// Data blocks of table data found complete.
-    pub tables: u32,
-    /// Large-object blocks found complete, and the objects in them.
-    pub blobs: u32,
-    /// What is wrong, if anything (names the entry where the archive ends).
-    pub problem: Option<String>,
-}
 
 /// A reader that knows where it is, and says "cut" at an unexpected end.
 struct Cursor<'a, R> {
@@ -229,6 +210,8 @@ struct Entry {
     desc: String,
     namespace: Option<String>,
     has_data: bool,
+    /// Directory format: the entry's data file.
+    file: Option<String>,
 }
 
 impl Entry {
@@ -243,7 +226,7 @@ impl Entry {
 /// Walks a whole custom-format archive. Errors are I/O errors of the file; everything
 /// wrong with the archive itself is in [`ArchiveFacts::problem`].
 pub fn verify<R: Read>(reader: R, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
-    let mut facts = ArchiveFacts::default();
+    let mut facts = ArchiveFacts::new("pg_dump custom archive");
     let mut cur = Cursor {
         inner: reader,
         pos: 0,
@@ -283,9 +266,9 @@ fn walk<R: Read>(
     facts.version = format!("{vmaj}.{vmin}.{vrev}");
     let v = (vmaj, vmin);
     if v < OLDEST || v > NEWEST {
+        facts.supported = false;
         return Ok(());
     }
-    facts.supported = true;
     cur.int_size = cur.byte()? as usize;
     cur.off_size = cur.byte()? as usize;
     if !(1..=8).contains(&cur.int_size) || !(1..=16).contains(&cur.off_size) {
@@ -295,9 +278,9 @@ fn walk<R: Read>(
         )));
     }
     let format = cur.byte()?;
-    if format != 1 {
+    if format != FORMAT_CUSTOM && format != FORMAT_DIRECTORY {
         return Err(Stop::Bad(format!(
-            "archive format {format} is not the custom format"
+            "archive format {format} is neither the custom nor the directory format"
         )));
     }
     facts.compression = if v >= (1, 15) {
@@ -346,8 +329,14 @@ fn walk<R: Read>(
         cur.string()?; // owner
         cur.string()?; // "with oids"
         while cur.string()?.is_some() {} // dependencies
-        let flag = cur.offset_flag()?;
-        let has_data = had_dumper && flag != K_OFFSET_NO_DATA;
+        let (has_data, file) = if format == FORMAT_DIRECTORY {
+            let file = cur.string()?;
+            (had_dumper && file.is_some(), file)
+        } else {
+            // Read the offset whatever had_dumper says: it is always there.
+            let flag = cur.offset_flag()?;
+            (had_dumper && flag != K_OFFSET_NO_DATA, None)
+        };
         if has_data {
             facts.data_entries += 1;
         }
@@ -358,8 +347,13 @@ fn walk<R: Read>(
                 desc,
                 namespace,
                 has_data,
+                file,
             },
         );
+    }
+    if format == FORMAT_DIRECTORY {
+        // toc.dat holds only the TOC: the data is in the files it names.
+        return Ok(());
     }
     // The data blocks, in whatever order pg_dump wrote them.
     let mut seen = 0u32;
@@ -427,6 +421,84 @@ fn walk<R: Read>(
         ));
     }
     Ok(())
+}
+
+/// Verifies a pg_dump directory-format archive (`pg_dump -Fd`): `toc.dat` parses, and every
+/// data file it names is present and, when compressed, its stream is whole.
+pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
+    let mut facts = ArchiveFacts::new("pg_dump directory archive");
+    let toc_path = dir.join("toc.dat");
+    let toc = match crate::sys::open_readonly(&toc_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            facts.problem = Some("toc.dat is missing: not a finished pg_dump -Fd archive".into());
+            return Ok(facts);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut cur = Cursor {
+        inner: io::BufReader::new(toc),
+        pos: 0,
+        progress,
+        int_size: 4,
+        off_size: 8,
+    };
+    let mut entries = BTreeMap::new();
+    match walk(&mut cur, &mut facts, &mut entries) {
+        Ok(()) => {}
+        Err(Stop::Io(e)) => return Err(e),
+        Err(Stop::Bad(why)) => {
+            facts.problem = Some(format!("toc.dat damaged at byte {}: {why}", cur.pos));
+            return Ok(facts);
+        }
+        Err(Stop::Cut) => {
+            facts.problem = Some(format!("toc.dat cut at byte {}", cur.pos));
+            return Ok(facts);
+        }
+    }
+    if !facts.supported {
+        return Ok(facts);
+    }
+    let mut complete = 0u32;
+    for entry in entries.values().filter(|e| e.has_data) {
+        let Some(name) = &entry.file else { continue };
+        if name.contains('/') || name.starts_with('.') {
+            facts.problem = Some(format!("toc.dat names an unsafe data file '{name}'"));
+            return Ok(facts);
+        }
+        // gzip/lz4/zstd data files carry a suffix the TOC does not mention.
+        let found = ["", ".gz", ".lz4", ".zst"]
+            .iter()
+            .map(|suffix| dir.join(format!("{name}{suffix}")))
+            .find(|p| p.is_file());
+        let Some(path) = found else {
+            facts.problem = Some(format!(
+                "data file {name} of {} is missing ({complete} of {} data files verified)",
+                entry.name(),
+                facts.data_entries
+            ));
+            return Ok(facts);
+        };
+        let file = crate::sys::open_readonly(&path)?;
+        let size = file.metadata()?.len();
+        let stream = crate::decode::verify_stream(file, size, progress)?;
+        if let Some(problem) = stream.problem {
+            facts.problem = Some(format!(
+                "data file {} of {}: {}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                entry.name(),
+                problem.describe(stream.compression, size)
+            ));
+            return Ok(facts);
+        }
+        complete += 1;
+        if entry.desc == "BLOBS" || entry.desc == "BLOB DATA" {
+            facts.blobs += 1;
+        } else {
+            facts.tables += 1;
+        }
+    }
+    Ok(facts)
 }
 
 fn read_chunks<R: Read>(cur: &mut Cursor<'_, R>, compression: &str) -> Result<(), Stop> {
