@@ -221,6 +221,9 @@ fn check_candidate(
             has_marker: report.facts.marker.is_some(),
         }))
     };
+    if let Some(kind) = chosen.dir_kind {
+        return check_backup_dir(chosen, kind, config, cache, now, progress, report);
+    }
     if chosen.size == 0 {
         return seen(report);
     }
@@ -255,8 +258,20 @@ fn check_candidate(
             ));
         }
     }
-    let (mut findings, content_perf) =
-        evaluate::evaluate_content(&content, chosen.size, &mut report.facts);
+    push_content(&content, verified_at, chosen.size, now, report);
+    progress.set_partial(report);
+    seen(report)
+}
+
+/// Judges content facts (fresh or cached) into the report.
+fn push_content(
+    content: &ContentFacts,
+    verified_at: Option<SystemTime>,
+    size: u64,
+    now: SystemTime,
+    report: &mut Report,
+) {
+    let (mut findings, content_perf) = evaluate::evaluate_content(content, size, &mut report.facts);
     if let Some(at) = verified_at {
         let ago = crate::units::human_duration(evaluate::seconds_between(now, at));
         report.facts.content_verified_at = Some(
@@ -266,7 +281,7 @@ fn check_candidate(
         report.facts.content_cached = Some(true);
         for f in findings
             .iter_mut()
-            .filter(|f| f.check == "stream" || f.check == "marker")
+            .filter(|f| matches!(f.check, "stream" | "marker" | "archive"))
         {
             f.message
                 .push_str(&format!(" (verified {ago} ago, cached)"));
@@ -281,7 +296,84 @@ fn check_candidate(
     }
     report.findings.extend(findings);
     report.perfdata.extend(content_perf);
-    progress.set_partial(report);
+}
+
+/// Verifies a backup directory (from the cache when nothing in it changed).
+fn check_backup_dir(
+    chosen: &discover::Candidate,
+    kind: crate::dirformats::DirKind,
+    config: &Config,
+    cache: Option<&Cache>,
+    now: SystemTime,
+    progress: &Progress,
+    report: &mut Report,
+) -> Checked {
+    let path = &chosen.path;
+    let seen = |report: &Report| {
+        Checked::Done(Some(DumpSeen {
+            mtime: chosen.mtime,
+            has_marker: report.facts.marker.is_some(),
+        }))
+    };
+    let key = match crate::dirformats::metadata(path, kind) {
+        Ok((_, _, key)) => key,
+        Err(e) => {
+            report.push(open_error_finding("read", path, &e));
+            return seen(report);
+        }
+    };
+    const MARKER_KEY: &str = "backup-directory";
+    if let (Some(cache), false) = (cache, config.verify_only) {
+        match cache.lookup(path, &key, MARKER_KEY) {
+            Lookup::Hit {
+                content,
+                verified_at,
+            } => {
+                report
+                    .trace
+                    .push("cache: hit, directory not verified again".into());
+                push_content(&content, Some(verified_at), chosen.size, now, report);
+                return seen(report);
+            }
+            Lookup::Miss(why) => report
+                .trace
+                .push(format!("cache: miss: {}", safe(&why, 300))),
+        }
+    }
+    progress.step(
+        "verifying the backup directory",
+        "backup directory completeness",
+    );
+    let facts = match crate::dirformats::verify(path, kind, &progress.bytes_read) {
+        Ok(f) => f,
+        Err(e) => {
+            report.push(open_error_finding("read", path, &e));
+            return seen(report);
+        }
+    };
+    if let Ok((_, _, after)) = crate::dirformats::metadata(path, kind) {
+        if after != key {
+            return Checked::Changed(format!(
+                "{} changed while being verified",
+                safe_path(path, PATH_CHARS)
+            ));
+        }
+    }
+    let content = ContentFacts {
+        compression: crate::decode::Compression::Plain,
+        uncompressed_size: chosen.size,
+        problem: None,
+        binary: false,
+        writer: crate::dumpformat::Writer::Directory(kind),
+        marker: crate::dumpformat::MarkerVerdict::NotChecked,
+        archive: Some(facts),
+    };
+    if let Some(cache) = cache {
+        if cache.store(path, &key, MARKER_KEY, &content).is_ok() {
+            report.trace.push("cache: verdict stored".into());
+        }
+    }
+    push_content(&content, None, chosen.size, now, report);
     seen(report)
 }
 

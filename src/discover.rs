@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use thiserror::Error;
 
+use crate::dirformats::{self, DirKind};
 use crate::sys;
 
 /// One regular file that could be the dump.
@@ -16,8 +17,10 @@ pub struct Candidate {
     pub path: PathBuf,
     /// Last modification time.
     pub mtime: SystemTime,
-    /// Size on disk, in bytes.
+    /// Size on disk, in bytes (for a backup directory: all its files).
     pub size: u64,
+    /// Set when the candidate is a backup directory (pg_dump -Fd, mydumper, mariabackup).
+    pub dir_kind: Option<DirKind>,
 }
 
 /// What discovery found: the chosen dump and how it got there (for `-v`).
@@ -146,12 +149,25 @@ fn has_glob_chars(s: &str) -> bool {
 pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
     let path = Path::new(spec);
     match fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => discover_directory(path, follow_symlinks),
+        Ok(meta) if meta.is_dir() => match dirformats::detect(path) {
+            // The directory is itself one backup (pg_dump -Fd, mydumper, mariabackup).
+            Some(kind) => Ok(Discovery {
+                chosen: backup_dir_candidate(path, kind).map_err(|e| io_error(path, e))?,
+                mode: "backup directory",
+                considered: 1,
+                runners_up: Vec::new(),
+                skipped: Vec::new(),
+                skipped_total: 0,
+                newest_temporary: None,
+            }),
+            None => discover_directory(path, follow_symlinks),
+        },
         Ok(meta) if meta.is_file() => Ok(Discovery {
             chosen: Candidate {
                 path: path.to_path_buf(),
                 mtime: meta.modified().map_err(|e| io_error(path, e))?,
                 size: meta.len(),
+                dir_kind: None,
             },
             mode: "file",
             considered: 1,
@@ -180,6 +196,16 @@ pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, Discover
     }
 }
 
+fn backup_dir_candidate(path: &Path, kind: DirKind) -> io::Result<Candidate> {
+    let (mtime, size, _) = dirformats::metadata(path, kind)?;
+    Ok(Candidate {
+        path: path.to_path_buf(),
+        mtime,
+        size,
+        dir_kind: Some(kind),
+    })
+}
+
 /// The newest temporary file a writer may be writing in place of `file`: `file.tmp`,
 /// `file.part`, `file.partial`, `file.inprogress`, or rsync's `.file.XXXXXX`.
 fn temporary_sibling(file: &Path) -> Option<Candidate> {
@@ -205,6 +231,7 @@ fn temporary_sibling(file: &Path) -> Option<Candidate> {
                             path: entry.path(),
                             mtime,
                             size: meta.len(),
+                            dir_kind: None,
                         });
                     }
                 }
@@ -277,6 +304,7 @@ impl Collector {
                             path: path.clone(),
                             mtime,
                             size: meta.len(),
+                            dir_kind: None,
                         });
                     }
                 }
@@ -298,21 +326,30 @@ impl Collector {
         } else {
             meta
         };
-        if !meta.is_file() {
-            if !meta.is_dir() {
-                self.skip(path, "not a regular file");
+        let candidate = if meta.is_dir() {
+            // Subdirectories are not descended into, but one that is itself a backup
+            // (dated pg_dump -Fd, mydumper or mariabackup directories) is a candidate.
+            let Some(kind) = dirformats::detect(&path) else {
+                return;
+            };
+            match backup_dir_candidate(&path, kind) {
+                Ok(c) => c,
+                Err(_) => return self.skip(path, "unreadable backup directory"),
             }
-            return;
-        }
-        let Ok(mtime) = meta.modified() else {
-            return self.skip(path, "no modification time");
+        } else if meta.is_file() {
+            let Ok(mtime) = meta.modified() else {
+                return self.skip(path, "no modification time");
+            };
+            Candidate {
+                path,
+                mtime,
+                size: meta.len(),
+                dir_kind: None,
+            }
+        } else {
+            return self.skip(path, "not a regular file");
         };
         self.considered += 1;
-        let candidate = Candidate {
-            path,
-            mtime,
-            size: meta.len(),
-        };
         // Newest first; ties broken by name, the greater name wins (date-stamped names).
         let pos = self
             .best

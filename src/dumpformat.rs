@@ -22,6 +22,8 @@ pub enum Writer {
     PgCustom,
     /// Not recognised.
     Unknown,
+    /// A backup directory (pg_dump -Fd, mydumper, mariabackup), recognised by its layout.
+    Directory(crate::dirformats::DirKind),
 }
 
 impl Writer {
@@ -33,6 +35,7 @@ impl Writer {
             Writer::PgDumpall => "pg_dumpall",
             Writer::PgCustom => "pg_dump custom format",
             Writer::Unknown => "unknown",
+            Writer::Directory(kind) => kind.name(),
         }
     }
 }
@@ -86,7 +89,7 @@ impl MarkerRule {
             Writer::Mysqldump => Some(MarkerRule::Mysqldump),
             Writer::PgDump => Some(MarkerRule::PgDump),
             Writer::PgDumpall => Some(MarkerRule::PgDumpall),
-            Writer::PgCustom | Writer::Unknown => None,
+            Writer::PgCustom | Writer::Unknown | Writer::Directory(_) => None,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod dirformats;
 pub mod discover;
 pub mod dumpformat;
 pub mod evaluate;

@@ -1,0 +1,370 @@
+//! Backups that are directories: pg_dump's directory format (`pg_dump -Fd`), mydumper, and
+//! mariabackup/xtrabackup. Each is recognised by its layout, never by its name, and
+//! verified by what its tool writes last: `toc.dat` and the data files it names, mydumper's
+//! `metadata` with its `Finished dump at` line, the `xtrabackup_checkpoints` file.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
+
+use crate::cache::FileKey;
+use crate::dumpformat::ArchiveFacts;
+
+/// The kinds of backup directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum DirKind {
+    /// `pg_dump -Fd`: `toc.dat` plus one data file per table.
+    PgDirectory,
+    /// mydumper: `metadata` (`metadata.partial` while running) plus per-table files.
+    Mydumper,
+    /// mariabackup / xtrabackup: `xtrabackup_checkpoints` plus the copied data files.
+    Xtrabackup,
+}
+
+impl DirKind {
+    /// Name used in output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DirKind::PgDirectory => "pg_dump directory archive",
+            DirKind::Mydumper => "mydumper directory",
+            DirKind::Xtrabackup => "mariabackup/xtrabackup directory",
+        }
+    }
+
+    /// The file whose mtime dates the backup (written at its end), if present.
+    fn completion_file(&self, dir: &Path) -> Option<PathBuf> {
+        let names: &[&str] = match self {
+            DirKind::PgDirectory => &["toc.dat"],
+            DirKind::Mydumper => &["metadata", "metadata.partial"],
+            DirKind::Xtrabackup => &["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
+        };
+        names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+    }
+}
+
+fn is_pg_data_file(name: &str) -> bool {
+    let stem = name
+        .trim_end_matches(".gz")
+        .trim_end_matches(".lz4")
+        .trim_end_matches(".zst");
+    stem.strip_suffix(".dat")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_mydumper_schema(name: &str) -> bool {
+    let stem = name.trim_end_matches(".gz").trim_end_matches(".zst");
+    stem.ends_with("-schema.sql") || stem.ends_with("-schema-create.sql")
+}
+
+/// Recognises a backup directory by its layout.
+pub fn detect(dir: &Path) -> Option<DirKind> {
+    let has = |name: &str| dir.join(name).is_file();
+    if has("toc.dat") {
+        return Some(DirKind::PgDirectory);
+    }
+    if has("xtrabackup_checkpoints") || has("mariadb_backup_checkpoints") {
+        return Some(DirKind::Xtrabackup);
+    }
+    let names: Vec<String> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .take(10_000)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if (has("metadata") || has("metadata.partial")) && names.iter().any(|n| is_mydumper_schema(n)) {
+        return Some(DirKind::Mydumper);
+    }
+    // pg_dump -Fd writes toc.dat last: data files alone are an unfinished archive.
+    if !names.is_empty() && names.iter().any(|n| is_pg_data_file(n)) {
+        return Some(DirKind::PgDirectory);
+    }
+    None
+}
+
+/// The files of a backup directory (recursively for xtrabackup), bounded.
+fn files(dir: &Path, recursive: bool) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() && recursive && !meta.file_type().is_symlink() {
+                todo.push(entry.path());
+            } else if meta.is_file() {
+                out.push((entry.path(), meta));
+            }
+            if out.len() > 1_000_000 {
+                return Err(io::Error::other("more than a million files"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Age, size and cache key of a backup directory: its completion file's mtime, the total
+/// size of its files, and a key that changes when any file in it changes (the newest
+/// ctime of the directory and all its files).
+pub fn metadata(dir: &Path, kind: DirKind) -> io::Result<(SystemTime, u64, FileKey)> {
+    let dir_meta = fs::metadata(dir)?;
+    let all = files(dir, kind == DirKind::Xtrabackup)?;
+    let size: u64 = all.iter().map(|(_, m)| m.len()).sum();
+    let mtime = match kind.completion_file(dir) {
+        Some(p) => fs::metadata(p)?.modified()?,
+        None => all
+            .iter()
+            .filter_map(|(_, m)| m.modified().ok())
+            .max()
+            .unwrap_or(dir_meta.modified()?),
+    };
+    let mut key = FileKey::of(&dir_meta);
+    key.size = size;
+    for (_, m) in &all {
+        let k = FileKey::of(m);
+        key.mtime_ns = key.mtime_ns.max(k.mtime_ns);
+        key.ctime_ns = key.ctime_ns.max(k.ctime_ns);
+    }
+    Ok((mtime, size, key))
+}
+
+/// Verifies a backup directory of the given kind.
+pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
+    match kind {
+        DirKind::PgDirectory => crate::pgcustom::verify_directory(dir, progress),
+        DirKind::Mydumper => verify_mydumper(dir, progress),
+        DirKind::Xtrabackup => verify_xtrabackup(dir),
+    }
+}
+
+fn read_small(path: &Path) -> io::Result<String> {
+    let mut text = String::new();
+    crate::sys::open_readonly(path)?
+        .take(1 << 20)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+fn verify_mydumper(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
+    let mut facts = ArchiveFacts::new(DirKind::Mydumper.name());
+    let metadata = dir.join("metadata");
+    if !metadata.is_file() {
+        facts.problem = Some(if dir.join("metadata.partial").is_file() {
+            "only metadata.partial exists: mydumper has not finished (still running, or killed)"
+                .into()
+        } else {
+            "no metadata file: mydumper did not finish".into()
+        });
+        return Ok(facts);
+    }
+    let text = read_small(&metadata)?;
+    let Some(finished) = text
+        .lines()
+        .find_map(|l| l.trim_start_matches("# ").strip_prefix("Finished dump at:"))
+    else {
+        facts.problem =
+            Some("metadata has no 'Finished dump at:' line: mydumper did not finish".into());
+        return Ok(facts);
+    };
+    let mut names: Vec<(PathBuf, u64)> = files(dir, false)?
+        .into_iter()
+        .map(|(p, m)| (p, m.len()))
+        .filter(|(p, _)| {
+            let n = p.file_name().unwrap_or_default().to_string_lossy();
+            n.contains(".sql")
+        })
+        .collect();
+    names.sort();
+    let mut compressed = 0;
+    for (path, size) in &names {
+        facts.data_entries += 1;
+        let file = crate::sys::open_readonly(path)?;
+        let stream = crate::decode::verify_stream(file, *size, progress)?;
+        if stream.compression != crate::decode::Compression::Plain {
+            compressed += 1;
+            facts.compression = stream.compression.name().into();
+        }
+        if let Some(problem) = stream.problem {
+            facts.problem = Some(format!(
+                "{}: {}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                problem.describe(stream.compression, *size)
+            ));
+            return Ok(facts);
+        }
+        facts.tables += 1;
+    }
+    if names.is_empty() {
+        facts.problem = Some("no table files (*.sql*) in the mydumper directory".into());
+        return Ok(facts);
+    }
+    facts.detail = format!(
+        "finished at{}, {} files verified{}",
+        finished.trim_end(),
+        facts.tables,
+        if compressed > 0 {
+            format!(" ({compressed} compressed streams whole)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(facts)
+}
+
+/// The `key = value` pairs of an xtrabackup_checkpoints file.
+fn checkpoints(text: &str) -> Vec<(&str, &str)> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect()
+}
+
+fn verify_xtrabackup(dir: &Path) -> io::Result<ArchiveFacts> {
+    let mut facts = ArchiveFacts::new(DirKind::Xtrabackup.name());
+    let Some(path) = DirKind::Xtrabackup.completion_file(dir) else {
+        facts.problem = Some("no xtrabackup_checkpoints file: the backup did not finish".into());
+        return Ok(facts);
+    };
+    let text = read_small(&path)?;
+    let pairs = checkpoints(&text);
+    let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    let backup_type = get("backup_type").unwrap_or("");
+    if ![
+        "full-backuped",
+        "incremental",
+        "full-prepared",
+        "log-applied",
+    ]
+    .contains(&backup_type)
+    {
+        facts.problem = Some(format!(
+            "xtrabackup_checkpoints has backup_type '{}', not a finished backup",
+            crate::text::safe(backup_type, 40)
+        ));
+        return Ok(facts);
+    }
+    let Some(to_lsn) =
+        get("to_lsn").filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        facts.problem =
+            Some("xtrabackup_checkpoints has no to_lsn: the backup did not finish".into());
+        return Ok(facts);
+    };
+    if let Ok(info) = read_small(&dir.join("xtrabackup_info")) {
+        if let Some(v) = info.lines().find_map(|l| {
+            l.strip_prefix("tool_version")
+                .map(|r| r.trim_start_matches([' ', '=']).trim())
+        }) {
+            facts.version = v.to_string();
+        }
+    }
+    facts.detail = format!(
+        "backup_type {backup_type}, to_lsn {to_lsn}{}",
+        get("from_lsn")
+            .filter(|_| backup_type == "incremental")
+            .map(|f| format!(", from_lsn {f}"))
+            .unwrap_or_default()
+    );
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            fs::write(d.path().join(name), content).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn layouts_are_recognised() {
+        assert_eq!(
+            detect(dir_with(&[("toc.dat", b"PGDMP")]).path()),
+            Some(DirKind::PgDirectory)
+        );
+        assert_eq!(
+            detect(dir_with(&[("3362.dat.gz", b"")]).path()),
+            Some(DirKind::PgDirectory)
+        );
+        assert_eq!(
+            detect(dir_with(&[("metadata", b""), ("shop-schema-create.sql", b"")]).path()),
+            Some(DirKind::Mydumper)
+        );
+        assert_eq!(
+            detect(dir_with(&[("xtrabackup_checkpoints", b"")]).path()),
+            Some(DirKind::Xtrabackup)
+        );
+        assert_eq!(
+            detect(dir_with(&[("metadata", b""), ("notes.txt", b"")]).path()),
+            None
+        );
+        assert_eq!(detect(dir_with(&[("db.sql.gz", b"")]).path()), None);
+    }
+
+    #[test]
+    fn mydumper_needs_its_finish_line() {
+        let p = AtomicU64::new(0);
+        let partial = dir_with(&[
+            ("metadata.partial", b"Started dump at: x\n"),
+            ("shop-schema-create.sql", b"CREATE DATABASE shop;\n"),
+        ]);
+        let f = verify(partial.path(), DirKind::Mydumper, &p).unwrap();
+        assert!(f.problem.unwrap().contains("only metadata.partial"));
+        let done = dir_with(&[
+            (
+                "metadata",
+                b"Started dump at: 2026-11-26 02:00:00\nFinished dump at: 2026-11-26 02:00:01\n",
+            ),
+            ("shop-schema-create.sql", b"CREATE DATABASE shop;\n"),
+        ]);
+        let f = verify(done.path(), DirKind::Mydumper, &p).unwrap();
+        assert_eq!(f.problem, None);
+        assert!(
+            f.detail.contains("finished at 2026-11-26 02:00:01"),
+            "{}",
+            f.detail
+        );
+        let unfinished = dir_with(&[
+            ("metadata", b"Started dump at: x\n"),
+            ("shop-schema-create.sql", b""),
+        ]);
+        assert!(verify(unfinished.path(), DirKind::Mydumper, &p)
+            .unwrap()
+            .problem
+            .is_some());
+    }
+
+    #[test]
+    fn xtrabackup_checkpoints() {
+        let p = AtomicU64::new(0);
+        let ok = dir_with(&[(
+            "xtrabackup_checkpoints",
+            b"backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 47532\nlast_lsn = 47532\n",
+        )]);
+        let f = verify(ok.path(), DirKind::Xtrabackup, &p).unwrap();
+        assert_eq!(f.problem, None);
+        assert!(f.detail.contains("to_lsn 47532"));
+        let bad = dir_with(&[(
+            "xtrabackup_checkpoints",
+            b"backup_type = full-backuped\nfrom_lsn = 0\n",
+        )]);
+        assert!(verify(bad.path(), DirKind::Xtrabackup, &p)
+            .unwrap()
+            .problem
+            .unwrap()
+            .contains("no to_lsn"));
+        let odd = dir_with(&[(
+            "xtrabackup_checkpoints",
+            b"backup_type = something\nto_lsn = 5\n",
+        )]);
+        assert!(verify(odd.path(), DirKind::Xtrabackup, &p)
+            .unwrap()
+            .problem
+            .is_some());
+    }
+}

@@ -1,0 +1,137 @@
+//! Backups that are not one text stream: pg_dump custom and directory archives, mydumper
+//! and mariabackup/xtrabackup directories — recognised by content and layout, not names.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+const HOUR: i64 = 3600;
+
+fn mydumper_dir(parent: &Path, name: &str, finished: bool, age: i64) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    let meta = if finished {
+        "Started dump at: 2026-11-26 02:00:00\nSHOW MASTER STATUS:\n\tLog: mysql-bin.000003\n\nFinished dump at: 2026-11-26 02:00:05\n"
+    } else {
+        "Started dump at: 2026-11-26 02:00:00\n"
+    };
+    let meta_name = if finished {
+        "metadata"
+    } else {
+        "metadata.partial"
+    };
+    write_aged(&dir, meta_name, meta.as_bytes(), age);
+    write_aged(
+        &dir,
+        "shop-schema-create.sql",
+        b"CREATE DATABASE `shop`;\n",
+        age,
+    );
+    write_aged(
+        &dir,
+        "shop.log-schema.sql.gz",
+        &gzip(b"CREATE TABLE `log` (id int);\n"),
+        age,
+    );
+    write_aged(&dir, "shop.log.sql.gz", &gzip(&mysqldump(500, false)), age);
+    dir
+}
+
+#[test]
+fn mydumper_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let done = mydumper_dir(tmp.path(), "done", true, HOUR);
+    check(&done, &[])
+        .expect("OK")
+        .says("mydumper directory complete")
+        .says("done: 1h 0m old");
+    let running = mydumper_dir(tmp.path(), "running", false, HOUR);
+    check(&running, &[])
+        .expect("CRITICAL")
+        .says("only metadata.partial exists: mydumper has not finished");
+    let cut = mydumper_dir(tmp.path(), "cut", true, HOUR);
+    let data = gzip(&mysqldump(500, false));
+    write_aged(&cut, "shop.log.sql.gz", &data[..data.len() / 2], HOUR);
+    check(&cut, &[])
+        .expect("CRITICAL")
+        .says("shop.log.sql.gz: gzip stream truncated");
+}
+
+#[test]
+fn a_directory_of_dated_backup_directories_picks_the_newest() {
+    let tmp = tempfile::tempdir().unwrap();
+    mydumper_dir(tmp.path(), "2026-11-24", true, 50 * HOUR);
+    mydumper_dir(tmp.path(), "2026-11-25", true, 26 * HOUR);
+    mydumper_dir(tmp.path(), "2026-11-26", false, 2 * HOUR);
+    check(tmp.path(), &[])
+        .expect("CRITICAL")
+        .says("2026-11-26")
+        .says("mydumper has not finished");
+}
+
+fn xtrabackup_dir(parent: &Path, name: &str, checkpoints: &str) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(dir.join("shop")).unwrap();
+    write_aged(&dir, "ibdata1", &vec![0u8; 4096], HOUR);
+    write_aged(&dir.join("shop"), "log.ibd", &vec![0u8; 4096], HOUR);
+    write_aged(
+        &dir,
+        "xtrabackup_info",
+        b"tool_name = mariabackup\ntool_version = 10.11.19-MariaDB\n",
+        HOUR,
+    );
+    write_aged(&dir, "xtrabackup_checkpoints", checkpoints.as_bytes(), HOUR);
+    dir
+}
+
+#[test]
+fn mariabackup_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = xtrabackup_dir(
+        tmp.path(),
+        "full",
+        "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 47532\nlast_lsn = 47532\n",
+    );
+    let a = check(&full, &[]);
+    a.expect("OK")
+        .says("mariabackup/xtrabackup directory complete")
+        .says("full: 1h 0m old, 8.1 KiB");
+    assert!(
+        a.stdout.contains("backup_type full-backuped, to_lsn 47532"),
+        "{}",
+        a.stdout
+    );
+    let inc = xtrabackup_dir(
+        tmp.path(),
+        "inc",
+        "backup_type = incremental\nfrom_lsn = 47532\nto_lsn = 48100\n",
+    );
+    check(&inc, &[])
+        .expect("OK")
+        .says("mariabackup/xtrabackup directory complete");
+    let broken = xtrabackup_dir(
+        tmp.path(),
+        "broken",
+        "backup_type = full-backuped\nfrom_lsn = 0\n",
+    );
+    check(&broken, &[]).expect("CRITICAL").says("no to_lsn");
+}
+
+#[test]
+fn a_changed_backup_directory_is_verified_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let done = mydumper_dir(tmp.path(), "done", true, HOUR);
+    let c = cache.to_str().unwrap();
+    let first = run(&["-f", done.to_str().unwrap(), "--cache-dir", c, "-v"]);
+    first.expect("OK");
+    let second = run(&["-f", done.to_str().unwrap(), "--cache-dir", c, "-v"]);
+    second.expect("OK");
+    assert!(second.stdout.contains("cache: hit"), "{}", second.stdout);
+    // Cut a table file in place (keeping its mtime): its ctime changes, the key changes.
+    let data = gzip(&mysqldump(500, false));
+    write_aged(&done, "shop.log.sql.gz", &data[..data.len() / 2], HOUR);
+    let third = run(&["-f", done.to_str().unwrap(), "--cache-dir", c, "-v"]);
+    third.expect("CRITICAL").says("gzip stream truncated");
+}
