@@ -28,10 +28,20 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
         Some(_) => locate_cache(config, &mut report),
         None => None,
     };
-    let dump = config
-        .dump
-        .as_ref()
-        .and_then(|spec| check_dump(spec, config, cache.as_ref(), now, progress, &mut report));
+    let dump = match (&config.dump, &config.per_database) {
+        (Some(spec), Some(re)) => {
+            check_per_database(spec, re, config, cache.as_ref(), now, progress, &mut report);
+            None
+        }
+        (Some(spec), None) => {
+            let seen = check_dump(spec, config, cache.as_ref(), now, progress, &mut report);
+            if let Some(expected) = &config.expect_databases {
+                check_sections(expected, &mut report);
+            }
+            seen
+        }
+        (None, _) => None,
+    };
     if let Some(log) = &config.log {
         check_log(log, dump.as_ref(), now, progress, &mut report);
     }
@@ -40,6 +50,136 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
         started.elapsed().as_secs_f64()
     ));
     report
+}
+
+/// One dump per database: the newest dump of each database is judged on its own, each
+/// becoming one line of the long output and `<db>_...` perfdata; the state is the worst.
+/// With `--expect-databases`, a listed database without a dump is CRITICAL.
+fn check_per_database(
+    spec: &str,
+    re: &regex::Regex,
+    config: &Config,
+    cache: Option<&Cache>,
+    now: SystemTime,
+    progress: &Progress,
+    report: &mut Report,
+) {
+    let root = Path::new(spec);
+    report.file = Some(safe_path(root, PATH_CHARS));
+    let groups = match discover::discover_per_database(root, re, config.follow_symlinks) {
+        Ok(g) => g,
+        Err(e) => {
+            report.push(discovery_finding(&e));
+            return;
+        }
+    };
+    let expected = config.expect_databases.clone().unwrap_or_default();
+    if groups.is_empty() && expected.is_empty() {
+        report.push(Finding::new(
+            "dump",
+            State::Critical,
+            format!(
+                "no dump found below {} whose path matches --per-database /{}/",
+                safe_path(root, PATH_CHARS),
+                safe(re.as_str(), 100)
+            ),
+        ));
+        return;
+    }
+    let mut databases = Vec::new();
+    for (db, candidates) in &groups {
+        let mut sub = Report::default();
+        let _ = check_candidate(
+            &candidates[0],
+            &candidates[1..],
+            config,
+            cache,
+            now,
+            progress,
+            &mut sub,
+        );
+        let state = sub.state();
+        let problems: Vec<String> = sub
+            .findings
+            .iter()
+            .filter(|f| f.state == state && state != State::Ok)
+            .map(|f| f.message.clone())
+            .collect();
+        let name = safe(db, 60);
+        let message = if problems.is_empty() {
+            format!("{name}: {}", crate::output::summary(&sub))
+        } else {
+            format!("{name}: {}", problems.join("; "))
+        };
+        report.push(Finding::new("database", state, message));
+        for mut p in sub.perfdata {
+            p.label = format!("{}_{}", crate::output::perf_label(db), p.label);
+            report.perfdata.push(p);
+        }
+        report
+            .trace
+            .extend(sub.trace.into_iter().map(|t| format!("{name}: {t}")));
+        databases.push(evaluate::DatabaseSummary {
+            name: db.clone(),
+            state: state.to_string(),
+            file: sub.file,
+            age_seconds: sub.facts.age_seconds,
+            size_bytes: sub.facts.size_bytes,
+        });
+    }
+    for db in expected.iter().filter(|db| !groups.contains_key(*db)) {
+        report.push(Finding::new(
+            "coverage",
+            State::Critical,
+            format!(
+                "no dump of database {} (expected by --expect-databases)",
+                safe(db, 60)
+            ),
+        ));
+        databases.push(evaluate::DatabaseSummary {
+            name: db.clone(),
+            state: State::Critical.to_string(),
+            ..Default::default()
+        });
+    }
+    report.facts.databases = Some(databases);
+    progress.set_partial(report);
+}
+
+/// `--expect-databases` on one dump: the databases it holds must include the expected ones.
+fn check_sections(expected: &[String], report: &mut Report) {
+    match &report.facts.sections {
+        Some(found) => {
+            let missing: Vec<&str> = expected
+                .iter()
+                .filter(|db| !found.contains(db))
+                .map(|s| s.as_str())
+                .collect();
+            if missing.is_empty() {
+                report.push(Finding::new(
+                    "coverage",
+                    State::Ok,
+                    format!("all {} expected databases are in the dump", expected.len()),
+                ));
+            } else {
+                report.push(Finding::new(
+                    "coverage",
+                    State::Critical,
+                    format!(
+                        "the dump lacks database{} {} (it holds {})",
+                        if missing.len() == 1 { "" } else { "s" },
+                        safe(&missing.join(", "), 300),
+                        safe(&found.join(", "), 300)
+                    ),
+                ));
+            }
+        }
+        None => report.push(Finding::new(
+            "coverage",
+            State::Unknown,
+            "cannot tell which databases the dump holds: --expect-databases needs --per-database, or an --all-databases mysqldump / pg_dumpall dump whose content was read in this check",
+        )),
+    }
 }
 
 /// What the log check needs to know about the dump.

@@ -80,6 +80,16 @@ pub struct Args {
     #[arg(long, value_name = "PERCENT", default_value = "50", value_parser = percent)]
     pub max_shrink: f64,
 
+    /// One dump per database (automysqlbackup, pg_back): a regex matched against each file's
+    /// path below the --dump directory, whose first group is the database name; the newest
+    /// dump of each database is judged, the state is the worst.
+    #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Sets of dumps")]
+    pub per_database: Option<Regex>,
+
+    /// Databases that must each have a dump (comma-separated, or @FILE with one per line).
+    #[arg(long, value_name = "LIST", value_parser = database_list, help_heading = "Sets of dumps")]
+    pub expect_databases: Option<DatabaseList>,
+
     /// Completion marker to require.
     #[arg(long, value_enum, value_name = "KIND", default_value = "auto")]
     pub marker: MarkerKind,
@@ -211,6 +221,27 @@ fn service_state(s: &str) -> Result<State, String> {
         .map_err(|_| format!("invalid state '{s}': use ok, warning, critical or unknown"))
 }
 
+/// The databases of `--expect-databases`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseList(pub Vec<String>);
+
+fn database_list(s: &str) -> Result<DatabaseList, String> {
+    let text = match s.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read database list {path}: {e}"))?,
+        None => s.to_string(),
+    };
+    let names: Vec<String> = text
+        .split([',', '\n'])
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty() && !n.starts_with('#'))
+        .collect();
+    if names.is_empty() {
+        return Err(format!("empty database list '{s}'"));
+    }
+    Ok(DatabaseList(names))
+}
+
 fn percent(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -252,6 +283,10 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// Size-trend limit in percent (0 = off).
     pub max_shrink: f64,
+    /// One dump per database: the regex whose first group names the database.
+    pub per_database: Option<Regex>,
+    /// Databases that must have a dump.
+    pub expect_databases: Option<Vec<String>>,
     /// Completion marker to require.
     pub marker: MarkerChoice,
     /// Follow symlinks in directories and globs.
@@ -328,6 +363,8 @@ impl Args {
             },
             marker,
             max_shrink: self.max_shrink,
+            per_database: self.per_database,
+            expect_databases: self.expect_databases.map(|l| l.0),
             follow_symlinks: self.follow_symlinks,
             settle: self.settle,
             in_progress_state: self.in_progress_state,
@@ -480,6 +517,82 @@ mod tests {
             Parsed::Run(_) => panic!("expected a usage error for {args:?}"),
             Parsed::Exit(text) => text,
         }
+    }
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+
+    /// Every option with a valid value, in one parse: a value-parser/field type mismatch in
+    /// the derive panics at parse time, which this catches.
+    #[test]
+    fn every_option_parses() {
+        let c = config(&[
+            "-f",
+            "/x",
+            "-w",
+            "1h",
+            "-c",
+            "2h",
+            "-W",
+            "1K",
+            "-C",
+            "1B",
+            "--max-shrink",
+            "30",
+            "--per-database",
+            "^(\\w+)/",
+            "--expect-databases",
+            "a,b",
+            "--marker",
+            "mysqldump",
+            "--marker-regex",
+            "^x$",
+            "--future-tolerance",
+            "1m",
+            "--settle",
+            "10s",
+            "--in-progress-state",
+            "critical",
+            "--follow-symlinks",
+            "-l",
+            "/y",
+            "--log-error",
+            "e",
+            "--log-warning",
+            "w",
+            "--log-ignore",
+            "i",
+            "--log-success",
+            "s",
+            "--log-run-start",
+            "r",
+            "--log-warning-age",
+            "1h",
+            "--log-critical-age",
+            "2h",
+            "--log-dump-slack",
+            "5m",
+            "-t",
+            "9",
+            "--cache-dir",
+            "/tmp/c",
+            "--no-cache",
+            "--verify-only",
+            "--unverified-state",
+            "warning",
+            "--output",
+            "json",
+            "-vv",
+        ]);
+        assert_eq!(
+            c.expect_databases,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(c.per_database.is_some() && c.no_cache && c.verify_only);
+        assert_eq!(c.verbose, 2);
     }
 
     #[test]

@@ -241,6 +241,96 @@ fn temporary_sibling(file: &Path) -> Option<Candidate> {
     newest
 }
 
+/// One dump per database: walks `root` (at most 4 levels, 200,000 entries) and groups the
+/// regular files whose path below `root` matches `re` by the regex's first group, each
+/// group newest first (at most 9: the newest and the earlier ones for the size trend).
+pub fn discover_per_database(
+    root: &Path,
+    re: &regex::Regex,
+    follow_symlinks: bool,
+) -> Result<std::collections::BTreeMap<String, Vec<Candidate>>, DiscoverError> {
+    match fs::metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(DiscoverError::NoDump(format!(
+                "per database: {} is not a directory",
+                root.display()
+            )))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(DiscoverError::MissingDirectory(nearest_missing(root)))
+        }
+        Err(e) => return Err(io_error(root, e)),
+    }
+    let mut groups: std::collections::BTreeMap<String, Vec<Candidate>> = Default::default();
+    let mut todo = vec![(root.to_path_buf(), 0usize)];
+    let mut seen = 0usize;
+    while let Some((dir, depth)) = todo.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if dir == root => return Err(io_error(root, e)),
+            Err(_) => continue,
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > 200_000 {
+                break;
+            }
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_temporary_name(&name) {
+                continue;
+            }
+            let Ok(lmeta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let meta = if lmeta.file_type().is_symlink() {
+                if !follow_symlinks {
+                    continue;
+                }
+                match fs::metadata(&path) {
+                    Ok(m) => m,
+                    Err(_) => continue,
+                }
+            } else {
+                lmeta
+            };
+            if meta.is_dir() {
+                if depth < 4 {
+                    todo.push((path, depth + 1));
+                }
+                continue;
+            }
+            if !meta.is_file() {
+                continue;
+            }
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            let Some(db) = re
+                .captures(&rel)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_string())
+            else {
+                continue;
+            };
+            let Ok(mtime) = meta.modified() else { continue };
+            let group = groups.entry(db).or_default();
+            group.push(Candidate {
+                path,
+                mtime,
+                size: meta.len(),
+                dir_kind: None,
+            });
+            group.sort_by(|a, b| (b.mtime, &b.path).cmp(&(a.mtime, &a.path)));
+            group.truncate(9);
+        }
+    }
+    Ok(groups)
+}
+
 /// The topmost missing ancestor, so the message names the mount point that is absent.
 fn nearest_missing(dir: &Path) -> PathBuf {
     let mut missing = dir.to_path_buf();

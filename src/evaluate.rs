@@ -113,6 +113,26 @@ pub struct Facts {
     pub content_verified_at: Option<String>,
     /// What the backup log says, when one was given.
     pub log: Option<LogSummary>,
+    /// With --per-database: one entry per database.
+    pub databases: Option<Vec<DatabaseSummary>>,
+    /// The databases an --all-databases mysqldump or a pg_dumpall holds (its
+    /// `-- Current Database:` / `\connect` sections), when they were read.
+    pub sections: Option<Vec<String>>,
+}
+
+/// One database of a per-database set, for JSON and the headline.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DatabaseSummary {
+    /// Database name (from the --per-database regex).
+    pub name: String,
+    /// Its worst state.
+    pub state: String,
+    /// Its newest dump (made safe), or null when it has none.
+    pub file: Option<String>,
+    /// Age of that dump in seconds.
+    pub age_seconds: Option<f64>,
+    /// Size of that dump in bytes.
+    pub size_bytes: Option<u64>,
 }
 
 /// The operator's age and size thresholds.

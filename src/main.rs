@@ -6,9 +6,16 @@ use check_backup::{check, cli, output, watchdog};
 
 fn main() {
     watchdog::install_panic_hook();
-    let config = match cli::parse(std::env::args_os()) {
-        cli::Parsed::Run(config) => config,
-        cli::Parsed::Exit(text) => watchdog::answer(&text, 3),
+    // A panic is a bug, but it must still be an UNKNOWN answer, never exit 101: parsing and
+    // checking both run under catch_unwind.
+    let parsed = std::panic::catch_unwind(|| cli::parse(std::env::args_os()));
+    let config = match parsed {
+        Ok(cli::Parsed::Run(config)) => config,
+        Ok(cli::Parsed::Exit(text)) => watchdog::answer(&text, 3),
+        Err(_) => {
+            let report = watchdog::panic_report();
+            watchdog::answer(&output::nagios(&report, 0), 3)
+        }
     };
     let progress = Arc::new(watchdog::Progress::default());
     if let Some(limit) = config.timeout {
@@ -20,9 +27,10 @@ fn main() {
             config.unverified_state,
         );
     }
-    // A panic is a bug, but it must still be an UNKNOWN answer, never exit 101.
     let report = std::panic::catch_unwind(|| check::run(&config, &progress))
         .unwrap_or_else(|_| watchdog::panic_report());
-    let text = output::render(&report, config.format, config.verbose);
-    watchdog::answer(&text, report.state().exit_code());
+    match std::panic::catch_unwind(|| output::render(&report, config.format, config.verbose)) {
+        Ok(text) => watchdog::answer(&text, report.state().exit_code()),
+        Err(_) => watchdog::answer(&output::nagios(&watchdog::panic_report(), 0), 3),
+    }
 }

@@ -83,6 +83,15 @@ fn perfdata(report: &Report) -> String {
 /// The backup in a few words: file, age, size, content.
 fn headline(file: &str, facts: &Facts) -> String {
     let mut parts = Vec::new();
+    if let Some(dbs) = &facts.databases {
+        let names: Vec<&str> = dbs.iter().map(|d| d.name.as_str()).take(20).collect();
+        parts.push(format!(
+            "{} database{} ({})",
+            dbs.len(),
+            if dbs.len() == 1 { "" } else { "s" },
+            crate::text::safe(&names.join(", "), 300)
+        ));
+    }
     if let Some(age) = facts.age_seconds {
         parts.push(format!("{} old", human_duration(age)));
     }

@@ -135,3 +135,74 @@ fn a_changed_backup_directory_is_verified_again() {
     let third = run(&["-f", done.to_str().unwrap(), "--cache-dir", c, "-v"]);
     third.expect("CRITICAL").says("gzip stream truncated");
 }
+
+fn automysqlbackup(root: &Path) {
+    for (db, rows) in [("shop", 800), ("crm", 300), ("wiki", 200)] {
+        let dir = root.join("daily").join(db);
+        std::fs::create_dir_all(&dir).unwrap();
+        write_aged(
+            &dir,
+            &format!("{db}_2026-11-24_03h00m.sql.gz"),
+            &gzip(&mysqldump(rows, true)),
+            26 * HOUR,
+        );
+        write_aged(
+            &dir,
+            &format!("{db}_2026-11-25_03h00m.sql.gz"),
+            &gzip(&mysqldump(rows, true)),
+            2 * HOUR,
+        );
+    }
+}
+
+#[test]
+fn one_dump_per_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    automysqlbackup(tmp.path());
+    let root = tmp.path().to_str().unwrap();
+    let a = run(&["-f", root, "--per-database", "^daily/([^/]+)/"]);
+    a.expect("OK").says("3 databases (crm, shop, wiki)");
+    for db in ["crm", "shop", "wiki"] {
+        let age = a.perf(&format!("{db}_age")).unwrap();
+        assert!((7190.0..7300.0).contains(&age), "{db}: {age}");
+        assert!(a.perf(&format!("{db}_size")).is_some());
+        assert!(
+            a.stdout.contains(&format!("[OK] database: {db}: ")),
+            "{}",
+            a.stdout
+        );
+    }
+    // A database whose newest dump was cut.
+    let cut = gzip(&mysqldump(300, true));
+    write_aged(
+        &tmp.path().join("daily/crm"),
+        "crm_2026-11-26_03h00m.sql.gz",
+        &cut[..cut.len() / 2],
+        HOUR,
+    );
+    run(&["-f", root, "--per-database", "^daily/([^/]+)/"])
+        .expect("CRITICAL")
+        .says("crm: gzip stream truncated");
+    // Coverage: a database with no dump at all.
+    run(&[
+        "-f",
+        root,
+        "--per-database",
+        "^daily/([^/]+)/",
+        "--expect-databases",
+        "shop,wiki,billing",
+    ])
+    .expect("CRITICAL")
+    .says("no dump of database billing (expected by --expect-databases)");
+    run(&["-f", root, "--per-database", "^nothing/(x)"])
+        .expect("CRITICAL")
+        .says("no dump found below");
+}
+
+#[test]
+fn expect_databases_without_a_way_to_tell_is_not_ok() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = write_aged(tmp.path(), "all.sql.gz", &gzip(&mysqldump(100, true)), HOUR);
+    let a = check(&dump, &["--expect-databases", "shop"]);
+    assert_ne!(a.code, 0, "{}", a.stdout);
+}
