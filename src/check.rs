@@ -35,7 +35,8 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
         }
         (Some(spec), None) => {
             let seen = check_dump(spec, config, cache.as_ref(), now, progress, &mut report);
-            if let Some(expected) = &config.expect_databases {
+            if let (Some(expected), Some(dump)) = (&config.expect_databases, &seen) {
+                read_sections(&dump.path, progress, &mut report);
                 check_sections(expected, &mut report);
             }
             seen
@@ -146,10 +147,31 @@ fn check_per_database(
     progress.set_partial(report);
 }
 
+/// Reads which databases a whole-server dump holds (a second pass over it, only for
+/// `--expect-databases`, and only when its stream was found whole).
+fn read_sections(path: &Path, progress: &Progress, report: &mut Report) {
+    let whole = report.facts.uncompressed_bytes.is_some()
+        && matches!(
+            report.facts.writer,
+            Some("mysqldump" | "pg_dump" | "pg_dumpall")
+        );
+    if !whole {
+        return;
+    }
+    progress.step("listing the databases in the dump", "database coverage");
+    match sys::open_readonly(path).and_then(crate::sections::databases) {
+        Ok(names) => report.facts.sections = Some(names),
+        Err(e) => report.trace.push(format!(
+            "cannot list the databases in the dump: {}",
+            safe(&e.to_string(), 200)
+        )),
+    }
+}
+
 /// `--expect-databases` on one dump: the databases it holds must include the expected ones.
 fn check_sections(expected: &[String], report: &mut Report) {
     match &report.facts.sections {
-        Some(found) => {
+        Some(found) if !found.is_empty() => {
             let missing: Vec<&str> = expected
                 .iter()
                 .filter(|db| !found.contains(db))
@@ -174,7 +196,7 @@ fn check_sections(expected: &[String], report: &mut Report) {
                 ));
             }
         }
-        None => report.push(Finding::new(
+        _ => report.push(Finding::new(
             "coverage",
             State::Unknown,
             "cannot tell which databases the dump holds: --expect-databases needs --per-database, or an --all-databases mysqldump / pg_dumpall dump whose content was read in this check",
@@ -184,6 +206,7 @@ fn check_sections(expected: &[String], report: &mut Report) {
 
 /// What the log check needs to know about the dump.
 struct DumpSeen {
+    path: std::path::PathBuf,
     mtime: SystemTime,
     has_marker: bool,
 }
@@ -357,6 +380,7 @@ fn check_candidate(
     progress.set_partial(report);
     let seen = |report: &Report| {
         Checked::Done(Some(DumpSeen {
+            path: chosen.path.clone(),
             mtime: chosen.mtime,
             has_marker: report.facts.marker.is_some(),
         }))
@@ -451,6 +475,7 @@ fn check_backup_dir(
     let path = &chosen.path;
     let seen = |report: &Report| {
         Checked::Done(Some(DumpSeen {
+            path: chosen.path.clone(),
             mtime: chosen.mtime,
             has_marker: report.facts.marker.is_some(),
         }))

@@ -25,6 +25,7 @@ pub mod log;
 pub mod output;
 pub mod pgcustom;
 pub mod range;
+pub mod sections;
 pub mod sys;
 pub mod text;
 pub mod units;

@@ -178,3 +178,34 @@ fn real_custom_format_archive_is_walked_block_by_block() {
         .expect("CRITICAL")
         .says("pg_dump custom archive");
 }
+
+#[test]
+fn coverage_of_whole_server_dumps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let all = copy(tmp.path(), "mariadb/all-databases.sql.gz");
+    check(&all, &["--expect-databases", "shop,mysql"]).expect("OK");
+    check(&all, &["--expect-databases", "shop,crm"])
+        .expect("CRITICAL")
+        .says("the dump lacks database crm (it holds mysql, shop)");
+    let cluster = copy(tmp.path(), "postgres/cluster.sql.gz");
+    let a = check(&cluster, &["--expect-databases", "shop,postgres"]);
+    a.expect("OK");
+    assert!(
+        a.stdout
+            .contains("[OK] coverage: all 2 expected databases are in the dump"),
+        "{}",
+        a.stdout
+    );
+    check(&cluster, &["--expect-databases", "billing"])
+        .expect("CRITICAL")
+        .says("lacks database billing");
+    // A single-database mysqldump names its database in its header.
+    let single = copy(tmp.path(), "mariadb/shop.sql.gz");
+    check(&single, &["--expect-databases", "shop"]).expect("OK");
+    check(&single, &["--expect-databases", "shop,crm"]).expect("CRITICAL");
+    // A plain pg_dump names no database: nothing proves coverage, so not OK.
+    let pg = copy(tmp.path(), "postgres/shop.sql.gz");
+    check(&pg, &["--expect-databases", "shop"])
+        .expect("UNKNOWN")
+        .says("cannot tell which databases the dump holds");
+}
