@@ -199,6 +199,8 @@ pub struct StreamFacts {
     pub sample: Sample,
     /// For a pg_dump custom-format archive: what walking its blocks established.
     pub archive: Option<crate::dumpformat::ArchiveFacts>,
+    /// For a tar archive: what walking its members established.
+    pub tar: Option<crate::tar::TarFacts>,
 }
 
 /// Counts bytes read from the file (progress for the watchdog, offsets for errors) and
@@ -350,9 +352,43 @@ pub fn verify_stream<R: Read + Seek>(
         return Ok(facts);
     }
     match compression {
-        Compression::Plain | Compression::Unsupported(_) => sample_plain(file, size, compression),
-        _ => decode_all(file, size, compression, progress),
+        Compression::Plain | Compression::Unsupported(_) => {
+            sample_plain(&mut file, size, compression)
+        }
+        _ => decode_all(&mut file, size, compression, progress),
     }
+    .and_then(|mut facts| {
+        // A tar archive (of dumps, or pg_dump -Ft) is walked member by member in a second
+        // pass: only tar files pay for it.
+        if facts.problem.is_none() && crate::tar::looks_like_tar(&facts.sample.head) {
+            file.seek(SeekFrom::Start(0))?;
+            facts.tar = Some(crate::tar::walk(reference_decoder(
+                facts.compression,
+                &mut file,
+            )?)?);
+        }
+        Ok(facts)
+    })
+}
+
+/// A plain multi-stream decoder for a second pass over a file already verified (tar walks,
+/// database sections): `R` positioned at the file's start.
+pub fn reference_decoder<'a, R: Read + 'a>(
+    compression: Compression,
+    input: R,
+) -> io::Result<Box<dyn Read + 'a>> {
+    let input = BufReader::with_capacity(CHUNK, input);
+    Ok(match compression {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::with_buffer(input)?;
+            d.window_log_max(31)?;
+            Box::new(d)
+        }
+        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+        _ => Box::new(input),
+    })
 }
 
 fn sample_plain<R: Read + Seek>(
@@ -379,6 +415,7 @@ fn sample_plain<R: Read + Seek>(
             tail,
         },
         archive: None,
+        tar: None,
     })
 }
 
@@ -441,6 +478,7 @@ fn decode_all<R: Read>(
         problem,
         sample: sink.into_sample(),
         archive: None,
+        tar: None,
     })
 }
 

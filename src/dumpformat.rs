@@ -22,6 +22,8 @@ pub enum Writer {
     PgCustom,
     /// Not recognised.
     Unknown,
+    /// A tar archive (of dumps, or pg_dump -Ft), walked member by member.
+    Tar,
     /// A backup directory (pg_dump -Fd, mydumper, mariabackup), recognised by its layout.
     Directory(crate::dirformats::DirKind),
 }
@@ -36,6 +38,7 @@ impl Writer {
             Writer::PgCustom => "pg_dump custom format",
             Writer::Unknown => "unknown",
             Writer::Directory(kind) => kind.name(),
+            Writer::Tar => "tar archive",
         }
     }
 }
@@ -89,7 +92,7 @@ impl MarkerRule {
             Writer::Mysqldump => Some(MarkerRule::Mysqldump),
             Writer::PgDump => Some(MarkerRule::PgDump),
             Writer::PgDumpall => Some(MarkerRule::PgDumpall),
-            Writer::PgCustom | Writer::Unknown | Writer::Directory(_) => None,
+            Writer::PgCustom | Writer::Unknown | Writer::Directory(_) | Writer::Tar => None,
         }
     }
 
@@ -375,7 +378,11 @@ pub struct ContentFacts {
 /// Applies the writer detection and the marker rule to a stream's facts.
 pub fn judge_content(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFacts {
     let head = &stream.sample.head;
-    let writer = detect_writer(head);
+    let writer = if stream.tar.is_some() {
+        Writer::Tar
+    } else {
+        detect_writer(head)
+    };
     let binary =
         stream.compression == Compression::Plain && head.contains(&0) && writer != Writer::PgCustom;
     let rule = match choice {
@@ -414,8 +421,69 @@ pub fn judge_content(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFact
         binary,
         writer,
         marker,
-        archive: stream.archive.clone(),
+        archive: stream
+            .archive
+            .clone()
+            .or_else(|| stream.tar.as_ref().map(|t| judge_tar(t, choice))),
     }
+}
+
+/// Judges a walked tar archive: pg_dump -Ft by its TOC, else each member that is a dump by
+/// its writer's marker rule (with `--marker`/`--marker-regex`: each text member).
+fn judge_tar(t: &crate::tar::TarFacts, choice: &MarkerChoice) -> ArchiveFacts {
+    if let Some(toc) = &t.pg_toc {
+        let mut f = crate::pgcustom::verify_tar_toc(toc, &t.names);
+        if t.problem.is_some() {
+            f.problem = t.problem.clone();
+        }
+        f.detail = format!("{} members", t.member_count);
+        return f;
+    }
+    let mut f = ArchiveFacts::new("tar archive");
+    if let Some(p) = &t.problem {
+        f.problem = Some(p.clone());
+        return f;
+    }
+    let mut judged = Vec::new();
+    for m in &t.members {
+        let writer = detect_writer(&m.sample.head);
+        let text = !m.sample.head.contains(&0);
+        let rule = match choice {
+            MarkerChoice::None => None,
+            MarkerChoice::Rule(rule) if text => Some(rule.clone()),
+            MarkerChoice::Rule(_) => None,
+            MarkerChoice::Auto => MarkerRule::for_writer(writer),
+        };
+        let Some(rule) = rule else { continue };
+        let name = crate::text::safe(&m.name, 120);
+        match check_marker(&rule, &m.sample) {
+            MarkerOutcome::Found { .. } => judged.push(format!("{name} complete")),
+            MarkerOutcome::Missing { last_line, .. } => {
+                f.problem = Some(format!(
+                    "member {name}: dump incomplete: no completion marker, expected {}; last line is '{}'",
+                    rule.expected(),
+                    crate::text::safe(last_line.as_deref().unwrap_or(""), 80)
+                ));
+                return f;
+            }
+        }
+    }
+    f.tables = judged.len() as u32;
+    if judged.is_empty() && !matches!(choice, MarkerChoice::None) {
+        f.supported = false;
+        f.detail = format!(
+            "{} members, none of them a dump this check recognises (use --marker or --marker-regex)",
+            t.member_count
+        );
+    } else {
+        f.detail = format!(
+            "{} members, end-of-archive present{}{}",
+            t.member_count,
+            if judged.is_empty() { "" } else { "; " },
+            judged.join(", ")
+        );
+    }
+    f
 }
 
 #[cfg(test)]

@@ -446,13 +446,18 @@ pub fn evaluate_content(
 fn evaluate_archive(archive: &crate::dumpformat::ArchiveFacts, out: &mut Facts) -> Finding {
     let kind = crate::text::safe(&archive.kind, 60);
     if !archive.supported {
+        let why = if archive.detail.is_empty() {
+            format!(
+                "version {} is not one this check knows; upgrade check_backup",
+                crate::text::safe(&archive.version, 20)
+            )
+        } else {
+            crate::text::safe(&archive.detail, 200)
+        };
         return Finding::new(
             "archive",
             State::Warning,
-            format!(
-                "cannot verify: {kind} version {} is not one this check knows; upgrade check_backup",
-                crate::text::safe(&archive.version, 20),
-            ),
+            format!("cannot verify: {kind}: {why}"),
         );
     }
     if let Some(problem) = &archive.problem {
@@ -630,6 +635,7 @@ mod tests {
                 tail_is_whole: true,
             },
             archive: None,
+            tar: None,
         }
     }
 

@@ -27,6 +27,7 @@ pub mod pgcustom;
 pub mod range;
 pub mod sections;
 pub mod sys;
+pub mod tar;
 pub mod text;
 pub mod units;
 pub mod watchdog;

@@ -26,6 +26,7 @@ pub const NEWEST: (u8, u8) = (1, 16);
 const K_OFFSET_NO_DATA: u8 = 3;
 const FORMAT_CUSTOM: u8 = 1;
 const FORMAT_DIRECTORY: u8 = 5;
+const FORMAT_TAR: u8 = 3;
 const BLK_DATA: u8 = 1;
 const BLK_BLOBS: u8 = 3;
 
@@ -278,7 +279,7 @@ fn walk<R: Read>(
         )));
     }
     let format = cur.byte()?;
-    if format != FORMAT_CUSTOM && format != FORMAT_DIRECTORY {
+    if ![FORMAT_CUSTOM, FORMAT_DIRECTORY, FORMAT_TAR].contains(&format) {
         return Err(Stop::Bad(format!(
             "archive format {format} is neither the custom nor the directory format"
         )));
@@ -329,7 +330,7 @@ fn walk<R: Read>(
         cur.string()?; // owner
         cur.string()?; // "with oids"
         while cur.string()?.is_some() {} // dependencies
-        let (has_data, file) = if format == FORMAT_DIRECTORY {
+        let (has_data, file) = if format == FORMAT_DIRECTORY || format == FORMAT_TAR {
             let file = cur.string()?;
             (had_dumper && file.is_some(), file)
         } else {
@@ -351,8 +352,8 @@ fn walk<R: Read>(
             },
         );
     }
-    if format == FORMAT_DIRECTORY {
-        // toc.dat holds only the TOC: the data is in the files it names.
+    if format == FORMAT_DIRECTORY || format == FORMAT_TAR {
+        // toc.dat holds only the TOC: the data is in the files (members) it names.
         return Ok(());
     }
     // The data blocks, in whatever order pg_dump wrote them.
@@ -499,6 +500,47 @@ pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Resu
         }
     }
     Ok(facts)
+}
+
+/// Verifies the TOC of a pg_dump tar-format archive (`pg_dump -Ft`) against the members
+/// the tar walk found: every data entry's member must be there (and was read whole).
+pub fn verify_tar_toc(toc: &[u8], members: &[String]) -> ArchiveFacts {
+    let mut facts = ArchiveFacts::new("pg_dump tar archive");
+    let progress = AtomicU64::new(0);
+    let mut cur = Cursor {
+        inner: toc,
+        pos: 0,
+        progress: &progress,
+        int_size: 4,
+        off_size: 8,
+    };
+    let mut entries = BTreeMap::new();
+    match walk(&mut cur, &mut facts, &mut entries) {
+        Ok(()) => {}
+        Err(Stop::Bad(why)) => {
+            facts.problem = Some(format!("toc.dat damaged at byte {}: {why}", cur.pos));
+            return facts;
+        }
+        Err(_) => {
+            facts.problem = Some(format!("toc.dat cut at byte {}", cur.pos));
+            return facts;
+        }
+    }
+    for entry in entries.values().filter(|e| e.has_data) {
+        let Some(name) = &entry.file else { continue };
+        let present = members
+            .iter()
+            .any(|m| m.rsplit('/').next() == Some(name.as_str()));
+        if !present {
+            facts.problem = Some(format!(
+                "member {name} with the data of {} is missing",
+                entry.name()
+            ));
+            return facts;
+        }
+        facts.tables += 1;
+    }
+    facts
 }
 
 fn read_chunks<R: Read>(cur: &mut Cursor<'_, R>, compression: &str) -> Result<(), Stop> {

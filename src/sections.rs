@@ -3,23 +3,12 @@
 //! `--expect-databases` on a single dump; it reads the whole decoded stream once more, so it
 //! runs only when asked.
 
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 
-use crate::decode::{detect, Compression};
+use crate::decode::detect;
 
 /// At most this many database names are collected.
 const MAX_NAMES: usize = 10_000;
-
-fn decoder<'a, R: Read + 'a>(compression: Compression, input: R) -> io::Result<Box<dyn Read + 'a>> {
-    let input = BufReader::with_capacity(256 * 1024, input);
-    Ok(match compression {
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
-        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
-        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
-        _ => Box::new(input),
-    })
-}
 
 /// Reads the database name that follows a section marker, up to the end of its line.
 fn name_after(line_rest: &[u8], pg: bool) -> Option<String> {
@@ -56,7 +45,7 @@ pub fn databases<R: Read + Seek>(mut file: R) -> io::Result<Vec<String>> {
     let mut magic = [0u8; 8];
     let n = file.read(&mut magic)?;
     file.seek(SeekFrom::Start(0))?;
-    let mut reader = decoder(detect(&magic[..n]), file)?;
+    let mut reader = crate::decode::reference_decoder(detect(&magic[..n]), file)?;
     let my = memchr::memmem::Finder::new(b"\n-- Current Database: ");
     let pg = memchr::memmem::Finder::new(b"\n\\connect ");
     let mut names: Vec<String> = Vec::new();

@@ -214,3 +214,70 @@ fn expect_databases_on_a_single_database_dump() {
         .expect("CRITICAL")
         .says("the dump lacks database billing (it holds shop)");
 }
+
+/// A tar archive made by the system's GNU tar from files in `dir`.
+fn system_tar(dir: &Path, names: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg("-")
+        .args(names)
+        .output()
+        .expect("tar");
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn tar_archives_of_dumps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("shop.sql"), mysqldump(3000, true)).unwrap();
+    std::fs::write(src.join("README"), b"restore with mysql < shop.sql\n").unwrap();
+    std::fs::write(src.join("killed.sql"), mysqldump(3000, false)).unwrap();
+    let good = system_tar(&src, &["README", "shop.sql"]);
+    let path = write_aged(tmp.path(), "shop.tar.gz", &gzip(&good), HOUR);
+    let a = check(&path, &[]);
+    a.expect("OK").says("tar archive complete");
+    assert!(
+        a.stdout
+            .contains("2 members, end-of-archive present; shop.sql complete"),
+        "{}",
+        a.stdout
+    );
+    let path = write_aged(tmp.path(), "shop.tar.zst", &zstd(&good), HOUR);
+    check(&path, &[]).expect("OK").says("tar archive complete");
+    let path = write_aged(tmp.path(), "shop.tar", &good, HOUR);
+    check(&path, &[]).expect("OK").says("tar archive complete");
+    // A member that is a killed dump.
+    let killed = system_tar(&src, &["killed.sql"]);
+    let path = write_aged(tmp.path(), "killed.tar.gz", &gzip(&killed), HOUR);
+    check(&path, &[])
+        .expect("CRITICAL")
+        .says("member killed.sql: dump incomplete: no completion marker");
+    // The tar cut inside its member, then compressed: a valid gzip of an incomplete tar.
+    let path = write_aged(
+        tmp.path(),
+        "cut.tar.gz",
+        &gzip(&good[..good.len() / 2]),
+        HOUR,
+    );
+    check(&path, &[])
+        .expect("CRITICAL")
+        .says("tar archive cut inside member shop.sql");
+    // No end-of-archive blocks.
+    let end = good.iter().rposition(|&b| b != 0).unwrap();
+    let no_end = &good[..(end / 512 + 1) * 512];
+    let path = write_aged(tmp.path(), "noend.tar.gz", &gzip(no_end), HOUR);
+    check(&path, &[])
+        .expect("CRITICAL")
+        .says("without its end-of-archive blocks");
+    // A tar with no dump inside cannot be vouched for.
+    let other = system_tar(&src, &["README"]);
+    let path = write_aged(tmp.path(), "other.tar.gz", &gzip(&other), HOUR);
+    check(&path, &[])
+        .expect("WARNING")
+        .says("cannot verify: tar archive");
+}
