@@ -81,8 +81,8 @@ pub struct Args {
     pub max_shrink: f64,
 
     /// One dump per database (automysqlbackup, pg_back): a regex matched against each file's
-    /// path below the --dump directory, whose first group is the database name; the newest
-    /// dump of each database is judged, the state is the worst.
+    /// path below the --dump directory (or else its name), whose first group is the database
+    /// name; the newest dump of each database is judged, the state is the worst.
     #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Sets of dumps")]
     pub per_database: Option<Regex>,
 

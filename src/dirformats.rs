@@ -64,7 +64,20 @@ pub fn detect(dir: &Path) -> Option<DirKind> {
     if has("toc.dat") {
         return Some(DirKind::PgDirectory);
     }
-    if has("xtrabackup_checkpoints") || has("mariadb_backup_checkpoints") {
+    // A finished backup has its checkpoints file; an unfinished one (killed, disk full)
+    // still has what the tool copies first.
+    if [
+        "xtrabackup_checkpoints",
+        "mariadb_backup_checkpoints",
+        "backup-my.cnf",
+        "xtrabackup_logfile",
+        "ib_logfile0",
+        "ibdata1",
+        "aria_log_control",
+    ]
+    .iter()
+    .any(|n| has(n))
+    {
         return Some(DirKind::Xtrabackup);
     }
     let names: Vec<String> = fs::read_dir(dir)
@@ -146,16 +159,50 @@ fn read_small(path: &Path) -> io::Result<String> {
     Ok(text)
 }
 
+/// mydumper's table and schema files (`*.sql*`), sorted, with their sizes.
+fn mydumper_files(dir: &Path) -> io::Result<Vec<(PathBuf, u64)>> {
+    let mut names: Vec<(PathBuf, u64)> = files(dir, false)?
+        .into_iter()
+        .map(|(p, m)| (p, m.len()))
+        .filter(|(p, _)| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .contains(".sql")
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 fn verify_mydumper(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
     let mut facts = ArchiveFacts::new(DirKind::Mydumper.name());
     let metadata = dir.join("metadata");
     if !metadata.is_file() {
-        facts.problem = Some(if dir.join("metadata.partial").is_file() {
+        let mut problem: String = if dir.join("metadata.partial").is_file() {
             "only metadata.partial exists: mydumper has not finished (still running, or killed)"
                 .into()
         } else {
             "no metadata file: mydumper did not finish".into()
-        });
+        };
+        // Say which table it was at: the first empty or cut table file.
+        for (path, size) in &mydumper_files(dir)? {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if *size == 0 {
+                problem.push_str(&format!("; {name} is empty"));
+                break;
+            }
+            let stream =
+                crate::decode::verify_stream(crate::sys::open_readonly(path)?, *size, progress)?;
+            if let Some(p) = stream.problem {
+                problem.push_str(&format!(
+                    "; {name}: {}",
+                    p.describe(stream.compression, *size)
+                ));
+                break;
+            }
+        }
+        facts.problem = Some(problem);
         return Ok(facts);
     }
     let text = read_small(&metadata)?;
@@ -167,15 +214,7 @@ fn verify_mydumper(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFacts>
             Some("metadata has no 'Finished dump at:' line: mydumper did not finish".into());
         return Ok(facts);
     };
-    let mut names: Vec<(PathBuf, u64)> = files(dir, false)?
-        .into_iter()
-        .map(|(p, m)| (p, m.len()))
-        .filter(|(p, _)| {
-            let n = p.file_name().unwrap_or_default().to_string_lossy();
-            n.contains(".sql")
-        })
-        .collect();
-    names.sort();
+    let names = mydumper_files(dir)?;
     let mut compressed = 0;
     for (path, size) in &names {
         facts.data_entries += 1;

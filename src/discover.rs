@@ -304,16 +304,18 @@ pub fn discover_per_database(
             if !meta.is_file() {
                 continue;
             }
+            // The path below the root (`daily/shop/...`), else the file name alone.
             let rel = path
                 .strip_prefix(root)
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .into_owned();
-            let Some(db) = re
-                .captures(&rel)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_string())
-            else {
+            let db_of = |text: &str| {
+                re.captures(text)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().to_string())
+            };
+            let Some(db) = db_of(&rel).or_else(|| db_of(&name)) else {
                 continue;
             };
             let Ok(mtime) = meta.modified() else { continue };

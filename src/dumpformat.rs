@@ -432,9 +432,11 @@ pub fn judge_content(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFact
 /// its writer's marker rule (with `--marker`/`--marker-regex`: each text member).
 fn judge_tar(t: &crate::tar::TarFacts, choice: &MarkerChoice) -> ArchiveFacts {
     if let Some(toc) = &t.pg_toc {
-        let mut f = crate::pgcustom::verify_tar_toc(toc, &t.names);
-        if t.problem.is_some() {
-            f.problem = t.problem.clone();
+        let mut f = crate::pgcustom::verify_tar_toc(toc, &t.names, t.cut_member.as_deref());
+        if let (Some(tar_problem), None) = (&t.problem, &t.cut_member) {
+            f.problem = Some(tar_problem.clone());
+        } else if let (Some(tar_problem), Some(p)) = (&t.problem, &f.problem) {
+            f.problem = Some(format!("{tar_problem}; {p}"));
         }
         f.detail = format!("{} members", t.member_count);
         return f;

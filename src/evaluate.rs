@@ -794,9 +794,11 @@ fn quote_line(line: &crate::log::LogLine) -> String {
 /// True when the log says the last run failed: a non-zero exit status, an error line, or
 /// a missing success line.
 pub fn log_says_failed(log: &crate::log::LogFacts) -> bool {
+    let mb = &log.mariabackup;
     log.exit_status.as_ref().is_some_and(|(s, _)| *s != 0)
         || log.error_count > 0
         || log.success_seen == Some(false)
+        || (mb.tool && (!mb.completed || !mb.backup_phase))
 }
 
 /// Judges a backup log: exit status, error and warning lines, success line, age.
@@ -833,6 +835,32 @@ pub fn evaluate_log(
             format!("job exited with status 0 ({})", quote_line(line)),
         )),
         None => {}
+    }
+    let mb = &log.mariabackup;
+    if mb.tool {
+        findings.push(if !mb.completed {
+            Finding::new(
+                "log_success",
+                State::Critical,
+                "mariabackup/xtrabackup did not complete: its log does not end with 'completed OK!'",
+            )
+        } else if !mb.backup_phase {
+            Finding::new(
+                "log_success",
+                State::Critical,
+                if mb.prepare_phase {
+                    "this is a mariabackup --prepare log, not a backup log: it does not prove that a backup ran"
+                } else {
+                    "the mariabackup log shows no backup phase (no server connection, no 'Backup created')"
+                },
+            )
+        } else {
+            Finding::new(
+                "log_success",
+                State::Ok,
+                "mariabackup backup completed OK!",
+            )
+        });
     }
     if log.success_seen == Some(false) {
         let re = rules.success.as_ref().map(|r| r.as_str()).unwrap_or("");

@@ -82,6 +82,24 @@ pub struct LogFacts {
     pub last_time: Option<DateTime<Local>>,
     /// Lines longer than [`MAX_LINE`] (only their start was examined).
     pub long_lines: u64,
+    /// What the lines say if this is mariabackup's or xtrabackup's own output (see
+    /// [`MariabackupLog::tool`]).
+    pub mariabackup: MariabackupLog,
+}
+
+/// What a mariabackup/xtrabackup log says about its run. These tools end a successful run,
+/// backup or `--prepare`, with `completed OK!`; only a backup run connects to the server
+/// and says `Backup created in directory`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MariabackupLog {
+    /// The tool's banner was seen: this is its log.
+    pub tool: bool,
+    /// The backup phase ran (it connected to the server, or created the backup).
+    pub backup_phase: bool,
+    /// A `--prepare` run (it applied the redo log to an existing backup).
+    pub prepare_phase: bool,
+    /// The last non-blank line ends with `completed OK!`.
+    pub completed: bool,
 }
 
 /// Reads and classifies a log (opened read-only). `now` dates syslog timestamps, which carry
@@ -129,6 +147,27 @@ fn classify_into(
 ) {
     if text.trim().is_empty() || rules.ignore.iter().any(|re| re.is_match(text)) {
         return;
+    }
+    {
+        let mb = &mut facts.mariabackup;
+        if text.contains("mariabackup based on MariaDB server")
+            || text.starts_with("xtrabackup version")
+            || text.contains("xtrabackup: recognized server arguments")
+        {
+            mb.tool = true;
+        }
+        mb.completed = text.trim_end().ends_with("completed OK!");
+        if text.contains("Connecting to MariaDB server")
+            || text.contains("Connecting to MySQL server")
+            || text.contains("Backup created in directory")
+        {
+            mb.backup_phase = true;
+        }
+        if text.contains("This target seems to be not prepared yet")
+            || text.contains("Starting InnoDB instance for recovery")
+        {
+            mb.prepare_phase = true;
+        }
     }
     let parsed = parse_prefix(text, now);
     if let Some(t) = parsed.time {

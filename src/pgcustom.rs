@@ -473,8 +473,14 @@ pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Resu
             .map(|suffix| dir.join(format!("{name}{suffix}")))
             .find(|p| p.is_file());
         let Some(path) = found else {
+            let suffix = match facts.compression.as_str() {
+                "gzip" => ".gz",
+                "lz4" => ".lz4",
+                "zstd" => ".zst",
+                _ => "",
+            };
             facts.problem = Some(format!(
-                "data file {name} of {} is missing ({complete} of {} data files verified)",
+                "data file {name}{suffix} of {} is missing ({complete} of {} data files verified)",
                 entry.name(),
                 facts.data_entries
             ));
@@ -504,7 +510,7 @@ pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Resu
 
 /// Verifies the TOC of a pg_dump tar-format archive (`pg_dump -Ft`) against the members
 /// the tar walk found: every data entry's member must be there (and was read whole).
-pub fn verify_tar_toc(toc: &[u8], members: &[String]) -> ArchiveFacts {
+pub fn verify_tar_toc(toc: &[u8], members: &[String], cut_member: Option<&str>) -> ArchiveFacts {
     let mut facts = ArchiveFacts::new("pg_dump tar archive");
     let progress = AtomicU64::new(0);
     let mut cur = Cursor {
@@ -526,11 +532,25 @@ pub fn verify_tar_toc(toc: &[u8], members: &[String]) -> ArchiveFacts {
             return facts;
         }
     }
+    if let Some(cut) = cut_member {
+        let base = cut.rsplit('/').next().unwrap_or(cut);
+        let owner = entries
+            .values()
+            .find(|e| e.file.as_deref() == Some(base))
+            .map(|e| format!(": the data of {}", e.name()))
+            .unwrap_or_default();
+        facts.problem = Some(format!("cut inside member {base}{owner}"));
+        return facts;
+    }
     for entry in entries.values().filter(|e| e.has_data) {
         let Some(name) = &entry.file else { continue };
-        let present = members
-            .iter()
-            .any(|m| m.rsplit('/').next() == Some(name.as_str()));
+        // Large objects go to blobs.toc (blobs_ID.toc from PostgreSQL 17) and blob_OID.dat,
+        // whatever file name the TOC gives their entry.
+        let blobs = entry.desc == "BLOBS" || entry.desc == "BLOB DATA";
+        let present = members.iter().any(|m| {
+            let base = m.rsplit('/').next().unwrap_or(m);
+            base == name || (blobs && base.starts_with("blobs") && base.ends_with(".toc"))
+        });
         if !present {
             facts.problem = Some(format!(
                 "member {name} with the data of {} is missing",

@@ -38,6 +38,8 @@ pub struct TarFacts {
     pub problem: Option<String>,
     /// The contents of a `toc.dat` member (pg_dump -Ft), if any (bounded).
     pub pg_toc: Option<Vec<u8>>,
+    /// The member the archive was cut in, if it was.
+    pub cut_member: Option<String>,
 }
 
 /// True when a 512-byte block looks like a tar header (ustar magic and a valid checksum).
@@ -209,6 +211,7 @@ pub fn walk<R: Read>(mut r: R) -> io::Result<TarFacts> {
             let want = (left as usize).min(buf.len());
             let got = r.read(&mut buf[..want])?;
             if got == 0 {
+                facts.cut_member = Some(name.clone());
                 facts.problem = Some(format!(
                     "tar archive cut inside member {} at byte {} ({} of {} bytes present)",
                     crate::text::safe(&name, 120),
