@@ -335,6 +335,17 @@ enum Checked {
     Changed(String),
 }
 
+impl Checked {
+    /// Judged: what the log check needs to know about the dump.
+    fn done(chosen: &discover::Candidate, report: &Report) -> Checked {
+        Checked::Done(Some(DumpSeen {
+            path: chosen.path.clone(),
+            mtime: chosen.mtime,
+            has_marker: report.facts.marker.is_some(),
+        }))
+    }
+}
+
 /// Age and size of a candidate: findings, perfdata and facts.
 fn judge_metadata(
     chosen: &discover::Candidate,
@@ -378,13 +389,7 @@ fn check_candidate(
         report.perfdata.push(perf);
     }
     progress.set_partial(report);
-    let seen = |report: &Report| {
-        Checked::Done(Some(DumpSeen {
-            path: chosen.path.clone(),
-            mtime: chosen.mtime,
-            has_marker: report.facts.marker.is_some(),
-        }))
-    };
+    let seen = |report: &Report| Checked::done(chosen, report);
     if let Some(kind) = chosen.dir_kind {
         return check_backup_dir(chosen, kind, config, cache, now, progress, report);
     }
@@ -473,13 +478,7 @@ fn check_backup_dir(
     report: &mut Report,
 ) -> Checked {
     let path = &chosen.path;
-    let seen = |report: &Report| {
-        Checked::Done(Some(DumpSeen {
-            path: chosen.path.clone(),
-            mtime: chosen.mtime,
-            has_marker: report.facts.marker.is_some(),
-        }))
-    };
+    let seen = |report: &Report| Checked::done(chosen, report);
     let key = match crate::dirformats::metadata(path, kind) {
         Ok((_, _, key)) => key,
         Err(e) => {

@@ -424,6 +424,35 @@ fn walk<R: Read>(
     Ok(())
 }
 
+/// Reads the header and table of contents of a `toc.dat` (directory and tar formats, which
+/// keep the data elsewhere). A damaged or cut TOC is a problem in `facts` (then None).
+fn toc_only<R: Read>(
+    inner: R,
+    facts: &mut ArchiveFacts,
+    progress: &AtomicU64,
+) -> io::Result<Option<BTreeMap<i64, Entry>>> {
+    let mut cur = Cursor {
+        inner,
+        pos: 0,
+        progress,
+        int_size: 4,
+        off_size: 8,
+    };
+    let mut entries = BTreeMap::new();
+    match walk(&mut cur, facts, &mut entries) {
+        Ok(()) => Ok(Some(entries)),
+        Err(Stop::Io(e)) => Err(e),
+        Err(Stop::Bad(why)) => {
+            facts.problem = Some(format!("toc.dat damaged at byte {}: {why}", cur.pos));
+            Ok(None)
+        }
+        Err(Stop::Cut) => {
+            facts.problem = Some(format!("toc.dat cut at byte {}", cur.pos));
+            Ok(None)
+        }
+    }
+}
+
 /// Verifies a pg_dump directory-format archive (`pg_dump -Fd`): `toc.dat` parses, and every
 /// data file it names is present and, when compressed, its stream is whole.
 pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
@@ -437,26 +466,9 @@ pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Resu
         }
         Err(e) => return Err(e),
     };
-    let mut cur = Cursor {
-        inner: io::BufReader::new(toc),
-        pos: 0,
-        progress,
-        int_size: 4,
-        off_size: 8,
+    let Some(entries) = toc_only(io::BufReader::new(toc), &mut facts, progress)? else {
+        return Ok(facts);
     };
-    let mut entries = BTreeMap::new();
-    match walk(&mut cur, &mut facts, &mut entries) {
-        Ok(()) => {}
-        Err(Stop::Io(e)) => return Err(e),
-        Err(Stop::Bad(why)) => {
-            facts.problem = Some(format!("toc.dat damaged at byte {}: {why}", cur.pos));
-            return Ok(facts);
-        }
-        Err(Stop::Cut) => {
-            facts.problem = Some(format!("toc.dat cut at byte {}", cur.pos));
-            return Ok(facts);
-        }
-    }
     if !facts.supported {
         return Ok(facts);
     }
@@ -512,26 +524,9 @@ pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Resu
 /// the tar walk found: every data entry's member must be there (and was read whole).
 pub fn verify_tar_toc(toc: &[u8], members: &[String], cut_member: Option<&str>) -> ArchiveFacts {
     let mut facts = ArchiveFacts::new("pg_dump tar archive");
-    let progress = AtomicU64::new(0);
-    let mut cur = Cursor {
-        inner: toc,
-        pos: 0,
-        progress: &progress,
-        int_size: 4,
-        off_size: 8,
+    let Ok(Some(entries)) = toc_only(toc, &mut facts, &AtomicU64::new(0)) else {
+        return facts;
     };
-    let mut entries = BTreeMap::new();
-    match walk(&mut cur, &mut facts, &mut entries) {
-        Ok(()) => {}
-        Err(Stop::Bad(why)) => {
-            facts.problem = Some(format!("toc.dat damaged at byte {}: {why}", cur.pos));
-            return facts;
-        }
-        Err(_) => {
-            facts.problem = Some(format!("toc.dat cut at byte {}", cur.pos));
-            return facts;
-        }
-    }
     if let Some(cut) = cut_member {
         let base = cut.rsplit('/').next().unwrap_or(cut);
         let owner = entries
