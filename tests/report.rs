@@ -927,3 +927,27 @@ fn a_set_that_fails_or_hangs_is_unknown_and_does_not_hold_the_others() {
         pairs(&[("gone", "CRITICAL"), ("ok", "UNKNOWN")])
     );
 }
+
+#[test]
+fn the_readmes_config_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### The configuration file")
+        .nth(1)
+        .expect("README has the configuration section");
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a toml block");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backups.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = check_backup::config::ConfigFile::load(&path).unwrap();
+    assert_eq!(config.set_names(), ["crm", "shop", "wiki"]);
+    // And the cron line names options that exist.
+    assert!(readme.contains(
+        "30 7 * * * root backup-report --config /etc/check_backup/backups.toml --format text | mail -s \"backup report\" ops@example.com"
+    ));
+}

@@ -287,7 +287,7 @@ fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
     let _ = write!(
         h,
         "<td class=\"c-age num\" data-label=\"Age\">{}",
-        esc(&age_text(r), 40)
+        dash(esc(&age_text(r), 40))
     );
     if let Some(at) = r.checked_at() {
         let _ = write!(
@@ -301,7 +301,7 @@ fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
     let _ = write!(
         h,
         "<td class=\"c-size num\" data-label=\"Size\">{}",
-        esc(&size_text(r), 40)
+        dash(esc(&size_text(r), 40))
     );
     if let Some(u) = r.uncompressed_bytes() {
         if Some(u) != r.size_bytes() {
@@ -394,6 +394,15 @@ fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
         }
     }
     h.push_str("</td></tr>\n");
+}
+
+/// A dash for "not known".
+fn dash(text: String) -> String {
+    if text == "-" {
+        "&mdash;".into()
+    } else {
+        text
+    }
 }
 
 /// The size change with a real minus sign, or a dash when not known.

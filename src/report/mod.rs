@@ -256,6 +256,10 @@ pub fn collect(args: &Args) -> Outcome {
     }
     for dir in &args.from {
         match fleet::load_dir(dir) {
+            Ok(r) if r.is_empty() => {
+                notes.push(format!("--from {}: no *.json results", dir.display()));
+                failed = true;
+            }
             Ok(r) => results.extend(r),
             Err(e) => {
                 notes.push(e);
@@ -280,6 +284,7 @@ pub fn collect(args: &Args) -> Outcome {
                         "Icinga 2 API {url}: no service uses the check command '{}'",
                         args.icinga_check_command
                     ));
+                    failed = true;
                 }
                 results.extend(r);
             }

@@ -78,10 +78,7 @@ pub fn render(page: &Page) -> String {
         .map(|r| {
             [
                 r.state().to_string(),
-                r.host
-                    .as_deref()
-                    .map(|h| safe(h, 30))
-                    .unwrap_or_else(|| "-".into()),
+                safe(r.host_or(page.host), 30),
                 safe(&r.set, 30),
                 age_text(r),
                 size_text(r),
