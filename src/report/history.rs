@@ -10,7 +10,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -106,10 +106,19 @@ fn write_once(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Appends entries, one line each, under an exclusive lock. Creates the file (mode 0644)
-/// but not its directory.
+/// and its directory (0755) when missing.
 pub fn append(path: &Path, entries: &[Entry]) -> Result<(), String> {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| format!("history {}: {what}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .map_err(|e| fail("cannot create its directory", &e))?;
+        }
+    }
     let mut file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -278,8 +287,10 @@ mod tests {
         // A missing file is an empty history, without a note.
         let none = read(&d.path().join("nope.jsonl"), 0);
         assert!(none.entries.is_empty() && none.notes.is_empty());
-        // No directory: an error naming the file.
-        let e = append(&d.path().join("no/such/dir.jsonl"), &[]).unwrap_err();
-        assert!(e.contains("cannot open for appending"), "{e}");
+        // A missing directory is created; one that cannot be is an error naming the file.
+        append(&d.path().join("new/dir/h.jsonl"), &[]).unwrap();
+        assert!(d.path().join("new/dir/h.jsonl").is_file());
+        let e = append(&p.join("h.jsonl"), &[]).unwrap_err();
+        assert!(e.contains("cannot create its directory"), "{e}");
     }
 }
