@@ -10,7 +10,8 @@
 //! 3. present — [`output`] renders plugin text or JSON.
 //!
 //! [`check`] wires the steps together; [`cli`] is the command-line contract; [`watchdog`]
-//! guarantees one answer within the time limit.
+//! guarantees one answer within the time limit. [`report`] is the `backup-report` binary:
+//! every set of the configuration file (and a fleet) in one text, JSON or HTML report.
 
 pub mod cache;
 pub mod check;
@@ -25,6 +26,7 @@ pub mod log;
 pub mod output;
 pub mod pgcustom;
 pub mod range;
+pub mod report;
 pub mod sections;
 pub mod sys;
 pub mod tar;

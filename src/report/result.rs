@@ -1,0 +1,535 @@
+//! One backup set's result as the report sees it: the JSON document of
+//! `check_backup --output json` (schema in README.md) plus `set` (and `host` for fleet
+//! entries), with typed accessors that never trust the document (a fleet file is foreign
+//! input: missing fields, wrong types and non-finite numbers read as "not known").
+
+use serde_json::{json, Map, Value};
+
+use crate::evaluate::{Facts, State};
+
+/// Where a result came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A set of this host's configuration file, checked by this run.
+    Local,
+    /// A file of `--from DIR`.
+    File,
+    /// The Icinga 2 REST API (`--icinga-api`).
+    Icinga,
+}
+
+impl Source {
+    /// The word used in the JSON `source` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Local => "local",
+            Source::File => "file",
+            Source::Icinga => "icinga",
+        }
+    }
+}
+
+/// One set's result.
+#[derive(Debug, Clone)]
+pub struct SetResult {
+    /// The set's name (config section, Icinga service name, or `set` field of a fleet file).
+    pub set: String,
+    /// The host, for fleet entries (`None`: this host).
+    pub host: Option<String>,
+    /// Where it came from.
+    pub source: Source,
+    /// The document, `set`/`host`/`source` included.
+    pub doc: Value,
+}
+
+/// A log problem line quoted by the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// `ERROR` or `WARNING` (as check_backup names the level).
+    pub level: String,
+    /// Line number within the judged run.
+    pub line: Option<u64>,
+    /// The line's text.
+    pub text: String,
+}
+
+/// A finding (`{check, state, message}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingView {
+    /// Which check.
+    pub check: String,
+    /// Its state.
+    pub state: State,
+    /// What it found.
+    pub message: String,
+}
+
+/// Parses a state word (`OK`, `WARNING`, `CRITICAL`, `UNKNOWN`, any case).
+pub fn parse_state(s: &str) -> Option<State> {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "OK" => Some(State::Ok),
+        "WARNING" => Some(State::Warning),
+        "CRITICAL" => Some(State::Critical),
+        "UNKNOWN" => Some(State::Unknown),
+        _ => None,
+    }
+}
+
+/// The state of a plugin exit code (anything but 0–3 is UNKNOWN).
+pub fn state_of_code(code: i64) -> State {
+    match code {
+        0 => State::Ok,
+        1 => State::Warning,
+        2 => State::Critical,
+        _ => State::Unknown,
+    }
+}
+
+/// The order of the report: worst first (CRITICAL, WARNING, UNKNOWN, OK — the plugin's own
+/// ranking, where a check that could not look ranks below a known problem).
+pub fn severity(state: State) -> u8 {
+    match state {
+        State::Critical => 3,
+        State::Warning => 2,
+        State::Unknown => 1,
+        State::Ok => 0,
+    }
+}
+
+/// The worst of some states (OK when there are none).
+pub fn worst(states: impl IntoIterator<Item = State>) -> State {
+    states
+        .into_iter()
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(State::Ok)
+}
+
+/// A finite, non-negative number from a JSON value.
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|x| x.is_finite())
+}
+
+/// The current time as RFC 3339 (local time with offset, seconds).
+pub fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+impl SetResult {
+    /// Wraps a document, adding `set`, `source` and (for fleet entries) `host`. A document
+    /// that is not an object, or has no valid state, becomes UNKNOWN naming the problem.
+    pub fn from_doc(set: &str, host: Option<&str>, source: Source, doc: Value) -> SetResult {
+        let Value::Object(mut map) = doc else {
+            return SetResult::unknown(
+                set,
+                host,
+                source,
+                "not a check_backup JSON result (expected an object)",
+            );
+        };
+        let state = map
+            .get("state")
+            .and_then(Value::as_str)
+            .and_then(parse_state)
+            .or_else(|| {
+                map.get("exit_code")
+                    .and_then(Value::as_i64)
+                    .map(state_of_code)
+            });
+        let Some(state) = state else {
+            return SetResult::unknown(
+                set,
+                host,
+                source,
+                "not a check_backup JSON result (no valid 'state' or 'exit_code')",
+            );
+        };
+        // Normalise state and exit code so every reader agrees with the state shown.
+        map.insert("state".into(), json!(state.to_string()));
+        map.insert("exit_code".into(), json!(state.exit_code()));
+        map.insert("set".into(), json!(set));
+        match host {
+            Some(h) => {
+                map.insert("host".into(), json!(h));
+            }
+            None => {
+                map.remove("host");
+            }
+        }
+        map.insert("source".into(), json!(source.as_str()));
+        SetResult {
+            set: set.to_string(),
+            host: host.map(str::to_string),
+            source,
+            doc: Value::Object(map),
+        }
+    }
+
+    /// An UNKNOWN result that names the set and the reason, in check_backup's schema.
+    pub fn unknown(set: &str, host: Option<&str>, source: Source, reason: &str) -> SetResult {
+        let facts = serde_json::to_value(Facts::default()).unwrap_or(Value::Null);
+        let summary = format!("set {set}: {reason}");
+        let doc = json!({
+            "plugin": "check_backup",
+            "version": env!("CARGO_PKG_VERSION"),
+            "checked_at": now_rfc3339(),
+            "state": "UNKNOWN",
+            "exit_code": 3,
+            "summary": summary,
+            "file": null,
+            "findings": [{"check": "report", "state": "UNKNOWN", "message": summary}],
+            "perfdata": [],
+            "facts": facts,
+            "log_lines": [],
+        });
+        SetResult::from_doc(set, host, source, doc)
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.doc.get(key)
+    }
+
+    fn fact(&self, key: &str) -> Option<&Value> {
+        self.get("facts").and_then(|f| f.get(key))
+    }
+
+    /// The state (validated in [`SetResult::from_doc`]).
+    pub fn state(&self) -> State {
+        self.get("state")
+            .and_then(Value::as_str)
+            .and_then(parse_state)
+            .unwrap_or(State::Unknown)
+    }
+
+    /// The one-line summary.
+    pub fn summary(&self) -> String {
+        self.get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// The dump checked.
+    pub fn file(&self) -> Option<String> {
+        self.get("file").and_then(Value::as_str).map(str::to_string)
+    }
+
+    /// When it was checked (RFC 3339 text, as given).
+    pub fn checked_at(&self) -> Option<String> {
+        self.get("checked_at")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// A perfdata value by label.
+    pub fn perf(&self, label: &str) -> Option<f64> {
+        self.get("perfdata")?
+            .as_array()?
+            .iter()
+            .find(|p| p.get("label").and_then(Value::as_str) == Some(label))
+            .and_then(|p| p.get("value"))
+            .and_then(number)
+    }
+
+    /// The dump's age in seconds (facts, else perfdata).
+    pub fn age_seconds(&self) -> Option<f64> {
+        self.fact("age_seconds")
+            .and_then(number)
+            .or_else(|| self.perf("age"))
+    }
+
+    /// The dump's size on disk in bytes.
+    pub fn size_bytes(&self) -> Option<f64> {
+        self.fact("size_bytes")
+            .and_then(number)
+            .or_else(|| self.perf("size"))
+            .filter(|v| *v >= 0.0)
+    }
+
+    /// The decoded size in bytes.
+    pub fn uncompressed_bytes(&self) -> Option<f64> {
+        self.fact("uncompressed_bytes")
+            .and_then(number)
+            .or_else(|| self.perf("uncompressed_size"))
+            .filter(|v| *v >= 0.0)
+    }
+
+    /// The size trend: percent change against the median of earlier dumps (`size_change`).
+    pub fn size_change(&self) -> Option<f64> {
+        self.perf("size_change")
+    }
+
+    /// The findings, in the document's order.
+    pub fn findings(&self) -> Vec<FindingView> {
+        let Some(items) = self.get("findings").and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|f| {
+                Some(FindingView {
+                    check: f.get("check")?.as_str()?.to_string(),
+                    state: parse_state(f.get("state")?.as_str()?)?,
+                    message: f.get("message")?.as_str()?.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The findings that are not OK, worst first.
+    pub fn problems(&self) -> Vec<FindingView> {
+        let mut p: Vec<_> = self
+            .findings()
+            .into_iter()
+            .filter(|f| f.state != State::Ok)
+            .collect();
+        p.sort_by_key(|f| std::cmp::Reverse(severity(f.state)));
+        p
+    }
+
+    /// The log's ERROR and WARN lines.
+    pub fn log_lines(&self) -> Vec<LogLine> {
+        let Some(items) = self.get("log_lines").and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|l| {
+                Some(LogLine {
+                    level: l.get("level")?.as_str()?.to_string(),
+                    line: l.get("line").and_then(Value::as_u64),
+                    text: l.get("text")?.as_str()?.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The host shown: the fleet host, or `local` for this host's sets.
+    pub fn host_or<'a>(&'a self, local: &'a str) -> &'a str {
+        self.host.as_deref().unwrap_or(local)
+    }
+}
+
+/// Sorts worst first, then by host (this host first), then by set.
+pub fn sort(results: &mut [SetResult]) {
+    results.sort_by(|a, b| {
+        severity(b.state())
+            .cmp(&severity(a.state()))
+            .then_with(|| a.host.cmp(&b.host))
+            .then_with(|| a.set.cmp(&b.set))
+    });
+}
+
+/// Counts per state, in the order CRITICAL, WARNING, UNKNOWN, OK.
+pub fn counts(results: &[SetResult]) -> [(State, usize); 4] {
+    let n = |s: State| results.iter().filter(|r| r.state() == s).count();
+    [
+        (State::Critical, n(State::Critical)),
+        (State::Warning, n(State::Warning)),
+        (State::Unknown, n(State::Unknown)),
+        (State::Ok, n(State::Ok)),
+    ]
+}
+
+/// Parses one perfdata item `'label'=value[uom];[warn];[crit];[min];[max]` into the JSON
+/// shape of check_backup's `perfdata` array.
+pub fn parse_perfdata_item(item: &str) -> Option<Value> {
+    let (label, rest) = item.rsplit_once('=')?;
+    let label = label.trim().trim_matches('\'').to_string();
+    if label.is_empty() {
+        return None;
+    }
+    let mut fields = rest.split(';');
+    let value_uom = fields.next()?.trim();
+    let split = value_uom
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        .unwrap_or(value_uom.len());
+    // A unit starting with e/E (none of the plugin's) would be misread; the plugin uses
+    // s, B, %, or nothing.
+    let value: f64 = value_uom[..split].replace(',', ".").parse().ok()?;
+    if !value.is_finite() {
+        return None;
+    }
+    let uom = &value_uom[split..];
+    let opt_text = |s: Option<&str>| -> Value {
+        match s.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => json!(s),
+            None => Value::Null,
+        }
+    };
+    let opt_num = |s: Option<&str>| -> Value {
+        s.and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .map(|v| json!(v))
+            .unwrap_or(Value::Null)
+    };
+    let warn = fields.next();
+    let crit = fields.next();
+    let min = fields.next();
+    let max = fields.next();
+    Some(json!({
+        "label": label,
+        "value": value,
+        "uom": uom,
+        "warn": opt_text(warn),
+        "crit": opt_text(crit),
+        "min": opt_num(min),
+        "max": opt_num(max),
+    }))
+}
+
+/// Splits a perfdata string (space separated, labels may be quoted and contain spaces).
+pub fn split_perfdata(text: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    items.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        items.push(current);
+    }
+    items
+}
+
+/// Facts recovered from perfdata (for results that only have plugin text, e.g. Icinga's).
+pub fn facts_from_perfdata(perfdata: &[Value]) -> Value {
+    let mut facts = match serde_json::to_value(Facts::default()) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let find = |label: &str| {
+        perfdata
+            .iter()
+            .find(|p| p.get("label").and_then(Value::as_str) == Some(label))
+            .and_then(|p| p.get("value"))
+            .and_then(number)
+    };
+    if let Some(age) = find("age") {
+        facts.insert("age_seconds".into(), json!(age));
+    }
+    if let Some(size) = find("size").filter(|v| *v >= 0.0) {
+        facts.insert("size_bytes".into(), json!(size as u64));
+    }
+    if let Some(u) = find("uncompressed_size").filter(|v| *v >= 0.0) {
+        facts.insert("uncompressed_bytes".into(), json!(u as u64));
+    }
+    Value::Object(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_validated_and_tagged() {
+        let r = SetResult::from_doc(
+            "shop",
+            None,
+            Source::Local,
+            json!({"state": "warning", "exit_code": 0, "summary": "old",
+                   "facts": {"age_seconds": 100.0, "size_bytes": 2048},
+                   "perfdata": [{"label": "size_change", "value": -60.5}]}),
+        );
+        assert_eq!(r.state(), State::Warning);
+        assert_eq!(r.doc["exit_code"], 1);
+        assert_eq!(r.doc["set"], "shop");
+        assert_eq!(r.doc.get("host"), None);
+        assert_eq!(r.age_seconds(), Some(100.0));
+        assert_eq!(r.size_bytes(), Some(2048.0));
+        assert_eq!(r.size_change(), Some(-60.5));
+        let bad = SetResult::from_doc("x", Some("h"), Source::File, json!([1, 2]));
+        assert_eq!(bad.state(), State::Unknown);
+        assert!(bad
+            .summary()
+            .contains("set x: not a check_backup JSON result"));
+        assert_eq!(bad.doc["host"], "h");
+        let bad = SetResult::from_doc("x", None, Source::File, json!({"state": "GREEN"}));
+        assert_eq!(bad.state(), State::Unknown);
+        let by_code = SetResult::from_doc("x", None, Source::File, json!({"exit_code": 2}));
+        assert_eq!(by_code.state(), State::Critical);
+    }
+
+    #[test]
+    fn wrong_types_read_as_unknown_values() {
+        let r = SetResult::from_doc(
+            "s",
+            None,
+            Source::File,
+            json!({"state": "OK", "summary": 5, "facts": {"age_seconds": "old"},
+                   "findings": [{"check": "age"}, {"check": "size", "state": "CRITICAL", "message": "small"}],
+                   "log_lines": [{"level": "ERROR", "line": 3, "text": "boom"}, {"text": 1}]}),
+        );
+        assert_eq!(r.summary(), "");
+        assert_eq!(r.age_seconds(), None);
+        assert_eq!(r.findings().len(), 1);
+        assert_eq!(r.problems()[0].message, "small");
+        assert_eq!(
+            r.log_lines(),
+            [LogLine {
+                level: "ERROR".into(),
+                line: Some(3),
+                text: "boom".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn order_and_worst() {
+        assert_eq!(
+            worst([State::Ok, State::Unknown, State::Warning]),
+            State::Warning
+        );
+        assert_eq!(worst([State::Ok, State::Unknown]), State::Unknown);
+        assert_eq!(worst([]), State::Ok);
+        let mk = |set: &str, state: &str| {
+            SetResult::from_doc(set, None, Source::Local, json!({ "state": state }))
+        };
+        let mut v = vec![
+            mk("a", "OK"),
+            mk("b", "UNKNOWN"),
+            mk("c", "CRITICAL"),
+            mk("d", "WARNING"),
+            mk("e", "CRITICAL"),
+        ];
+        sort(&mut v);
+        let names: Vec<_> = v.iter().map(|r| r.set.as_str()).collect();
+        assert_eq!(names, ["c", "e", "d", "b", "a"]);
+        assert_eq!(counts(&v)[0], (State::Critical, 2));
+    }
+
+    #[test]
+    fn perfdata_text_is_parsed() {
+        let items =
+            split_perfdata("age=11520s;93600;180000;0 'my size'=66670B;;;0 size_change=-62.5%;50");
+        assert_eq!(items.len(), 3);
+        let age = parse_perfdata_item(&items[0]).unwrap();
+        assert_eq!(age["label"], "age");
+        assert_eq!(age["value"], 11520.0);
+        assert_eq!(age["uom"], "s");
+        assert_eq!(age["warn"], "93600");
+        assert_eq!(age["min"], 0.0);
+        assert_eq!(age["max"], Value::Null);
+        let size = parse_perfdata_item(&items[1]).unwrap();
+        assert_eq!(size["label"], "my size");
+        assert_eq!(size["warn"], Value::Null);
+        let change = parse_perfdata_item(&items[2]).unwrap();
+        assert_eq!(change["value"], -62.5);
+        assert_eq!(change["uom"], "%");
+        assert!(parse_perfdata_item("garbage").is_none());
+        assert!(parse_perfdata_item("x=abc").is_none());
+        let facts = facts_from_perfdata(&[age, size, change]);
+        assert_eq!(facts["age_seconds"], 11520.0);
+        assert_eq!(facts["size_bytes"], Value::Null); // labelled 'my size', not 'size'
+    }
+}

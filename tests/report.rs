@@ -1,0 +1,951 @@
+//! backup-report: the text, JSON and HTML reports over generated dumps (OK, stale, shrunk,
+//! cut with a failed job's log, log warnings), the history file (append, window, corrupt
+//! lines, concurrent writers), `--from DIR`, time limits, parallelism and the exit code.
+//! (The HTML page in a real browser and `--icinga-api` against a real Icinga 2 are tested
+//! by tests/e2e/report.sh.)
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const HOUR: i64 = 3600;
+
+fn report_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_backup-report"))
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Fixture {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn config(&self) -> &str {
+        self.config.to_str().unwrap()
+    }
+    fn history(&self) -> String {
+        self.path().join("history.jsonl").display().to_string()
+    }
+}
+
+/// What backup-report answered.
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+fn report_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let started = Instant::now();
+    let out = Command::new(report_binary())
+        .args(args)
+        .env("CHECK_BACKUP_CACHE_DIR", f.path().join("cache"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("run backup-report");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: started.elapsed(),
+    }
+}
+
+fn report(f: &Fixture, args: &[&str]) -> Out {
+    report_env(f, args, &[])
+}
+
+/// Five sets, one of each kind:
+/// - `ok`: three similar dumps, the newest 3h old → OK
+/// - `stale`: a complete dump written 3 days ago → CRITICAL
+/// - `shrunk`: seven dumps of ~3000 rows, then one of 1000 → WARNING, size_change ≈ −65%
+/// - `cut`: a gzip stream cut in half, and the job's log says why (with hostile text) → CRITICAL
+/// - `logwarn`: a good dump, but the log has WARN lines → WARNING
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("cache")).unwrap();
+    let mk = |name: &str| {
+        let d = p.join(name);
+        std::fs::create_dir(&d).unwrap();
+        d
+    };
+    let ok = mk("ok");
+    for (i, age) in [(1, 51), (2, 27), (3, 3)] {
+        write_aged(
+            &ok,
+            &format!("shop-{i}.sql.gz"),
+            &gzip(&mysqldump(3000 + i * 7, true)),
+            age * HOUR,
+        );
+    }
+    let stale = mk("stale");
+    write_aged(
+        &stale,
+        "pg-1.sql.gz",
+        &gzip(&pg_dump(2000, true)),
+        72 * HOUR,
+    );
+    let shrunk = mk("shrunk");
+    for i in 0..7 {
+        write_aged(
+            &shrunk,
+            &format!("db-{i}.sql.gz"),
+            &gzip(&mysqldump(3000 + i * 11, true)),
+            (8 - i as i64) * 24 * HOUR,
+        );
+    }
+    write_aged(
+        &shrunk,
+        "db-9.sql.gz",
+        &gzip(&mysqldump(1000, true)),
+        2 * HOUR,
+    );
+    let cut = mk("cut");
+    let whole = gzip(&mysqldump(4000, true));
+    write_aged(&cut, "crm-1.sql.gz", &whole[..whole.len() / 2], 5 * HOUR);
+    write_aged(
+        p,
+        "cut.log",
+        b"INFO - starting mysqldump crm\nERROR - mysqldump: Got error: 2013: Lost connection to server <script>alert(1)</script> \x1b[31mred\x1b[0m\nINFO - mysqldump exited with 2\n",
+        5 * HOUR - 30,
+    );
+    let logwarn = mk("logwarn");
+    write_aged(
+        &logwarn,
+        "wiki-1.sql.gz",
+        &gzip(&mysqldump(1500, true)),
+        4 * HOUR,
+    );
+    write_aged(
+        p,
+        "logwarn.log",
+        b"INFO - starting mysqldump wiki\nWARN - table `page` is larger than 1 GiB, dump is slow\nINFO - mysqldump exited with 0\n",
+        4 * HOUR - 20,
+    );
+    let config = p.join("backups.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[defaults]
+warning-age = "26h"
+critical-age = "50h"
+
+[set.ok]
+dump = "{ok}/"
+
+[set.stale]
+dump = "{stale}/"
+
+[set.shrunk]
+dump = "{shrunk}/"
+
+[set.cut]
+dump = "{cut}/"
+log = "{p}/cut.log"
+
+[set.logwarn]
+dump = "{logwarn}/"
+log = "{p}/logwarn.log"
+"#,
+            ok = ok.display(),
+            stale = stale.display(),
+            shrunk = shrunk.display(),
+            cut = cut.display(),
+            logwarn = logwarn.display(),
+            p = p.display(),
+        ),
+    )
+    .unwrap();
+    Fixture { dir, config }
+}
+
+fn json_report(f: &Fixture, extra: &[&str]) -> (Out, Vec<Value>) {
+    let mut args = vec!["--config", f.config(), "--format", "json", "--no-history"];
+    args.extend_from_slice(extra);
+    let out = report(f, &args);
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout, out.stderr));
+    let items = v.as_array().expect("an array").clone();
+    (out, items)
+}
+
+fn states(items: &[Value]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|i| {
+            (
+                i["set"].as_str().unwrap().to_string(),
+                i["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn json_is_check_backups_schema_plus_set_worst_first() {
+    let f = fixture();
+    let (out, items) = json_report(&f, &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        states(&items),
+        pairs(&[
+            ("cut", "CRITICAL"),
+            ("stale", "CRITICAL"),
+            ("logwarn", "WARNING"),
+            ("shrunk", "WARNING"),
+            ("ok", "OK"),
+        ])
+    );
+    // The same document as check_backup --config --set --output json, plus set and source.
+    let direct = Command::new(binary())
+        .args(["--config", f.config(), "--set", "ok", "--output", "json"])
+        .env("CHECK_BACKUP_CACHE_DIR", f.path().join("cache"))
+        .output()
+        .unwrap();
+    let direct: Value = serde_json::from_slice(&direct.stdout).unwrap();
+    let ok = items.iter().find(|i| i["set"] == "ok").unwrap();
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let mut expected = keys(&direct);
+    expected.extend(["set".to_string(), "source".to_string()]);
+    expected.sort();
+    assert_eq!(keys(ok), expected);
+    assert_eq!(ok["summary"], direct["summary"]);
+    assert_eq!(ok["source"], "local");
+    assert!(ok.get("host").is_none(), "local sets carry no host");
+    for key in [
+        "plugin",
+        "version",
+        "checked_at",
+        "exit_code",
+        "file",
+        "findings",
+        "perfdata",
+        "facts",
+        "log_lines",
+    ] {
+        assert!(items.iter().all(|i| i.get(key).is_some()), "{key}");
+    }
+    let cut = &items[0];
+    assert_eq!(cut["exit_code"], 2);
+    assert!(cut["summary"]
+        .as_str()
+        .unwrap()
+        .contains("gzip stream truncated"));
+    assert_eq!(cut["log_lines"][0]["level"], "ERROR");
+    let shrunk = items.iter().find(|i| i["set"] == "shrunk").unwrap();
+    let change = shrunk["perfdata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["label"] == "size_change")
+        .unwrap()["value"]
+        .as_f64()
+        .unwrap();
+    assert!((-75.0..=-55.0).contains(&change), "{change}");
+}
+
+#[test]
+fn text_is_a_mail_worst_first_with_the_log_lines_quoted() {
+    let f = fixture();
+    let out = report(
+        &f,
+        &[
+            "--config",
+            f.config(),
+            "--no-history",
+            "--hostname",
+            "db1.example.com",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let t = &out.stdout;
+    let mut lines = t.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("Backup report for db1.example.com, "));
+    assert_eq!(
+        lines.next().unwrap(),
+        "5 sets: 2 CRITICAL, 2 WARNING, 0 UNKNOWN, 1 OK"
+    );
+    // The table: worst first, with age, size, change and file.
+    let table: Vec<&str> = t
+        .lines()
+        .skip_while(|l| !l.starts_with("STATE"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(table.len(), 6, "{t}");
+    assert!(
+        table[0].starts_with("STATE     SET      AGE"),
+        "{}",
+        table[0]
+    );
+    let first_words: Vec<(&str, &str)> = table[1..]
+        .iter()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next().unwrap(), w.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        first_words,
+        [
+            ("CRITICAL", "cut"),
+            ("CRITICAL", "stale"),
+            ("WARNING", "logwarn"),
+            ("WARNING", "shrunk"),
+            ("OK", "ok"),
+        ]
+    );
+    let stale = table.iter().find(|l| l.contains("stale")).unwrap();
+    assert!(stale.contains("3d 0h"), "{stale}");
+    assert!(stale.ends_with("pg-1.sql.gz"), "{stale}");
+    let shrunk = table.iter().find(|l| l.contains("shrunk")).unwrap();
+    assert!(
+        shrunk.contains("-6") && shrunk.contains("%"),
+        "size change shown: {shrunk}"
+    );
+    // Details: problems and quoted log lines; nothing raw from the files.
+    assert!(t.contains("\nCRITICAL cut\n"), "{t}");
+    assert!(
+        t.contains("[CRITICAL] stream: gzip stream truncated"),
+        "{t}"
+    );
+    assert!(t.contains("[CRITICAL] log_status: job failed with exit status 2"));
+    assert!(
+        t.contains("    > line 2 (ERROR) ERROR - mysqldump: Got error: 2013: Lost connection to server <script>alert(1)</script> \\x1b[31mred\\x1b[0m"),
+        "{t}"
+    );
+    assert!(t.contains("    > line 2 (WARN) WARN - table `page` is larger than 1 GiB"));
+    assert!(t.contains("[WARNING] size_trend: dump shrank"), "{t}");
+    assert!(t.contains("[CRITICAL] age: dump is 3d 0h old"), "{t}");
+    assert!(
+        !t.contains("\nOK ok\n"),
+        "OK sets without log lines have no details"
+    );
+    assert!(!t.contains('\u{1b}'), "no raw control characters");
+}
+
+#[test]
+fn html_is_one_escaped_self_contained_page() {
+    let f = fixture();
+    // A set whose name and log are hostile.
+    let mut config = std::fs::read_to_string(&f.config).unwrap();
+    config.push_str(&format!(
+        "\n[set.\"<img src=x onerror=alert(1)>\"]\ndump = \"{}/\"\nlog = \"{}/cut.log\"\n",
+        f.path().join("ok").display(),
+        f.path().display()
+    ));
+    std::fs::write(&f.config, config).unwrap();
+    let page = f.path().join("www/report.html");
+    std::fs::create_dir(f.path().join("www")).unwrap();
+    let out = report(
+        &f,
+        &[
+            "--config",
+            f.config(),
+            "--format",
+            "html",
+            "--output",
+            page.to_str().unwrap(),
+            "--history",
+            &f.history(),
+            "--hostname",
+            "db1 & <co>",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "", "--output writes the file, not stdout");
+    let h = std::fs::read_to_string(&page).unwrap();
+    assert!(h.starts_with("<!DOCTYPE html>"));
+    assert!(h.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
+    assert!(h.contains("Content-Security-Policy"));
+    assert!(h.contains("@media (max-width:760px)"), "responsive CSS");
+    // Self-contained and script-free.
+    for banned in [
+        "<script",
+        "<link",
+        "src=\"http",
+        "href=\"http",
+        "url(",
+        "@import",
+    ] {
+        assert!(!h.contains(banned), "{banned} in the page");
+    }
+    // One row per set, with its state class.
+    let rows: Vec<&str> = h
+        .lines()
+        .filter(|l| l.starts_with("<tr class=\"set "))
+        .collect();
+    assert_eq!(rows.len(), 6, "{h}");
+    let row = |set: &str| {
+        *rows
+            .iter()
+            .find(|r| r.contains(&format!("data-set=\"{set}\"")))
+            .unwrap_or_else(|| panic!("no row for {set}"))
+    };
+    assert!(row("cut").starts_with("<tr class=\"set state-critical\""));
+    assert!(row("stale").starts_with("<tr class=\"set state-critical\""));
+    assert!(row("shrunk").starts_with("<tr class=\"set state-warning\""));
+    assert!(row("logwarn").starts_with("<tr class=\"set state-warning\""));
+    assert!(row("ok").starts_with("<tr class=\"set state-ok\""));
+    // Header: host, time, a count per state.
+    assert!(h.contains("<span id=\"report-host\">db1 &amp; &lt;co&gt;</span>"));
+    assert!(
+        h.contains("data-state=\"CRITICAL\" data-count=\"3\""),
+        "{h}"
+    );
+    assert!(h.contains("data-state=\"WARNING\" data-count=\"2\""));
+    assert!(h.contains("data-state=\"UNKNOWN\" data-count=\"0\""));
+    assert!(h.contains("data-state=\"OK\" data-count=\"1\""));
+    // Sizes, change, sparkline, log problems.
+    assert!(row("shrunk").contains("&minus;6"), "{}", row("shrunk"));
+    assert!(row("shrunk").contains("c-change num bad"));
+    assert!(row("ok").contains("<svg class=\"spark\""));
+    assert!(row("cut").contains("<span class=\"lvl lvl-error\">ERROR</span> line 2:"));
+    // Escaping: the hostile set name and log line are text, not markup.
+    assert!(!h.contains("<img"), "raw tag from a set name");
+    assert!(h.contains("data-set=\"&lt;img src=x onerror=alert(1)&gt;\""));
+    assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(h.contains("\\x1b[31mred"));
+    assert!(
+        !h.chars().any(|c| c.is_control() && c != '\n'),
+        "no raw control characters"
+    );
+    // Written atomically: no temporary file left beside it.
+    let names: Vec<_> = std::fs::read_dir(f.path().join("www"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["report.html"]);
+}
+
+fn history_lines(f: &Fixture) -> Vec<Value> {
+    std::fs::read_to_string(f.history())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or(Value::Null))
+        .collect()
+}
+
+#[test]
+fn history_is_appended_each_run_and_read_back_for_the_window() {
+    let f = fixture();
+    let h = f.history();
+    let args = [
+        "--config",
+        f.config(),
+        "--history",
+        &h,
+        "--hostname",
+        "db1",
+        "--format",
+        "html",
+    ];
+    let first = report(&f, &args);
+    assert_eq!(first.code, 2);
+    let lines = history_lines(&f);
+    assert_eq!(lines.len(), 5);
+    let ok = lines.iter().find(|l| l["set"] == "ok").unwrap();
+    assert_eq!(ok["host"], "db1");
+    assert_eq!(ok["state"], "OK");
+    assert!(ok["size"].as_u64().unwrap() > 1000);
+    assert!(ok["uncompressed_size"].as_u64().unwrap() > ok["size"].as_u64().unwrap());
+    assert!((3.0 * 3600.0..3.0 * 3600.0 + 120.0).contains(&ok["age"].as_f64().unwrap()));
+    assert!(chrono::DateTime::parse_from_rfc3339(ok["time"].as_str().unwrap()).is_ok());
+    let stale = lines.iter().find(|l| l["set"] == "stale").unwrap();
+    assert_eq!(stale["state"], "CRITICAL");
+
+    // Old entries outside --days, a corrupt line, and an entry of another host.
+    let old = chrono::Local::now() - chrono::Duration::days(40);
+    let recent = chrono::Local::now() - chrono::Duration::days(2);
+    let mut extra = String::new();
+    extra.push_str(&format!(
+        "{{\"time\":\"{}\",\"set\":\"ok\",\"host\":\"db1\",\"state\":\"OK\",\"size\":999999999,\"uncompressed_size\":null,\"age\":60}}\n",
+        old.to_rfc3339()
+    ));
+    extra.push_str("{\"time\": \"2026-11-2\n");
+    extra.push_str(&format!(
+        "{{\"time\":\"{}\",\"set\":\"ok\",\"host\":\"db1\",\"state\":\"WARNING\",\"size\":5000,\"uncompressed_size\":null,\"age\":60}}\n",
+        recent.to_rfc3339()
+    ));
+    extra.push_str(&format!(
+        "{{\"time\":\"{}\",\"set\":\"ok\",\"host\":\"other\",\"state\":\"OK\",\"size\":5000,\"uncompressed_size\":null,\"age\":60}}\n",
+        recent.to_rfc3339()
+    ));
+    let mut file = std::fs::OpenOptions::new().append(true).open(&h).unwrap();
+    std::io::Write::write_all(&mut file, extra.as_bytes()).unwrap();
+    drop(file);
+
+    let second = report(&f, &args);
+    assert_eq!(
+        second.code, 2,
+        "a corrupt history line does not change the state"
+    );
+    assert!(
+        second.stderr.contains("skipped 1 corrupt line (line 7: "),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stdout.contains("Notes on the report itself"));
+    assert!(second.stdout.contains("skipped 1 corrupt line"));
+    assert_eq!(history_lines(&f).len(), 5 + 4 + 5);
+    // The ok sparkline: this run, the first run and the entry 2 days ago (not the one 40
+    // days ago, not the other host's); the WARNING point is marked.
+    let row = second
+        .stdout
+        .lines()
+        .find(|l| l.contains("data-set=\"ok\""))
+        .unwrap();
+    assert!(row.contains("size over the last 30 days: 3 runs"), "{row}");
+    assert!(
+        row.contains("fill=\"#c98a00\""),
+        "the WARNING run is marked: {row}"
+    );
+    // A wider window takes the old entry too.
+    let mut wide = args.to_vec();
+    wide.extend(["--days", "60"]);
+    let third = report(&f, &wide);
+    let row = third
+        .stdout
+        .lines()
+        .find(|l| l.contains("data-set=\"ok\""))
+        .unwrap();
+    assert!(row.contains("size over the last 60 days: 5 runs"), "{row}");
+    // --no-history leaves the file alone.
+    let before = std::fs::read(&h).unwrap();
+    report(&f, &["--config", f.config(), "--no-history"]);
+    assert_eq!(std::fs::read(&h).unwrap(), before);
+    // An unwritable history is a note, not a failure of the report.
+    let bad = format!("{}/h.jsonl", f.config());
+    let out = report(&f, &["--config", f.config(), "--history", &bad]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains(&format!("history {bad}: cannot create its directory")),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A child process of the concurrency test (run by it, ignored otherwise): appends 200
+/// entries, one run at a time, to the file named by REPORT_TEST_HISTORY.
+#[test]
+#[ignore]
+fn history_writer_child() {
+    let Ok(path) = std::env::var("REPORT_TEST_HISTORY") else {
+        return;
+    };
+    let who = std::env::var("REPORT_TEST_WRITER").unwrap();
+    // Long lines (> PIPE_BUF, several KiB): interleaving would show.
+    let padding = "x".repeat(6000);
+    for i in 0..200 {
+        let entry = check_backup::report::history::Entry {
+            time: chrono::Local::now().to_rfc3339(),
+            set: format!("{who}-{i}-{padding}"),
+            host: who.clone(),
+            state: "OK".into(),
+            size: Some(i),
+            uncompressed_size: None,
+            age: Some(1.0),
+        };
+        check_backup::report::history::append(Path::new(&path), &[entry]).unwrap();
+    }
+}
+
+#[test]
+fn concurrent_writers_never_corrupt_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    let children: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|who| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "history_writer_child",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
+                .env("REPORT_TEST_HISTORY", &path)
+                .env("REPORT_TEST_WRITER", who)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let read = check_backup::report::history::read(&path, 0);
+    assert!(read.notes.is_empty(), "{:?}", read.notes);
+    assert_eq!(text.lines().count(), 400);
+    assert_eq!(read.entries.len(), 400);
+    for who in ["a", "b"] {
+        let mut sizes: Vec<u64> = read
+            .entries
+            .iter()
+            .filter(|e| e.host == who)
+            .map(|e| e.size.unwrap())
+            .collect();
+        // Each writer's lines are all there, in its order.
+        assert_eq!(sizes, (0..200).collect::<Vec<_>>());
+        sizes.dedup();
+        assert_eq!(sizes.len(), 200);
+    }
+
+    // The same through the binary: two report runs at a time, 15 times each.
+    let f = fixture();
+    std::fs::write(
+        &f.config,
+        format!(
+            "[set.a]\ndump = \"{0}/none-a/\"\n[set.b]\ndump = \"{0}/none-b/\"\n",
+            f.path().display()
+        ),
+    )
+    .unwrap();
+    let h = f.history();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..15 {
+                    let out = report(&f, &["--config", f.config(), "--history", &h]);
+                    assert_eq!(out.code, 2, "{}", out.stderr);
+                }
+            });
+        }
+    });
+    let lines = history_lines(&f);
+    assert_eq!(lines.len(), 60);
+    assert!(lines.iter().all(|l| l["state"] == "CRITICAL"));
+}
+
+#[test]
+fn results_of_other_hosts_come_from_a_directory() {
+    let f = fixture();
+    let fleet = f.path().join("fleet");
+    std::fs::create_dir(&fleet).unwrap();
+    // db2: what `check_backup --output json` wrote there.
+    let out = Command::new(binary())
+        .args(["--config", f.config(), "--set", "ok", "--output", "json"])
+        .env("CHECK_BACKUP_CACHE_DIR", f.path().join("cache"))
+        .output()
+        .unwrap();
+    std::fs::write(fleet.join("db2.json"), &out.stdout).unwrap();
+    // db3: a whole `backup-report --format json` of another host.
+    let (_, items) = json_report(&f, &[]);
+    std::fs::write(
+        fleet.join("db3.json"),
+        serde_json::to_string(&items).unwrap(),
+    )
+    .unwrap();
+    // A file that names its host and set; a corrupt one; something else.
+    std::fs::write(
+        fleet.join("collected-1.json"),
+        r#"{"host": "db4.example.com", "set": "pg", "state": "WARNING", "exit_code": 1, "summary": "dump is 1d 3h old", "file": "/var/backups/pg/shop.dump", "perfdata": [{"label": "age", "value": 97200}]}"#,
+    )
+    .unwrap();
+    std::fs::write(fleet.join("db5.json"), "{\"state\": \"OK\", ").unwrap();
+    std::fs::write(fleet.join("README"), "not a result").unwrap();
+
+    // Fleet only: no --config, so no local sets.
+    let out = report(
+        &f,
+        &[
+            "--from",
+            fleet.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-history",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let items: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    let seen: Vec<(String, String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["host"].as_str().unwrap().into(),
+                i["set"].as_str().unwrap().into(),
+                i["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expect = |h: &str, s: &str, st: &str| (h.to_string(), s.to_string(), st.to_string());
+    assert_eq!(
+        seen,
+        [
+            expect("db3", "cut", "CRITICAL"),
+            expect("db3", "stale", "CRITICAL"),
+            expect("db3", "logwarn", "WARNING"),
+            expect("db3", "shrunk", "WARNING"),
+            expect("db4.example.com", "pg", "WARNING"),
+            expect("db5", "backup", "UNKNOWN"),
+            expect("db2", "backup", "OK"),
+            expect("db3", "ok", "OK"),
+        ]
+    );
+    assert!(items.iter().all(|i| i["source"] == "file"));
+    let db5 = &items[5];
+    assert!(db5["summary"]
+        .as_str()
+        .unwrap()
+        .contains("db5.json: not JSON"));
+
+    // With local sets: both, and the text report names the hosts.
+    let out = report(
+        &f,
+        &[
+            "--config",
+            f.config(),
+            "--from",
+            fleet.to_str().unwrap(),
+            "--no-history",
+            "--hostname",
+            "db1",
+        ],
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.starts_with("Backup report for db1, "));
+    assert!(
+        out.stdout
+            .contains("13 sets: 4 CRITICAL, 5 WARNING, 1 UNKNOWN, 3 OK"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("STATE     HOST             SET"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("\nWARNING pg on db4.example.com\n"),
+        "{}",
+        out.stdout
+    );
+    // The age from perfdata when the facts are missing.
+    assert!(out
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("WARNING   db4.example.com  pg") && l.contains("1d 3h")));
+
+    // A directory that cannot be read is UNKNOWN at least.
+    let out = report(&f, &["--from", "/nonexistent", "--no-history"]);
+    assert_eq!(out.code, 3);
+    assert!(out
+        .stdout
+        .contains("--from /nonexistent: cannot read the directory"));
+}
+
+fn write_config(f: &Fixture, sets: &[&str]) {
+    let mut text = String::new();
+    for s in sets {
+        text.push_str(&format!(
+            "[set.{s}]\ndump = \"{}/\"\n",
+            f.path().join(s).display()
+        ));
+        if *s == "cut" || *s == "logwarn" {
+            text.push_str(&format!("log = \"{}/{s}.log\"\n", f.path().display()));
+        }
+    }
+    std::fs::write(&f.config, text).unwrap();
+}
+
+#[test]
+fn exit_code_is_the_worst_state() {
+    let f = fixture();
+    let code = |sets: &[&str]| {
+        write_config(&f, sets);
+        report(&f, &["--config", f.config(), "--no-history"]).code
+    };
+    assert_eq!(code(&["ok"]), 0);
+    assert_eq!(code(&["ok", "shrunk"]), 1);
+    assert_eq!(code(&["ok", "shrunk", "stale"]), 2);
+    assert_eq!(code(&["ok", "shrunk", "cut", "logwarn"]), 2);
+
+    // An unreadable or broken configuration: UNKNOWN, saying why, in the report too.
+    let missing = f.path().join("missing.toml");
+    let out = report(&f, &["--config", missing.to_str().unwrap(), "--no-history"]);
+    assert_eq!(out.code, 3);
+    assert!(out.stdout.contains("Notes on the report itself"));
+    assert!(out
+        .stdout
+        .contains(&format!("config {}: cannot read", missing.display())));
+    assert!(out.stderr.contains("cannot read"));
+    std::fs::write(&f.config, "[set.a]\ndump = \"/x\"\nwarnig-age = \"1h\"\n").unwrap();
+    let out = report(
+        &f,
+        &["--config", f.config(), "--format", "json", "--no-history"],
+    );
+    assert_eq!(out.code, 3);
+    assert_eq!(out.stdout.trim(), "[]");
+    assert!(
+        out.stderr.contains("line 3, key 'warnig-age': unknown key"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(&f.config, "[defaults]\nwarning-age = \"1h\"\n").unwrap();
+    let out = report(&f, &["--config", f.config(), "--no-history"]);
+    assert_eq!(out.code, 3);
+    assert!(out.stdout.contains("no backup sets"));
+    // Bad arguments: UNKNOWN too; --help is not an alert.
+    let out = report(&f, &["--format", "pdf"]);
+    assert_eq!(out.code, 3);
+    assert_eq!(report(&f, &["--help"]).code, 0);
+}
+
+#[test]
+fn a_set_that_fails_or_hangs_is_unknown_and_does_not_hold_the_others() {
+    let f = fixture();
+    write_config(&f, &["ok", "cut"]);
+    // check_backup that cannot be run, or prints no JSON.
+    let out = report(
+        &f,
+        &[
+            "--config",
+            f.config(),
+            "--no-history",
+            "--check-backup",
+            "/nonexistent/check_backup",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 3);
+    let items: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i["state"] == "UNKNOWN"));
+    assert!(items[0]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("set cut: --check-backup /nonexistent/check_backup: no such file"));
+    let out = report(
+        &f,
+        &[
+            "--config",
+            f.config(),
+            "--no-history",
+            "--check-backup",
+            "/bin/false",
+        ],
+    );
+    assert_eq!(out.code, 3);
+    assert!(
+        out.stdout.contains(
+            "set ok: check_backup exited with 1 without a JSON result and printed nothing"
+        ),
+        "{}",
+        out.stdout
+    );
+
+    // Four sets whose reads hang: each is killed at its own time limit, in parallel.
+    write_config(&f, &["ok", "stale", "shrunk", "cut"]);
+    let slow = [("CHECK_BACKUP_TEST_READ_DELAY_MS", "100000")];
+    let no_cache = format!("{}/cache", f.config());
+    let args = |jobs: &'static str| {
+        vec![
+            "--config".to_string(),
+            f.config().to_string(),
+            "--no-history".into(),
+            "--timeout".into(),
+            "1".into(),
+            "--jobs".into(),
+            jobs.into(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    let run = |jobs| {
+        let a = args(jobs);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let mut env = slow.to_vec();
+        // No cache (a directory that cannot exist): every run decodes, and hangs.
+        env.push(("CHECK_BACKUP_CACHE_DIR", no_cache.as_str()));
+        report_env(&f, &a, &env)
+    };
+    let parallel = run("4");
+    assert_eq!(parallel.code, 3, "{}", parallel.stderr);
+    let items: Vec<Value> = serde_json::from_str(&parallel.stdout).unwrap();
+    assert_eq!(items.len(), 4);
+    for i in &items {
+        assert_eq!(i["state"], "UNKNOWN");
+        let s = i["summary"].as_str().unwrap();
+        assert!(
+            s.contains(&format!(
+                "set {}: check_backup did not answer within 1s (killed",
+                i["set"].as_str().unwrap()
+            )),
+            "{s}"
+        );
+    }
+    assert!(
+        parallel.took < Duration::from_millis(3500),
+        "{:?}",
+        parallel.took
+    );
+    let serial = run("1");
+    assert_eq!(serial.code, 3);
+    assert!(serial.took >= Duration::from_secs(4), "{:?}", serial.took);
+    // A hanging set does not hide another set's CRITICAL (found without reading a dump).
+    std::fs::write(
+        &f.config,
+        format!(
+            "[set.gone]\ndump = \"{}/gone/\"\n[set.ok]\ndump = \"{}/\"\n",
+            f.path().display(),
+            f.path().join("ok").display()
+        ),
+    )
+    .unwrap();
+    let mixed = run("2");
+    assert_eq!(mixed.code, 2, "CRITICAL outranks UNKNOWN: {}", mixed.stdout);
+    let items: Vec<Value> = serde_json::from_str(&mixed.stdout).unwrap();
+    assert_eq!(
+        states(&items),
+        pairs(&[("gone", "CRITICAL"), ("ok", "UNKNOWN")])
+    );
+}
+
+#[test]
+fn the_readmes_config_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### Sets to report on")
+        .nth(1)
+        .expect("README has the configuration section");
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a toml block");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backups.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = check_backup::config::ConfigFile::load(&path).unwrap();
+    assert_eq!(config.set_names(), ["crm", "shop", "wiki"]);
+    // And the cron line names options that exist.
+    assert!(readme.contains(
+        "30 7 * * * root backup-report --config /etc/check_backup/backups.toml --format text | mail -s \"backup report\" ops@example.com"
+    ));
+}
