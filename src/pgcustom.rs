@@ -381,7 +381,7 @@ fn walk<R: Read>(
             Ok(()) => {}
             Err(Stop::Cut) => {
                 facts.problem = Some(format!(
-                    "archive cut at byte {} inside the data of {name}: {seen} of {} data blocks complete",
+                    "archive cut inside the data of {name} (the part from byte {} on is incomplete): {seen} of {} data blocks complete",
                     cur.pos, facts.data_entries
                 ));
                 return Err(Stop::Cut);

@@ -162,7 +162,9 @@ fn real_custom_format_archive_is_walked_block_by_block() {
     let cut = write_aged(tmp.path(), "cut.dump", &full[..full.len() - 300], 600);
     check(&cut, &[])
         .expect("CRITICAL")
-        .says("pg_dump custom archive incomplete: archive cut at byte")
+        .says(
+            "pg_dump custom archive incomplete: archive cut inside the data of TABLE DATA public.",
+        )
         .says("inside the data of TABLE DATA public.");
     // Cut inside the table of contents.
     let toc = write_aged(tmp.path(), "toc.dump", &full[..400], 600);
