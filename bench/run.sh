@@ -26,6 +26,8 @@
 #                        ${TMPDIR:-/tmp}/check_backup-bench); reused when present
 #   --clean              delete the generated files at the end
 #   --out FILE           also append the result tables (Markdown) to FILE
+#   --scaling            instead: time only check_backup, on gzip and plain dumps of all the
+#                        SIZEs, alternating between the sizes (cost per GiB, memory)
 #
 # Needs: cargo, GNU time (/usr/bin/time, Debian package `time`), gzip, zstd, xz-utils,
 # bzip2; optional: isal (igzip), pigz, lbzip2.
@@ -39,6 +41,7 @@ TOOLS=
 BIN=
 DATA=${BENCH_DATA:-${TMPDIR:-/tmp}/check_backup-bench}
 CLEAN=0
+SCALING=0
 OUT=
 SIZES=()
 VARIANTS=()
@@ -55,6 +58,7 @@ while [ $# -gt 0 ]; do
         --bin) BIN=$2; shift 2 ;;
         --data) DATA=$2; shift 2 ;;
         --clean) CLEAN=1; shift ;;
+        --scaling) SCALING=1; shift ;;
         --out) OUT=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1" ;;
@@ -91,9 +95,10 @@ GEN=$ROOT/target/release/examples/gen_dump
 
 # The cache of issue 4 (when this build has one) must not answer: we time the first check.
 cb_args() {
-    local bin=$1
+    local bin=$1 help
+    help=$("$bin" --help 2>/dev/null || true) # --help exits 3, as the plugin guidelines ask
     printf '%s' "--marker auto -t 0"
-    if "$bin" --help 2>/dev/null | grep -q -- '--no-cache'; then printf ' --no-cache'; fi
+    if [[ "$help" == *--no-cache* ]]; then printf ' --no-cache'; fi
 }
 
 # Generated files, reused across runs: dump-SIZE.sql and its compressed copies.
@@ -202,6 +207,22 @@ echo "## bench/run.sh $(date -u '+%Y-%m-%d %H:%M UTC'), $RUNS alternating runs p
 echo | tee -a "$TMP/report"
 machine | tee -a "$TMP/report"
 echo "- check_backup: $BIN ($(cb_args "$BIN"))$(for v in "${VARIANTS[@]}"; do printf ', %s: %s' "${v%%=*}" "${v#*=}"; done)" | tee -a "$TMP/report"
+
+if [ "$SCALING" = 1 ]; then
+    for fmt in gzip plain; do
+        want_format "$fmt" || continue
+        list=$TMP/list
+        : >"$list"
+        for size in "${SIZES[@]}"; do
+            if [ "$fmt" = plain ]; then f=$(text_file "$size"); else f=$(compressed_file "$fmt" "$size"); fi
+            printf 'check_backup@%s\t%q -f %q %s\n' "$size" "$BIN" "$f" "$(cb_args "$BIN")" >>"$list"
+        done
+        echo "== scaling, $fmt: ${SIZES[*]}" >&2
+        run_set "$list"
+        report "scaling, $fmt dumps of ${SIZES[*]} of dump text, sizes alternating" none
+    done
+    SIZES=()
+fi
 
 for size in "${SIZES[@]}"; do
     slow=${SLOW_SIZE:-$size}
