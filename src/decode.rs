@@ -762,6 +762,78 @@ pub(crate) mod tests {
 
     const FEXTRA_FLAG: u8 = 0x04;
 
+    /// What the previous gzip path (flate2's decoder, one member at a time, the same
+    /// classification) said about `bytes`: ("ok", decoded size), ("truncated", 0),
+    /// ("corrupt", 0) or ("trailing", offset).
+    fn flate2_verdict(bytes: &[u8]) -> (&'static str, u64) {
+        let mut input: &[u8] = bytes;
+        let mut decoded = 0;
+        loop {
+            let mut decoder = flate2::bufread::GzDecoder::new(&mut input);
+            match io::copy(&mut decoder, &mut io::sink()) {
+                Ok(n) => decoded += n,
+                Err(e) => {
+                    let text = e.to_string().to_ascii_lowercase();
+                    let cut = e.kind() == io::ErrorKind::UnexpectedEof
+                        || ["unexpected end", "premature", "incomplete", "truncated"]
+                            .iter()
+                            .any(|w| text.contains(w));
+                    return (
+                        if cut && input.is_empty() {
+                            "truncated"
+                        } else {
+                            "corrupt"
+                        },
+                        0,
+                    );
+                }
+            }
+            if input.is_empty() {
+                return ("ok", decoded);
+            }
+            if !Compression::Gzip.may_start_member(input) {
+                return ("trailing", (bytes.len() - input.len()) as u64);
+            }
+        }
+    }
+
+    fn verdict(facts: &StreamFacts) -> (&'static str, u64) {
+        match facts.problem {
+            None => ("ok", facts.uncompressed_size),
+            Some(StreamProblem::Truncated { .. }) => ("truncated", 0),
+            Some(StreamProblem::Corrupt { .. }) => ("corrupt", 0),
+            Some(StreamProblem::TrailingData { at, .. }) => ("trailing", at),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(150))]
+
+        /// ISA-L's verdicts match flate2's on damaged two-member files: flipped bits, cuts,
+        /// appended bytes.
+        #[test]
+        fn gzip_verdicts_match_flate2(
+            kind in 0u8..3,
+            at in 0.0f64..1.0,
+            bit in 0u8..8,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12),
+        ) {
+            let data = sample_dump(2000);
+            let mut bytes = compress(Compression::Gzip, &data);
+            bytes.extend(gzip_member(0x08, b"b.sql\0", &data[..3000]));
+            let pos = ((bytes.len() - 1) as f64 * at) as usize;
+            match kind {
+                0 => bytes[pos] ^= 1 << bit,
+                1 => bytes.truncate(pos.max(1)),
+                _ => bytes.extend_from_slice(&extra),
+            }
+            let facts = verify_bytes(&bytes);
+            if facts.compression == Compression::Gzip {
+                proptest::prop_assert_eq!(verdict(&facts), flate2_verdict(&bytes));
+            }
+        }
+    }
+
     #[test]
     fn detection_by_magic() {
         assert_eq!(detect(&[0x1f, 0x8b, 8]), Compression::Gzip);
