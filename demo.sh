@@ -4,6 +4,7 @@
 # a dump whose server connection was killed mid-table, with its job log.
 set -euo pipefail
 cd "$(dirname "$0")"
+source scripts/build-deps.sh
 cargo build --release --locked --quiet
 bin=target/release/check_backup
 work=$(mktemp -d)

@@ -3,5 +3,6 @@
 # dumps, and the doc tests. This is the command README.md gives and .ci/run runs.
 set -euo pipefail
 cd "$(dirname "$0")"
+source scripts/build-deps.sh
 cargo test --locked --all-targets "$@"
 cargo test --locked --doc "$@"
