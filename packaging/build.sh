@@ -5,8 +5,10 @@
 #   packaging/build.sh deb        # only the .deb
 #   packaging/build.sh rpm        # only the .rpm
 #
-# Needs cargo-deb and cargo-generate-rpm (installed with `cargo install --locked` at the
-# versions below when missing or different; that takes a few minutes once).
+# Needs cargo-deb and cargo-generate-rpm, installed with `cargo install --locked --debug` at
+# the versions below when missing or different. --debug halves their compile time (on 2
+# cores, cargo-generate-rpm: ~110 CPU-s instead of ~230, it pulls in a whole OpenPGP
+# stack); packaging our 3 MB payload then takes 1-4 s instead of 1 s.
 # Steps: release build of the plugin; man page and shell completions generated from the
 # clap definitions (cargo example gen-docs, not installed by the packages); cargo deb;
 # cargo generate-rpm. The paths of the packaged files are in Cargo.toml
@@ -32,9 +34,9 @@ ensure_tool() {   # SUBCOMMAND CRATE VERSION
     local have
     have=$(cargo "$1" --version 2>/dev/null | awk '{print $2}' || true)
     if [[ $have != "$3" ]]; then
-        note "installing $2 $3 (cargo install --locked; found: ${have:-none})"
+        note "installing $2 $3 (cargo install --locked --debug; found: ${have:-none})"
         local t0=$SECONDS
-        cargo install --locked "$2" --version "$3"
+        cargo install --locked --debug "$2" --version "$3"
         note "$2 installed in $((SECONDS - t0))s"
     fi
 }
