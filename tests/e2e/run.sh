@@ -194,6 +194,7 @@ expect_loopback_only() {   # NAME PID
     fi
 }
 first_line() { head -n 1 <<<"$1"; }
+AGE='([0-9]+[dhm] )*[0-9]+[dhms]'   # how the plugin prints an age: 52s, 1m 3s, 2m, 1d 3h
 NL=$'\n'
 
 # ---------------------------------------------------------------------------------------
@@ -477,7 +478,7 @@ put "$FIX/logs/mariadb-clean.log" "$L/mysql.log" 60
 nrpe_query check_backup_mysql
 expect_eq "NRPE check_backup_mysql, clean run: exit 0" 0 "$NRPE_RC"
 expect_re "NRPE check_backup_mysql, clean run: first line" \
-    "^BACKUP OK - $B/mysql/shop-2026-11-24\\.sql\\.gz: 2m( [0-9]+s)? old, 65 KiB, gzip, 491 KiB uncompressed, mysqldump complete on [0-9-]+ +[0-9:]+; log $L/mysql\\.log: written 1m( [0-9]+s)? ago, exit status 0, 0 errors, 0 warnings \\| age=1[23][0-9]s;93600;180000;0 size=66661B;;;0 uncompressed_size=502811B;;;0 log_errors=0;;0;0 log_warnings=0;0;;0 log_age=[67][0-9]s;93600;180000;0 duration=0s;;;0\$" \
+    "^BACKUP OK - $B/mysql/shop-2026-11-24\\.sql\\.gz: $AGE old, 65 KiB, gzip, 491 KiB uncompressed, mysqldump complete on [0-9-]+ +[0-9:]+; log $L/mysql\\.log: written $AGE ago, exit status 0, 0 errors, 0 warnings \\| age=[0-9]+s;93600;180000;0 size=66661B;;;0 uncompressed_size=502811B;;;0 log_errors=0;;0;0 log_warnings=0;0;;0 log_age=[0-9]+s;93600;180000;0 duration=0s;;;0\$" \
     "$(first_line "$NRPE_OUT")"
 expect_contains "NRPE check_backup_mysql, clean run: long output" "[OK] marker: mysqldump complete" "$NRPE_OUT"
 
@@ -487,7 +488,7 @@ put "$FIX/logs/mariadb-killed.log" "$L/mysql.log" 38
 nrpe_query check_backup_mysql
 expect_eq "NRPE check_backup_mysql, the incident: exit 2" 2 "$NRPE_RC"
 expect_re "NRPE check_backup_mysql, the incident: first line" \
-    "^BACKUP CRITICAL - job failed with exit status 3 \\(line 4: '[0-9-]+ [0-9:]+ ERROR - mariadb-dump shop exited with 3'\\); dump incomplete: no completion marker, expected '-- Dump completed' as the last line; last line is '\\(4475,.*\\);'; 2 error lines in the log, first line 3: '[0-9-]+ [0-9:]+ WARN - \\[child\\] mariadb-dump: Error 2013: Lost connection to server during query when dumping table \`log\` at row: 4475'; $B/mysql/shop-2026-11-25\\.sql\\.gz: [34][0-9]s old, 35 KiB, gzip, 268 KiB uncompressed; log $L/mysql\\.log: written [34][0-9]s ago, exit status 3, 2 errors, 0 warnings \\| age=[34][0-9]s;93600;180000;0 size=35955B;;;0 uncompressed_size=274045B;;;0 log_errors=2;;0;0 log_warnings=0;0;;0 log_age=[34][0-9]s;93600;180000;0 duration=[0-9]+s;;;0\$" \
+    "^BACKUP CRITICAL - job failed with exit status 3 \\(line 4: '[0-9-]+ [0-9:]+ ERROR - mariadb-dump shop exited with 3'\\); dump incomplete: no completion marker, expected '-- Dump completed' as the last line; last line is '\\(4475,.*\\);'; 2 error lines in the log, first line 3: '[0-9-]+ [0-9:]+ WARN - \\[child\\] mariadb-dump: Error 2013: Lost connection to server during query when dumping table \`log\` at row: 4475'; $B/mysql/shop-2026-11-25\\.sql\\.gz: $AGE old, 35 KiB, gzip, 268 KiB uncompressed; log $L/mysql\\.log: written $AGE ago, exit status 3, 2 errors, 0 warnings \\| age=[0-9]+s;93600;180000;0 size=35955B;;;0 uncompressed_size=274045B;;;0 log_errors=2;;0;0 log_warnings=0;0;;0 log_age=[0-9]+s;93600;180000;0 duration=[0-9]+s;;;0\$" \
     "$(first_line "$NRPE_OUT")"
 expect_contains "NRPE check_backup_mysql, the incident: long output names the marker" \
     "[CRITICAL] marker: dump incomplete: no completion marker" "$NRPE_OUT"
@@ -508,7 +509,7 @@ put "$FIX/postgres/cluster.sql.gz" "$B/postgresql/cluster/cluster-2026-11-25.sql
 nrpe_query check_backup_pg_dumpall
 expect_eq "NRPE check_backup_pg_dumpall: exit 0" 0 "$NRPE_RC"
 expect_re "NRPE check_backup_pg_dumpall: first line" \
-    "^BACKUP OK - $B/postgresql/cluster/cluster-2026-11-25\\.sql\\.gz: 5m( [0-9]+s)? old, 55 KiB, gzip, 420 KiB uncompressed, pg_dumpall complete \\| age=3[0-9]{2}s;93600;180000;0 size=56792B;;;0 uncompressed_size=429741B;;;0\$" \
+    "^BACKUP OK - $B/postgresql/cluster/cluster-2026-11-25\\.sql\\.gz: $AGE old, 55 KiB, gzip, 420 KiB uncompressed, pg_dumpall complete \\| age=[0-9]+s;93600;180000;0 size=56792B;;;0 uncompressed_size=429741B;;;0\$" \
     "$(first_line "$NRPE_OUT")"
 
 # UNKNOWN: a root-only dump. NRPE runs the plugin as nagios: it must say so, not guess.
@@ -762,9 +763,8 @@ icinga_expect() {   # SERVICE EXIT FIRST-LINE-ERE PERFDATA-LABELS
     expect_eq "Icinga $s: command is the installed plugin" "$PLUGIN" "$(cr "$s" '.command[0]')"
 }
 LOG_LABELS="age size uncompressed_size log_errors log_warnings log_age duration"
-AGE='([0-9]+[dhm] )*[0-9]+[dhms]'   # 52s, 1m 3s, 2m, 1d 3h
 icinga_expect backup-mysql 0 \
-    "^BACKUP OK - $IB/mysql-ok/shop-2026-11-25\\.sql\\.gz: 2m( [0-9]+s)? old, 65 KiB, gzip, 491 KiB uncompressed, mysqldump complete on [0-9-]+ +[0-9:]+; log $IB/mysql-ok\\.log: written 1m( [0-9]+s)? ago, exit status 0, 0 errors, 0 warnings ?\$" \
+    "^BACKUP OK - $IB/mysql-ok/shop-2026-11-25\\.sql\\.gz: $AGE old, 65 KiB, gzip, 491 KiB uncompressed, mysqldump complete on [0-9-]+ +[0-9:]+; log $IB/mysql-ok\\.log: written $AGE ago, exit status 0, 0 errors, 0 warnings ?\$" \
     "$LOG_LABELS"
 icinga_expect backup-mysql-incident 2 \
     "^BACKUP CRITICAL - job failed with exit status 3 \\(line 4: '[0-9-]+ [0-9:]+ ERROR - mariadb-dump shop exited with 3'\\); dump incomplete: no completion marker, expected '-- Dump completed' as the last line; .*; $IB/mysql-incident/shop-2026-11-25\\.sql\\.gz: $AGE old, 35 KiB, gzip, 268 KiB uncompressed; log $IB/mysql-incident\\.log: written $AGE ago, exit status 3, 2 errors, 0 warnings ?\$" \
@@ -774,7 +774,7 @@ icinga_expect backup-pg_dump 1 \
     "^BACKUP WARNING - dump is 1d 3h old \\(warning > 1d 2h\\); $IB/pg/shop-2026-11-24\\.sql\\.gz: 1d 3h old, 55 KiB, gzip, 417 KiB uncompressed, pg_dump complete ?\$" \
     "age size uncompressed_size"
 icinga_expect backup-pg_dumpall 0 \
-    "^BACKUP OK - $IB/cluster/cluster-2026-11-25\\.sql\\.gz: 5m( [0-9]+s)? old, 55 KiB, gzip, 420 KiB uncompressed, pg_dumpall complete ?\$" \
+    "^BACKUP OK - $IB/cluster/cluster-2026-11-25\\.sql\\.gz: $AGE old, 55 KiB, gzip, 420 KiB uncompressed, pg_dumpall complete ?\$" \
     "age size uncompressed_size"
 icinga_expect backup-options 0 "^BACKUP OK - $IB/options/shop-2026-11-25\\.sql\\.gz: " "$LOG_LABELS"
 
