@@ -29,9 +29,11 @@ PLUGIN=/usr/lib/nagios/plugins/check_backup
 EXAMPLES=/usr/share/doc/check-backup/examples
 PG_MAJOR=15
 PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
-VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -n 1)
+VERSION=$(awk -F'"' '/^version = "/ {print $2; exit}' "$ROOT/Cargo.toml")
 LOG_ROWS=20000   # rows of shop.log: far more than the socket and pipe buffers hold
 
+# The original stdout/stderr, for the cleanup: a signal may arrive inside a redirection.
+exec 8>&1 9>&2
 [[ $(id -u) -eq 0 ]] || { echo "tests/e2e/run.sh: must run as root (apt-get, dpkg -i, daemons as nagios/mysql/postgres)" >&2; exit 2; }
 
 # ---------------------------------------------------------------------------------------
@@ -46,12 +48,13 @@ PART_T0=0
 FINISHED=
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
-pass() { PASSED=$((PASSED + 1)); printf '  ok    %s\n' "$1"; }
+pass() { PASSED=$((PASSED + 1)); ABORT_AT=; printf '  ok    %s\n' "$1"; }
 fail() {
     FAILED=$((FAILED + 1))
     FAILURES+=("[$PART] $1")
+    ABORT_AT=
     printf '  FAIL  %s\n' "$1"
-    if [[ -n ${2:-} ]]; then printf '%s\n' "$2" | head -n 40 | sed 's/^/        | /'; fi
+    if [[ -n ${2:-} ]]; then printf '%s\n' "$2" | head -n 40 | sed 's/^/        | /' || true; fi
     return 0
 }
 expect_eq() {   # DESC EXPECTED ACTUAL
@@ -118,12 +121,14 @@ stop_pid() {   # NAME PID [SECONDS]
 cleanup() {
     local rc=$?
     set +e
-    trap - EXIT INT TERM HUP
+    exec 1>&8 2>&9
+    trap - EXIT INT TERM HUP ERR
+    local where=$PART
     end_part
     if [[ -z $FINISHED ]]; then
         FAILED=$((FAILED + 1))
-        FAILURES+=("aborted (exit $rc) at: ${ABORT_AT:-?}")
-        echo "tests/e2e/run.sh: aborted (exit $rc) at: ${ABORT_AT:-?}" >&2
+        FAILURES+=("[$where] aborted (exit $rc): ${ABORT_AT:-?}")
+        echo "tests/e2e/run.sh: aborted (exit $rc) in [$where]: ${ABORT_AT:-?}" >&2
     fi
     echo
     echo "=== cleanup"
@@ -162,9 +167,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'ABORT_AT="line $LINENO: $BASH_COMMAND"' ERR
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'ABORT_AT="SIGHUP"; exit 129' HUP
+trap 'ABORT_AT="SIGINT"; exit 130' INT
+trap 'ABORT_AT="SIGTERM"; exit 143' TERM
 
 free_port() {
     perl -MIO::Socket::INET -e \
@@ -205,7 +210,7 @@ NEEDED=(nagios-nrpe-server nagios-nrpe-plugin icinga2 mariadb-server mariadb-cli
     util-linux procps iproute2 binutils perl)
 missing=()
 for p in "${NEEDED[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
     echo "  installing: ${missing[*]}"
@@ -370,7 +375,7 @@ expect_eq "NRPE example: one command per typical setup" \
 # line of a shipped Icinga 2 example, every NRPE command of its ```ini block a shipped one.
 readme_block() { awk -v lang="$1" '$0 == "```" lang {on = 1; next} /^```/ {on = 0} on' "$ROOT/README.md"; }
 not_shipped=$(readme_block icinga2 | grep -v '^[[:space:]]*$' | while IFS= read -r line; do
-    cat "$EXAMPLES"/icinga2/*.conf | grep -qxF -- "$line" || echo "$line"
+    grep -qxF -- "$line" "$EXAMPLES"/icinga2/*.conf || echo "$line"   # (no pipe: grep -q + pipefail races)
 done)
 expect_eq "README's Icinga 2 setup is taken from the shipped files" "" "$not_shipped"
 expect_ok "README has an Icinga 2 apply rule to copy" grep -q '^apply Service "backup-"' <(readme_block icinga2)
