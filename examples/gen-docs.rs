@@ -1,0 +1,236 @@
+//! Generates the man page and the shell completions of `check_backup` from its clap
+//! definitions (`check_backup::cli::Args`), for the packages (`packaging/build.sh`).
+//!
+//! ```sh
+//! cargo run --release --example gen-docs -- target/assets
+//! ```
+//!
+//! writes `OUT/man/check_backup.1` and `OUT/completions/{check_backup.bash,_check_backup,
+//! check_backup.fish}`. It is a cargo example, not a binary: the packages do not install it.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use roff::{bold, roman, Roff};
+
+use check_backup::cli::Args;
+
+const BIN: &str = "check_backup";
+
+fn main() {
+    let out = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/assets"));
+    if let Err(e) = run(&out) {
+        eprintln!("gen-docs: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(out: &Path) -> std::io::Result<()> {
+    let man_dir = out.join("man");
+    let comp_dir = out.join("completions");
+    fs::create_dir_all(&man_dir)?;
+    fs::create_dir_all(&comp_dir)?;
+
+    let page = man_page()?;
+    fs::write(man_dir.join(format!("{BIN}.1")), page)?;
+    println!("{}", man_dir.join(format!("{BIN}.1")).display());
+
+    for (shell, name) in [
+        (Shell::Bash, format!("{BIN}.bash")),
+        (Shell::Zsh, format!("_{BIN}")),
+        (Shell::Fish, format!("{BIN}.fish")),
+    ] {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut Args::command(), BIN, &mut buf);
+        let path = comp_dir.join(name);
+        fs::write(&path, buf)?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// The clap-generated sections (name, synopsis, description, options, version) plus the
+/// sections an operator looks for in a plugin's man page.
+fn man_page() -> std::io::Result<Vec<u8>> {
+    let cmd = Args::command();
+    let after_help = cmd
+        .get_after_help()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let man = clap_mangen::Man::new(cmd)
+        .section("1")
+        .source(format!("check_backup {}", env!("CARGO_PKG_VERSION")))
+        .manual("Monitoring Plugins");
+    let mut w: Vec<u8> = Vec::new();
+    man.render_title(&mut w)?;
+    man.render_name_section(&mut w)?;
+    man.render_synopsis_section(&mut w)?;
+    man.render_description_section(&mut w)?;
+    extra_description().to_writer(&mut w)?;
+    man.render_options_section(&mut w)?;
+    exit_status(&after_help).to_writer(&mut w)?;
+    examples().to_writer(&mut w)?;
+    files().to_writer(&mut w)?;
+    man.render_version_section(&mut w)?;
+    see_also().to_writer(&mut w)?;
+    w.flush()?;
+    Ok(w)
+}
+
+fn paragraphs(roff: &mut Roff, text: &str) {
+    for para in text.split("\n\n") {
+        roff.control("PP", []);
+        roff.text([roman(para.split_whitespace().collect::<Vec<_>>().join(" "))]);
+    }
+}
+
+fn extra_description() -> Roff {
+    let mut r = Roff::new();
+    paragraphs(
+        &mut r,
+        "check_backup finds the most recent dump (a file, the newest regular file of a \
+         directory, or a quoted glob), checks its age and size against thresholds, streams \
+         the whole file through its decompressor (gzip with all members, zstd, xz, bzip2; \
+         detected by magic bytes) and requires the completion marker of the tool that wrote \
+         it (mysqldump / mariadb-dump, pg_dump, pg_dumpall, or a regex of your own).\n\n\
+         With --log it also reads the backup job's log: the last run's exit status, its ERROR \
+         and WARN lines (by level, not by substring), whether the job ran recently, and \
+         whether the run fits the dump.\n\n\
+         The first line of the output is BACKUP <STATE> - summary | perfdata; the following \
+         lines are the long output, one finding per line. Perfdata: age (s), size (B), \
+         uncompressed_size (B), and with a log log_errors, log_warnings, log_age (s) and \
+         duration (s).",
+    );
+    r
+}
+
+fn exit_status(after_help: &str) -> Roff {
+    let mut r = Roff::new();
+    r.control("SH", ["EXIT STATUS"]);
+    for (code, text) in [
+        ("0", "OK: every finding is OK."),
+        (
+            "1",
+            "WARNING: old-ish, small-ish, log warnings, content that cannot be verified \
+             (unknown format, pg_dump custom format), a dump dated in the future.",
+        ),
+        (
+            "2",
+            "CRITICAL: missing, too old, too small, empty, cut or corrupt stream, no \
+             completion marker, the job failed.",
+        ),
+        (
+            "3",
+            "UNKNOWN: the check could not do its job (bad arguments, unreadable files, I/O \
+             errors, timeout, internal error); also after --help and --version.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(code)]);
+        r.text([roman(text)]);
+    }
+    // The rest of clap's after-help (the exit codes are above, in more detail).
+    let rest: Vec<&str> = after_help
+        .split("\n\n")
+        .filter(|p| !p.trim_start().starts_with("Exit codes:"))
+        .collect();
+    if !rest.is_empty() {
+        r.control("SH", ["THRESHOLDS"]);
+        paragraphs(&mut r, &rest.join("\n\n"));
+    }
+    r
+}
+
+fn example(r: &mut Roff, title: &str, lines: &[&str]) {
+    r.control("PP", []);
+    r.text([roman(title)]);
+    r.control("PP", []);
+    r.control("RS", ["4"]);
+    r.control("nf", []);
+    for line in lines {
+        r.text([roman(*line)]);
+    }
+    r.control("fi", []);
+    r.control("RE", []);
+}
+
+fn examples() -> Roff {
+    let mut r = Roff::new();
+    r.control("SH", ["EXAMPLES"]);
+    example(
+        &mut r,
+        "The newest mysqldump of a directory, with the backup job's log:",
+        &["check_backup -f /var/backups/mysql/ -l /var/log/backup/mysql.log -C 1K"],
+    );
+    example(
+        &mut r,
+        "The newest pg_dump matching a glob (quote it), at most 26 h / 50 h old:",
+        &["check_backup -f '/var/backups/postgresql/shop-*.sql.gz' --marker pg_dump -w 26h -c 50h"],
+    );
+    example(
+        &mut r,
+        "A pg_dumpall of the whole cluster, at least 10 MiB:",
+        &["check_backup -f /var/backups/postgresql/cluster/ --marker pg_dumpall -W 10M -C 1M"],
+    );
+    example(
+        &mut r,
+        "Only the log of a job that accumulates runs:",
+        &[
+            "check_backup -l /var/log/backup.log --log-run-start '=== backup started' \\",
+            "    --log-success 'backup complete'",
+        ],
+    );
+    example(
+        &mut r,
+        "NRPE (/etc/nagios/nrpe.d/check_backup.cfg), arguments written into the config:",
+        &["command[check_backup_mysql]=/usr/lib/nagios/plugins/check_backup -f /var/backups/mysql/ -l /var/log/backup/mysql.log -C 1K"],
+    );
+    r
+}
+
+fn files() -> Roff {
+    let mut r = Roff::new();
+    r.control("SH", ["FILES"]);
+    for (path, text) in [
+        (
+            "/usr/lib/nagios/plugins/check_backup",
+            "the plugin (Debian; /usr/lib64/nagios/plugins on RPM systems).",
+        ),
+        (
+            "/etc/nagios/nrpe.d/check_backup.cfg",
+            "NRPE example commands (a conffile; /etc/nrpe.d on RPM systems).",
+        ),
+        (
+            "/usr/share/doc/check-backup/examples/",
+            "the Icinga 2 CheckCommand \"backup\", Service apply rules and the agent \
+             (command_endpoint) setup.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(path)]);
+        r.text([roman(text)]);
+    }
+    paragraphs(
+        &mut r,
+        "NRPE and Icinga 2 run the plugin as user nagios: the dumps, their directories and \
+         the log must be readable by that user (an unreadable file is UNKNOWN, naming the \
+         path and the user).",
+    );
+    r
+}
+
+fn see_also() -> Roff {
+    let mut r = Roff::new();
+    r.control("SH", ["SEE ALSO"]);
+    r.text([roman(
+        "icinga2(8), nrpe (nagios-nrpe-server), mysqldump(1), mariadb-dump(1), pg_dump(1), \
+         pg_dumpall(1)",
+    )]);
+    r
+}
