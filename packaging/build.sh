@@ -44,7 +44,7 @@ ensure_tool() {   # SUBCOMMAND CRATE VERSION
 [[ $what == deb ]] || ensure_tool generate-rpm cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION"
 
 note "release build (the plugin, and the gen-docs example that writes its man page and completions)"
-cargo build --release --locked --bin check_backup --example gen-docs
+cargo build --release --locked --bin check_backup --bin backup-report --example gen-docs
 
 note "man page and shell completions from the clap definitions"
 rm -rf "$ASSETS"
@@ -59,6 +59,7 @@ sed -e 's#/usr/lib/nagios/plugins/#/usr/lib64/nagios/plugins/#g' \
     packaging/nrpe/check_backup.cfg >"$ASSETS/rpm/check_backup.cfg"
 # cargo-deb strips the binary it packages; cargo-generate-rpm does not.
 strip --strip-unneeded -o "$ASSETS/rpm/check_backup" target/release/check_backup
+strip --strip-unneeded -o "$ASSETS/rpm/backup-report" target/release/backup-report
 
 mkdir -p "$OUT"
 if [[ $what != rpm ]]; then
