@@ -7,12 +7,14 @@
 #
 # It installs the Debian packages it needs (apt-get; services are kept from starting), and
 # the packagers (cargo install --locked, via packaging/build.sh) when missing. Every daemon
-# it starts (nrpe, icinga2, a graphite sink, mariadbd, postgres) runs from a temporary
+# it starts (nrpe, icinga2 x3, a graphite sink, mariadbd, postgres) runs from a temporary
 # directory, listens on 127.0.0.1 only, and is stopped by its PID on every exit. Parts:
 #   A  build the .deb and .rpm, install the .deb, check files, man page, --version
 #   B  NRPE: nrpe with the SHIPPED command file, queried with check_nrpe
 #   C  Icinga 2: the SHIPPED CheckCommand and apply rule, checks forced and read over the
 #      REST API, perfdata parsed by Icinga itself (console + Graphite writer)
+#   C2 Icinga 2 master + agent: the shipped CheckCommand synced through global-templates,
+#      the check run on the agent (command_endpoint), its result read on the master
 #   D  real databases: dumps written, killed and terminated for real, checked with the
 #      installed plugin as user nagios
 # It ends with the line "N passed, M failed" and exits non-zero if anything failed.
@@ -98,6 +100,8 @@ CREATED_POLICY_RC=
 T=
 NRPE_PID=
 ICINGA_PID=
+MASTER_PID=
+AGENT_PID=
 SINK_PID=
 MARIADB_PID=
 PG_DATA=
@@ -137,6 +141,8 @@ cleanup() {
     fi
     stop_pid "FIFO reader" "$READER_PID" 5
     stop_pid icinga2 "$ICINGA_PID" 30
+    stop_pid "icinga2 master" "$MASTER_PID" 30
+    stop_pid "icinga2 agent" "$AGENT_PID" 30
     stop_pid nrpe "$NRPE_PID" 10
     stop_pid "graphite sink (socat)" "$SINK_PID" 5
     stop_pid mariadbd "$MARIADB_PID" 30
@@ -861,6 +867,175 @@ stop_pid icinga2 "$ICINGA_PID" 30
 ICINGA_PID=
 stop_pid "graphite sink (socat)" "$SINK_PID" 5
 SINK_PID=
+
+# ---------------------------------------------------------------------------------------
+part "C2. Icinga 2 master + agent: the check runs on the agent (command_endpoint)"
+# ---------------------------------------------------------------------------------------
+# The distributed setup of agent.conf, for real: a master and an agent on 127.0.0.1, the
+# shipped CheckCommand in the master's zones.d/global-templates/ (synced to the agent),
+# the shipped services.conf and a host with vars.agent_endpoint in zones.d/master/.
+DI=$T/icinga2-dist
+MASTER=e2e-master
+AGENT=e2e-agent
+MASTER_PORT=$(free_port)
+AGENT_PORT=$(free_port)
+icinga_defs() {   # DIR: the -D options for an instance living in DIR
+    printf '%s\n' -DConfiguration.ConfigDir="$1/etc" -DConfiguration.DataDir="$1/data" \
+        -DConfiguration.LogDir="$1/log" -DConfiguration.CacheDir="$1/cache" \
+        -DConfiguration.SpoolDir="$1/spool" -DConfiguration.InitRunDir="$1/run" \
+        -DConfiguration.PidPath="$1/run/icinga2.pid" -DConfiguration.VarsPath="$1/cache/icinga2.vars" \
+        -DConfiguration.ObjectsPath="$1/cache/icinga2.debug" -DConfiguration.StatePath="$1/data/icinga2.state" \
+        -DConfiguration.ModAttrPath="$1/data/modified-attributes.conf" -DConfiguration.ZonesDir="$1/etc/zones.d"
+}
+for n in master agent; do
+    mkdir -p "$DI/$n/etc" "$DI/$n/data/certs" "$DI/$n/log" "$DI/$n/cache" "$DI/$n/spool" "$DI/$n/run"
+done
+mkdir -p "$DI/master/etc/zones.d/global-templates" "$DI/master/etc/zones.d/master" "$DI/backups"
+put "$FIX/mariadb/shop-killed.sql.gz" "$DI/backups/shop-2026-11-25.sql.gz" 38
+put "$FIX/logs/mariadb-killed.log" "$DI/backups/mysql.log" 38
+chown -R nagios:nagios "$DI"
+mapfile -t MDEFS < <(icinga_defs "$DI/master")
+mapfile -t ADEFS < <(icinga_defs "$DI/agent")
+(
+    cd /
+    icinga2 pki new-ca "${MDEFS[@]}"
+    for n in "$MASTER" "$AGENT"; do
+        d=$DI/master/data/certs
+        [[ $n == "$AGENT" ]] && d=$DI/agent/data/certs
+        icinga2 pki new-cert "${MDEFS[@]}" --cn "$n" --key "$d/$n.key" --csr "$d/$n.csr"
+        icinga2 pki sign-csr "${MDEFS[@]}" --csr "$d/$n.csr" --cert "$d/$n.crt"
+        cp "$DI/master/data/ca/ca.crt" "$d/ca.crt"
+    done
+) >"$DI/pki.log" 2>&1 || die "icinga2 pki: CA, master and agent certificates" "$(cat "$DI/pki.log")"
+chown -R nagios:nagios "$DI"
+zones_conf() {   # AGENT-ENDPOINT-BODY: as in agent.conf (the master connects to the agent)
+    cat <<EOF
+object Endpoint "$MASTER" {}
+object Zone "master" { endpoints = [ "$MASTER" ] }
+object Endpoint "$AGENT" { $1 }
+object Zone "$AGENT" { endpoints = [ "$AGENT" ]; parent = "master" }
+object Zone "global-templates" { global = true }
+EOF
+}
+common_conf() {   # NODENAME ZONENAME
+    cat <<EOF
+const NodeName = "$1"
+const ZoneName = "$2"
+const PluginDir = "/usr/lib/nagios/plugins"
+const PluginContribDir = "/usr/lib/nagios/plugins"
+const TicketSalt = ""
+include <itl>
+include <plugins>
+object FileLogger "main-log" {
+  severity = "information"
+  path = LogDir + "/icinga2.log"
+}
+EOF
+}
+{
+    common_conf "$MASTER" master
+    zones_conf "host = \"127.0.0.1\"; port = $AGENT_PORT"
+    cat <<EOF
+object ApiListener "api" {
+  bind_host = "127.0.0.1"
+  bind_port = $MASTER_PORT
+}
+object ApiUser "e2e" {
+  password = "$API_PASS"
+  permissions = [ "objects/query/Service", "actions/reschedule-check" ]
+}
+object CheckerComponent "checker" {}
+template Host "generic-host" {
+  max_check_attempts = 3
+  check_interval = 1m
+  retry_interval = 30s
+  check_command = "dummy"
+}
+template Service "generic-service" {
+  max_check_attempts = 1
+  check_interval = 1m
+  retry_interval = 30s
+}
+EOF
+} >"$DI/master/etc/icinga2.conf"
+{
+    common_conf "$AGENT" "$AGENT"
+    zones_conf ""
+    cat <<EOF
+object ApiListener "api" {
+  bind_host = "127.0.0.1"
+  bind_port = $AGENT_PORT
+  accept_commands = true
+  accept_config = true
+}
+EOF
+} >"$DI/agent/etc/icinga2.conf"
+cp "$EXAMPLES/icinga2/command-check-backup.conf" "$DI/master/etc/zones.d/global-templates/"
+cp "$EXAMPLES/icinga2/services.conf" "$DI/master/etc/zones.d/master/"
+cat >"$DI/master/etc/zones.d/master/hosts.conf" <<EOF
+object Host "$AGENT" {
+  import "generic-host"
+  address = "127.0.0.1"
+  vars.agent_endpoint = name
+  vars.backups["mysql"] = {
+    backup_dump = "$DI/backups/"
+    backup_log = "$DI/backups/mysql.log"
+    backup_critical_size = "1K"
+  }
+}
+EOF
+chown -R nagios:nagios "$DI"
+for n in master agent; do
+    defs=("${MDEFS[@]}"); [[ $n == agent ]] && defs=("${ADEFS[@]}")
+    out=$(cd / && icinga2 daemon -C -c "$DI/$n/etc/icinga2.conf" "${defs[@]}" 2>&1) \
+        || die "icinga2 daemon -C ($n)" "$out"
+done
+pass "icinga2 daemon -C validates master (shipped files in zones.d/) and agent"
+(cd / && exec icinga2 daemon -c "$DI/agent/etc/icinga2.conf" "${ADEFS[@]}" --close-stdio -e "$DI/agent/log/error.log") \
+    >"$DI/agent/log/stdout.log" 2>&1 &
+AGENT_PID=$!
+(cd / && exec icinga2 daemon -c "$DI/master/etc/icinga2.conf" "${MDEFS[@]}" --close-stdio -e "$DI/master/log/error.log") \
+    >"$DI/master/log/stdout.log" 2>&1 &
+MASTER_PID=$!
+mapi() {   # METHOD PATH [JSON]: the master's API
+    curl -sS --fail-with-body --max-time 20 --cacert "$DI/master/data/certs/ca.crt" \
+        --resolve "$MASTER:$MASTER_PORT:127.0.0.1" -u "e2e:$API_PASS" \
+        -H 'Accept: application/json' -X "$1" "https://$MASTER:$MASTER_PORT/v1$2" ${3:+-d "$3"}
+}
+# Until the agent has the CheckCommand (config sync, then its own reload) the master gets
+# UNKNOWN "not connected" / "command does not exist" results: force until a real one.
+t=$(date +%s%N)
+t_req=$(date +%s.%N)
+result=
+for i in $(seq 1 300); do
+    result=$(mapi GET '/objects/services?attrs=last_check_result' 2>/dev/null \
+        | jq -c --argjson t "$t_req" '.results[] | select(.name == "'"$AGENT"'!backup-mysql") | .attrs.last_check_result
+            | select(. != null and .execution_start >= $t and (.output | startswith("BACKUP ")))' 2>/dev/null || true)
+    [[ -n $result ]] && break
+    if ((i % 10 == 1)); then
+        mapi POST /actions/reschedule-check '{"type": "Service", "service": "'"$AGENT"'!backup-mysql", "force": true}' >/dev/null 2>&1 || true
+    fi
+    sleep 0.2
+done
+if [[ -n $result ]]; then
+    pass "master got a check_backup result from the agent in $(($(ms_since "$t") / 1000))s"
+else
+    fail "master got a check_backup result from the agent" "$(mapi GET '/objects/services?attrs=last_check_result' 2>&1 | jq -c '.results[].attrs.last_check_result | {output, check_source}' 2>&1)"$'\n'"$(grep -E 'warning/|critical/' "$DI/master/log/icinga2.log" "$DI/agent/log/icinga2.log" | tail -n 20)"
+fi
+expect_loopback_only "icinga2 master" "$MASTER_PID"
+expect_loopback_only "icinga2 agent" "$AGENT_PID"
+expect_ok "the agent received the CheckCommand by config sync (global-templates)" \
+    test -f "$DI/agent/data/api/zones/global-templates/_etc/command-check-backup.conf"
+expect_eq "the check ran on the agent (check_source)" "$AGENT" "$(jq -r '.check_source' <<<"${result:-null}")"
+expect_eq "agent check: exit_status 2 (the incident)" 2 "$(jq -r '.exit_status' <<<"${result:-null}")"
+expect_re "agent check: output" "^BACKUP CRITICAL - job failed with exit status 3 .*dump incomplete: no completion marker" \
+    "$(jq -r '.output' <<<"${result:-null}" | head -n 1)"
+expect_eq "agent check: perfdata" "age size uncompressed_size log_errors log_warnings log_age duration" \
+    "$(jq -r '.performance_data | map(split("=")[0]) | join(" ")' <<<"${result:-null}" 2>/dev/null)"
+stop_pid "icinga2 master" "$MASTER_PID" 30
+MASTER_PID=
+stop_pid "icinga2 agent" "$AGENT_PID" 30
+AGENT_PID=
 
 # ---------------------------------------------------------------------------------------
 part "D1. real databases: start MariaDB and PostgreSQL on 127.0.0.1"
