@@ -1241,7 +1241,14 @@ expect_re "check pg_dumpall | gzip + log: summary" "^BACKUP OK - .*cluster\\.sql
 pg_dump -Fc -f "$OUT/pg/shop.dump" shop
 chmod 0644 "$OUT/pg/shop.dump"
 check_as_nagios -f "$OUT/pg/shop.dump"
-expect_eq "check pg_dump -Fc (custom format): WARNING, completeness cannot be proven" 1 "$CHECK_RC"
+expect_eq "check pg_dump -Fc (custom format): OK, every data block walked" 0 "$CHECK_RC"
+expect_contains "check pg_dump -Fc: the archive is complete" "pg_dump custom archive of 'shop' complete" "$CHECK_OUT"
+# The same archive cut inside its data: CRITICAL naming the table.
+head -c $(( $(stat -c %s "$OUT/pg/shop.dump") - 200 )) "$OUT/pg/shop.dump" >"$OUT/pg/shop-cut.dump"
+chmod 0644 "$OUT/pg/shop-cut.dump"
+check_as_nagios -f "$OUT/pg/shop-cut.dump"
+expect_eq "check cut pg_dump -Fc: CRITICAL" 2 "$CHECK_RC"
+expect_contains "check cut pg_dump -Fc: names the table" "inside the data of TABLE DATA public." "$CHECK_OUT"
 
 # pg_dump's backend terminated while it streams COPY public.log.
 start_stalled "$OUT/pg-terminated.log" shop-terminated.sql.gz -- pg_dump shop
