@@ -1248,7 +1248,7 @@ head -c $(( $(stat -c %s "$OUT/pg/shop.dump") - 200 )) "$OUT/pg/shop.dump" >"$OU
 chmod 0644 "$OUT/pg/shop-cut.dump"
 check_as_nagios -f "$OUT/pg/shop-cut.dump"
 expect_eq "check cut pg_dump -Fc: CRITICAL" 2 "$CHECK_RC"
-expect_contains "check cut pg_dump -Fc: names the table" "inside the data of TABLE DATA public." "$CHECK_OUT"
+expect_contains "check cut pg_dump -Fc: names the entry where it ends" "pg_dump custom archive incomplete: archive cut inside the data of " "$CHECK_OUT"
 
 # pg_dump's backend terminated while it streams COPY public.log.
 start_stalled "$OUT/pg-terminated.log" shop-terminated.sql.gz -- pg_dump shop
