@@ -50,3 +50,34 @@ fn marker_regex_quoted_in_a_message_cannot_start_perfdata() {
     assert_eq!(a.first_line().matches('|').count(), 1, "{}", a.stdout);
     assert_eq!(a.perf("size"), Some(15.0));
 }
+
+/// Found by the `log` target (input `77 0a 0d 1c`: flags for the run-start pattern
+/// `^\s*$`, then the log "\n\r\x1c"): its oracle, a forward scan for the last line
+/// matching --log-run-start, disagreed with the backwards search, which never tried an
+/// empty first line. With a pattern for blank lines (runs separated by an empty line), a
+/// log whose only blank line is its first got "no line matches --log-run-start: judged
+/// the whole log" (WARNING).
+#[test]
+fn an_empty_first_line_can_start_the_last_run() {
+    use check_backup::log::{read_log, LogRules};
+    let rules = LogRules {
+        run_start: Some(regex::Regex::new(r"^\s*$").unwrap()),
+        ..LogRules::default()
+    };
+    let now = chrono::Local::now();
+    let facts = read_log(
+        std::io::Cursor::new(b"\nINFO - exited with 0\n"),
+        &rules,
+        now,
+    )
+    .unwrap();
+    assert!(!facts.run_start_missing);
+    assert_eq!((facts.run_offset, facts.lines), (0, 2));
+    // The input as the fuzzer found it ("\x1c" is not whitespace: only line 1 matches).
+    let facts = read_log(std::io::Cursor::new(b"\n\r\x1c"), &rules, now).unwrap();
+    assert!(!facts.run_start_missing);
+    assert_eq!((facts.run_offset, facts.lines), (0, 2));
+    // An empty log has no line at all.
+    let facts = read_log(std::io::Cursor::new(b""), &rules, now).unwrap();
+    assert!(facts.run_start_missing);
+}
