@@ -75,6 +75,12 @@ fn the_dump_is_read_only_with_noatime_and_left_untouched() {
     assert_eq!(flags & libc::O_ACCMODE, libc::O_RDONLY, "flags {flags:o}");
     // O_NOATIME is granted to the owner and to root; the test runs as one of them.
     assert_ne!(flags & libc::O_NOATIME, 0, "no O_NOATIME: flags {flags:o}");
+    // Non-blocking: a FIFO swapped in would not hang the open.
+    assert_ne!(
+        flags & libc::O_NONBLOCK,
+        0,
+        "no O_NONBLOCK: flags {flags:o}"
+    );
     for ((bytes, meta), p) in before.iter().zip([&dump, &log]) {
         let after = std::fs::metadata(p).unwrap();
         assert_eq!(&std::fs::read(p).unwrap(), bytes, "{} changed", p.display());
