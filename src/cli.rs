@@ -154,7 +154,7 @@ pub struct Args {
     /// Give up with UNKNOWN after this many seconds (0 = never; default 50, none with
     /// --verify-only); keep it below the monitoring system's own limit (60 s in Icinga 2,
     /// Nagios and NRPE).
-    #[arg(short = 't', long, value_name = "SECONDS", value_parser = duration)]
+    #[arg(short = 't', long, value_name = "SECONDS", value_parser = timeout)]
     pub timeout: Option<f64>,
 
     /// Directory of the content-verdict cache (default: /var/cache/check_backup when
@@ -256,6 +256,20 @@ fn percent(s: &str) -> Result<f64, String> {
 
 fn duration(s: &str) -> Result<f64, String> {
     parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// The longest time limit accepted: far beyond any check, and small enough that the
+/// watchdog's deadline (now + limit) can always be computed.
+const MAX_TIMEOUT: f64 = 366.0 * 86_400.0;
+
+fn timeout(s: &str) -> Result<f64, String> {
+    let t = duration(s)?;
+    if t > MAX_TIMEOUT {
+        return Err(format!(
+            "invalid timeout '{s}': at most 366d (use 0 for no limit)"
+        ));
+    }
+    Ok(t)
 }
 
 /// Compiles an operator-supplied regex with the linear-time engine and a size limit, so no

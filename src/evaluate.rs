@@ -537,7 +537,11 @@ fn evaluate_marker(content: &ContentFacts, out: &mut Facts) -> Finding {
             Finding::new(
                 "marker",
                 State::Critical,
-                format!("dump incomplete: no completion marker, expected {expected}; {found}"),
+                // `expected` quotes the operator's --marker-regex: foreign text too.
+                format!(
+                    "dump incomplete: no completion marker, expected {}; {found}",
+                    crate::text::safe(expected, 200)
+                ),
             )
         }
     }

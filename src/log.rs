@@ -288,7 +288,8 @@ fn find_last_line_matching<R: Read + Seek>(
         line_head = head;
         pos = start;
     }
-    if !line_head.is_empty() && matches(&line_head) {
+    // The first line starts at 0 even when it is empty (a pattern for blank lines).
+    if size > 0 && matches(&line_head) {
         return Ok(Some(0));
     }
     Ok(None)

@@ -96,7 +96,11 @@ pub fn parse_size(input: &str) -> Result<f64, UnitError> {
         "p" | "pb" | "pib" => 5,
         _ => return Err(unit_error("size", input, FORMS)),
     };
-    Ok((number * 1024f64.powi(exponent)).round())
+    let bytes = (number * 1024f64.powi(exponent)).round();
+    if !bytes.is_finite() {
+        return Err(unit_error("size", input, "too large"));
+    }
+    Ok(bytes)
 }
 
 /// Formats seconds as operators read them at 3 a.m.: `45s`, `12m 5s`, `3h 12m`, `2d 4h`.
@@ -196,7 +200,15 @@ mod tests {
 
     #[test]
     fn bad_sizes() {
-        for input in ["", "K", "12X", "1G2M", "-1K", "1e3"] {
+        for input in [
+            "",
+            "K",
+            "12X",
+            "1G2M",
+            "-1K",
+            "1e3",
+            "9".repeat(400).as_str(),
+        ] {
             assert!(parse_size(input).is_err(), "{input} should be rejected");
         }
     }
