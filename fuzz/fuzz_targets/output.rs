@@ -103,7 +103,7 @@ fn report(u: &mut Unstructured) -> Result<Report> {
     let mut r = Report::default();
     for _ in 0..u.int_in_range(0..=6u8)? {
         r.push(Finding::new(
-            *u.choose(&CHECKS)?,
+            u.choose(&CHECKS)?,
             *u.choose(&STATES)?,
             foreign(u)?,
         ));
@@ -112,7 +112,7 @@ fn report(u: &mut Unstructured) -> Result<Report> {
         r.perfdata.push(PerfDatum {
             label: u.arbitrary()?,
             value: float(u)?,
-            uom: *u.choose(&UOMS)?,
+            uom: u.choose(&UOMS)?,
             warn: range(u)?,
             crit: range(u)?,
             min: if u.arbitrary()? {

@@ -12,7 +12,8 @@
 //! - `cli::parse` never panics; a usage error is one UNKNOWN text whose lines carry no
 //!   control characters and whose first line has no `|`; a parsed config has sane
 //!   thresholds and a representable timeout.
-//! (There is no configuration-file parser yet: when one lands, fuzz it here.)
+//!
+//! There is no configuration-file parser yet: when one lands, fuzz it here.
 
 #![no_main]
 
