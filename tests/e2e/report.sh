@@ -21,6 +21,7 @@
 # daemon listens on 127.0.0.1 only and is stopped by its PID on every exit. It ends with the
 # line "N passed, M failed" and exits non-zero if anything failed.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
@@ -57,20 +58,6 @@ T=
 ICINGA_PID=
 POLICY_RC=/usr/sbin/policy-rc.d
 CREATED_POLICY_RC=
-
-stop_pid() {   # NAME PID [SECONDS]
-    local name=$1 pid=$2 secs=${3:-30}
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    echo "  stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 $((secs * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "  $name (pid $pid) did not stop within ${secs}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    return 0
-}
 
 cleanup() {
     local rc=$?
@@ -112,7 +99,6 @@ free_port() {
     perl -MIO::Socket::INET -e \
         'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die "bind: $!"; print $s->sockport, "\n";'
 }
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # ---------------------------------------------------------------------------------------
 part "0. packages and build"

@@ -20,6 +20,7 @@
 # It ends with the line "N passed, M failed" and exits non-zero if anything failed.
 # KEEP_TMP=1 keeps the temporary directory for inspection.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 umask 022
 export LC_ALL=C.UTF-8
 SECONDS=0
@@ -49,7 +50,6 @@ PART=
 PART_T0=0
 FINISHED=
 
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 pass() { PASSED=$((PASSED + 1)); ABORT_AT=; printf '  ok    %s\n' "$1"; }
 fail() {
     FAILED=$((FAILED + 1))
@@ -107,20 +107,6 @@ MARIADB_PID=
 PG_DATA=
 WRAPPER_PGID=
 READER_PID=
-
-stop_pid() {   # NAME PID [SECONDS]
-    local name=$1 pid=$2 secs=${3:-30}
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    echo "  stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 $((secs * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "  $name (pid $pid) did not stop within ${secs}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    return 0
-}
 
 cleanup() {
     local rc=$?
