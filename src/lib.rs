@@ -1,35 +1,29 @@
 //! check_backup: a monitoring plugin (Nagios, Icinga 2, NRPE) that tells whether the newest
-//! database dump is really good.
+//! database dump is really good. See ARCHITECTURE.md for the whole picture.
 //!
-//! The work is split in three steps, as in Python's nagiosplugin (Resource → Context →
-//! Summary):
-//! 1. acquire facts — [`discover`] finds the dump, [`decode`] streams it once through its
-//!    decompressor keeping head and tail samples;
-//! 2. evaluate — [`evaluate`] and [`dumpformat`] judge the facts against thresholds and
-//!    marker rules into findings (pure functions);
-//! 3. present — [`output`] renders plugin text or JSON.
-//!
-//! [`check`] wires the steps together; [`cli`] is the command-line contract; [`watchdog`]
-//! guarantees one answer within the time limit. [`report`] is the `backup-report` binary:
-//! every set of the configuration file (and a fleet) in one text, JSON or HTML report.
+//! The layers, each importing only those below it:
+//! - [`report`] — the `backup-report` binary (every set of the configuration file);
+//! - [`check`] — wiring of one check run, and [`watchdog`], one answer within `-t`;
+//! - [`cli`] — the command line and the configuration file;
+//! - [`present`] — Nagios text, perfdata and JSON from a judged [`judge::Report`];
+//! - [`judge`] — pure: facts and thresholds into findings with states;
+//! - [`acquire`] — all I/O: discovery, reading, the cache, the log;
+//! - [`formats`] — pure readers of dump formats (writer markers, tar, pg_dump archives);
+//! - [`decode`] — compression streams only (gzip via ISA-L, zstd, xz, bzip2);
+//! - [`facts`] — plain data shared by all layers; [`range`], [`units`], [`text`], [`sys`]
+//!   — small utilities.
 
-pub mod cache;
+pub mod acquire;
 pub mod check;
 pub mod cli;
-pub mod config;
 pub mod decode;
-pub mod dirformats;
-pub mod discover;
-pub mod dumpformat;
-pub mod evaluate;
-pub mod log;
-pub mod output;
-pub mod pgcustom;
+pub mod facts;
+pub mod formats;
+pub mod judge;
+pub mod present;
 pub mod range;
 pub mod report;
-pub mod sections;
 pub mod sys;
-pub mod tar;
 pub mod text;
 pub mod units;
 pub mod watchdog;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use check_backup::{check, cli, output, watchdog};
+use check_backup::{check, cli, present as output, watchdog};
 
 fn main() {
     watchdog::install_panic_hook();

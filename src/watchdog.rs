@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::evaluate::{Finding, Report, State};
-use crate::output::{self, Format};
+use crate::judge::{Check, Finding, Report, State};
+use crate::present::{self as output, Format};
 use crate::units::human_size;
 
 /// What the check has done so far, shared with the watchdog.
@@ -99,7 +99,7 @@ impl Progress {
         } else {
             String::new()
         };
-        let verified: Vec<&str> = report.findings.iter().map(|f| f.check).collect();
+        let verified: Vec<&str> = report.findings.iter().map(|f| f.check.name()).collect();
         let verified = if verified.is_empty() {
             String::new()
         } else {
@@ -107,7 +107,7 @@ impl Progress {
         };
         let finding = match continuing {
             Some(pid) => Finding::new(
-                "content",
+                Check::Content,
                 unverified_state,
                 format!(
                     "content verification in progress{done}: not finished within {}s, continuing in the background (pid {pid}); NOT verified yet: {unverified}{verified}",
@@ -122,7 +122,7 @@ impl Progress {
                 }
                 message.push_str(&verified);
                 message.push_str(" (raise -t below the monitoring system's own limit)");
-                Finding::new("timeout", State::Unknown, message)
+                Finding::new(Check::Timeout, State::Unknown, message)
             }
         };
         report.findings.insert(0, finding);
@@ -213,7 +213,7 @@ pub fn panic_report() -> Report {
         .unwrap_or_else(|| "unknown panic".into());
     let mut report = Report::default();
     report.push(Finding::new(
-        "internal",
+        Check::Internal,
         State::Unknown,
         format!(
             "internal error: {} (please report this bug)",
@@ -231,8 +231,8 @@ mod tests {
     fn timeout_report_says_what_was_and_was_not_verified() {
         let p = Progress::default();
         let mut partial = Report::default();
-        partial.push(Finding::new("age", State::Ok, "1h 0m old"));
-        partial.push(Finding::new("size", State::Ok, "1.0 GiB"));
+        partial.push(Finding::new(Check::Age, State::Ok, "1h 0m old"));
+        partial.push(Finding::new(Check::Size, State::Ok, "1.0 GiB"));
         p.set_partial(&partial);
         p.step(
             "verifying the gzip stream",
@@ -258,7 +258,7 @@ mod tests {
     fn a_worse_finding_outranks_the_timeout() {
         let p = Progress::default();
         let mut partial = Report::default();
-        partial.push(Finding::new("age", State::Critical, "3d old"));
+        partial.push(Finding::new(Check::Age, State::Critical, "3d old"));
         p.set_partial(&partial);
         assert_eq!(
             p.timeout_report(Duration::from_secs(1), None, State::Unknown)

@@ -59,7 +59,7 @@ fn marker_regex_quoted_in_a_message_cannot_start_perfdata() {
 /// the whole log" (WARNING).
 #[test]
 fn an_empty_first_line_can_start_the_last_run() {
-    use check_backup::log::{read_log, LogRules};
+    use check_backup::acquire::log::{read_log, LogRules};
     let rules = LogRules {
         run_start: Some(regex::Regex::new(r"^\s*$").unwrap()),
         ..LogRules::default()

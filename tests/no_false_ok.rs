@@ -5,7 +5,7 @@
 
 mod common;
 
-use check_backup::{check, cli, evaluate::State, watchdog::Progress};
+use check_backup::{check, cli, judge::State, watchdog::Progress};
 use common::*;
 use proptest::prelude::*;
 use std::path::Path;

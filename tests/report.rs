@@ -942,7 +942,7 @@ fn the_readmes_config_example_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("backups.toml");
     std::fs::write(&path, toml).unwrap();
-    let config = check_backup::config::ConfigFile::load(&path).unwrap();
+    let config = check_backup::cli::config::ConfigFile::load(&path).unwrap();
     assert_eq!(config.set_names(), ["crm", "shop", "wiki"]);
     // And the cron line names options that exist.
     assert!(readme.contains(

@@ -1,7 +1,7 @@
 //! Helpers shared by the fuzz targets: output-safety assertions and reference oracles.
 #![allow(dead_code)]
 
-use check_backup::evaluate::{Finding, State};
+use check_backup::judge::{Finding, State};
 
 /// Text that may appear in plugin output: no control character (not even a newline: a
 /// finding's message is one line), no `|`, no bidirectional override.

@@ -25,9 +25,13 @@ use std::io::{Cursor, Read, Write};
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
 
-use check_backup::decode::{self, Compression, StreamProblem, HEAD_BYTES, TAIL_BYTES};
-use check_backup::dumpformat::{self, MarkerChoice, MarkerRule, MarkerVerdict, Writer};
-use check_backup::evaluate::{self, Facts, State};
+use check_backup::decode::{HEAD_BYTES, TAIL_BYTES};
+use check_backup::facts::{Compression, MarkerVerdict, StreamProblem, Writer};
+use check_backup::formats::{
+    self,
+    writer::{MarkerChoice, MarkerRule},
+};
+use check_backup::judge::{dump as evaluate, Facts, State};
 use common::*;
 use libfuzzer_sys::fuzz_target;
 
@@ -180,8 +184,8 @@ fn oracle_writer(text: &[u8]) -> Writer {
     Writer::Unknown
 }
 
-fn verify(bytes: &[u8]) -> decode::StreamFacts {
-    decode::verify_stream(Cursor::new(bytes), bytes.len() as u64, &AtomicU64::new(0))
+fn verify(bytes: &[u8]) -> check_backup::facts::StreamFacts {
+    check_backup::acquire::content::read(Cursor::new(bytes), bytes.len() as u64, &AtomicU64::new(0))
         .expect("an in-memory file never fails to read")
 }
 
@@ -274,7 +278,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let content = dumpformat::judge_content(&facts, &choice);
+    let content = formats::interpret(&facts, &choice);
     let mut out = Facts::default();
     let (findings, perf) = evaluate::evaluate_content(&content, size, &mut out);
     assert_findings_safe(&findings);
@@ -326,10 +330,10 @@ fuzz_target!(|data: &[u8]| {
     // plain (when the plain text is not itself mistaken for a compressed file).
     if let (Some(_), true) = (made_by, undamaged) {
         if payload.len() <= 256 * 1024
-            && decode::detect(payload) == Compression::Plain
+            && check_backup::decode::detect(payload) == Compression::Plain
             && payload.len() >= 6
         {
-            let plain = dumpformat::judge_content(&verify(payload), &choice);
+            let plain = formats::interpret(&verify(payload), &choice);
             assert_eq!(content.writer, plain.writer);
             assert_eq!(
                 content.marker, plain.marker,

@@ -23,8 +23,9 @@ use std::io::Cursor;
 use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
-use check_backup::evaluate::{self, LogThresholds, State};
-use check_backup::log::{self, LogFacts, LogRules, KEEP_LINES, MAX_LINE};
+use check_backup::acquire::log::{self, LogFacts, LogRules, KEEP_LINES, MAX_LINE};
+use check_backup::judge::log::{self as evaluate, LogThresholds};
+use check_backup::judge::State;
 use check_backup::range::Range;
 use chrono::{Local, TimeZone};
 use common::*;

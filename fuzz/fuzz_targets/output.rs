@@ -25,15 +25,23 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use check_backup::evaluate::{Facts, Finding, LogSummary, PerfDatum, Report, State};
-use check_backup::log::LogLine;
-use check_backup::output;
+use check_backup::acquire::log::LogLine;
+use check_backup::judge::log::LogSummary;
+use check_backup::judge::{Check, Facts, Finding, PerfDatum, Report, State};
+use check_backup::present as output;
 use check_backup::range::Range;
 use check_backup::text;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
-const CHECKS: [&str; 6] = ["dump", "age", "stream", "marker", "log_errors", "timeout"];
+const CHECKS: [Check; 6] = [
+    Check::Dump,
+    Check::Age,
+    Check::Stream,
+    Check::Marker,
+    Check::LogErrors,
+    Check::Timeout,
+];
 const STATES: [State; 4] = [State::Ok, State::Warning, State::Critical, State::Unknown];
 const UOMS: [&str; 5] = ["s", "B", "%", "c", ""];
 
@@ -103,7 +111,7 @@ fn report(u: &mut Unstructured) -> Result<Report> {
     let mut r = Report::default();
     for _ in 0..u.int_in_range(0..=6u8)? {
         r.push(Finding::new(
-            u.choose(&CHECKS)?,
+            *u.choose(&CHECKS)?,
             *u.choose(&STATES)?,
             foreign(u)?,
         ));

@@ -112,7 +112,7 @@ fn read_limited(path: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluate::State;
+    use crate::judge::State;
 
     #[test]
     fn hosts_sets_and_bad_files() {

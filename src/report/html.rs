@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use super::result::{counts, parse_state, SetResult};
 use super::text::{age_text, size_text};
 use super::Page;
-use crate::evaluate::State;
+use crate::judge::State;
 use crate::units::human_size;
 
 /// Text from outside made safe for HTML: control and bidi characters escaped visibly,

@@ -311,7 +311,7 @@ fn perfdata_object(o: &serde_json::Map<String, Value>) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluate::State;
+    use crate::judge::State;
 
     #[test]
     fn base64_and_urls() {

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::ConfigFile;
-use crate::evaluate::State;
+use crate::cli::config::ConfigFile;
+use crate::judge::State;
 use result::{worst, SetResult, Source};
 
 /// Report format.
@@ -220,7 +220,7 @@ pub fn collect(args: &Args) -> Outcome {
         let path = args
             .config
             .clone()
-            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_PATH));
+            .unwrap_or_else(|| PathBuf::from(crate::cli::config::DEFAULT_PATH));
         match ConfigFile::load(&path) {
             Ok(config) => {
                 let sets = config.set_names();

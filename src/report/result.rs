@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::evaluate::{Facts, State};
+use crate::judge::{Facts, State};
 
 /// Where a result came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::result::{counts, SetResult};
 use super::Page;
-use crate::evaluate::State;
+use crate::judge::State;
 use crate::text::safe;
 use crate::units::{human_duration, human_size};
 

@@ -1,8 +1,7 @@
 //! Presenting a [`Report`]: the Nagios plugin text (first line, long output, perfdata) and
 //! the JSON document. No decisions here: states come from `evaluate`.
 
-use crate::evaluate::{Facts, LogSummary, PerfDatum, Report, State};
-use crate::units::{human_duration, human_size};
+use crate::judge::{PerfDatum, Report};
 
 /// Output format chosen with `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,88 +79,6 @@ fn perfdata(report: &Report) -> String {
         .join(" ")
 }
 
-/// The backup in a few words: file, age, size, content.
-fn headline(file: &str, facts: &Facts) -> String {
-    let mut parts = Vec::new();
-    if let Some(dbs) = &facts.databases {
-        let names: Vec<&str> = dbs.iter().map(|d| d.name.as_str()).take(20).collect();
-        parts.push(format!(
-            "{} database{} ({})",
-            dbs.len(),
-            if dbs.len() == 1 { "" } else { "s" },
-            crate::text::safe(&names.join(", "), 300)
-        ));
-    }
-    if let Some(age) = facts.age_seconds {
-        parts.push(format!("{} old", human_duration(age)));
-    }
-    if let Some(size) = facts.size_bytes {
-        parts.push(human_size(size as f64));
-    }
-    if let (Some(c), Some(u)) = (facts.compression, facts.uncompressed_bytes) {
-        if c != "plain" {
-            parts.push(format!("{c}, {} uncompressed", human_size(u as f64)));
-        }
-    }
-    if facts.marker.is_some() {
-        let writer = match facts.writer {
-            Some("unknown") | None => "marker found".to_string(),
-            Some(w) => format!("{w} complete"),
-        };
-        match &facts.marker_date {
-            Some(date) => parts.push(format!("{writer} on {}", crate::text::safe(date, 40))),
-            None => parts.push(writer),
-        }
-    }
-    if parts.is_empty() {
-        file.to_string()
-    } else {
-        format!("{file}: {}", parts.join(", "))
-    }
-}
-
-/// The log in a few words: file, age, exit status, counts.
-fn log_headline(log: &LogSummary) -> String {
-    let mut s = format!(
-        "log {}: written {} ago",
-        log.file,
-        human_duration(log.age_seconds)
-    );
-    if let Some(status) = log.exit_status {
-        s.push_str(&format!(", exit status {status}"));
-    }
-    s.push_str(&format!(
-        ", {} error{}, {} warning{}",
-        log.errors,
-        if log.errors == 1 { "" } else { "s" },
-        log.warnings,
-        if log.warnings == 1 { "" } else { "s" }
-    ));
-    s
-}
-
-/// The summary: every problem, worst first, then the backup's headline.
-pub fn summary(report: &Report) -> String {
-    let mut problems: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.state != State::Ok)
-        .collect();
-    // Worst first; among equals the job's own exit status leads, as it says why.
-    problems.sort_by_key(|f| (std::cmp::Reverse(f.state), f.check != "log_status"));
-    let mut parts: Vec<String> = problems.iter().map(|f| f.message.clone()).collect();
-    if let Some(file) = &report.file {
-        parts.push(headline(file, &report.facts));
-    }
-    if let Some(log) = &report.facts.log {
-        parts.push(log_headline(log));
-    }
-    if parts.is_empty() {
-        parts.push("nothing was checked".into());
-    }
-    parts.join("; ")
-}
-
 fn shorten_to_bytes(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
@@ -180,7 +97,7 @@ pub fn nagios(report: &Report, verbose: u8) -> String {
     let perf = perfdata(report);
     let prefix = format!("BACKUP {state} - ");
     let budget = FIRST_LINE_BYTES.saturating_sub(prefix.len() + perf.len() + 3);
-    let mut out = prefix + &shorten_to_bytes(&summary(report), budget.max(80));
+    let mut out = prefix + &shorten_to_bytes(&report.summary(), budget.max(80));
     if !perf.is_empty() {
         out.push_str(" | ");
         out.push_str(&perf);
@@ -218,7 +135,7 @@ pub fn json(report: &Report, verbose: u8) -> String {
         .iter()
         .map(|f| {
             serde_json::json!({
-                "check": f.check,
+                "check": f.check.name(),
                 "state": f.state.to_string(),
                 "message": f.message,
             })
@@ -245,7 +162,7 @@ pub fn json(report: &Report, verbose: u8) -> String {
         "checked_at": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         "state": state.to_string(),
         "exit_code": state.exit_code(),
-        "summary": summary(report),
+        "summary": report.summary(),
         "file": report.file,
         "findings": findings,
         "perfdata": perfdata,
@@ -277,7 +194,7 @@ pub fn render(report: &Report, format: Format, verbose: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluate::Finding;
+    use crate::judge::{Check, Finding, State};
     use crate::range::Range;
 
     fn datum(
@@ -327,7 +244,7 @@ mod tests {
     #[test]
     fn first_line_is_bounded_and_has_no_pipe() {
         let mut r = Report::default();
-        r.push(Finding::new("x", State::Critical, "y".repeat(5000)));
+        r.push(Finding::new(Check::Dump, State::Critical, "y".repeat(5000)));
         r.perfdata.push(datum("age", 1.0, "s", None, None));
         let text = nagios(&r, 0);
         let first = text.lines().next().unwrap();
@@ -338,21 +255,9 @@ mod tests {
     }
 
     #[test]
-    fn summary_lists_problems_worst_first() {
-        let mut r = Report::default();
-        r.push(Finding::new("age", State::Warning, "old"));
-        r.push(Finding::new("size", State::Ok, "fine"));
-        r.push(Finding::new("marker", State::Critical, "cut"));
-        r.file = Some("/b/db.sql.gz".into());
-        r.facts.age_seconds = Some(7200.0);
-        r.facts.size_bytes = Some(2048);
-        assert_eq!(summary(&r), "cut; old; /b/db.sql.gz: 2h 0m old, 2.0 KiB");
-    }
-
-    #[test]
     fn json_has_the_documented_fields() {
         let mut r = Report::default();
-        r.push(Finding::new("age", State::Warning, "old"));
+        r.push(Finding::new(Check::Age, State::Warning, "old"));
         r.perfdata
             .push(datum("age", 5.0, "s", Some(Range::upper(3.0)), None));
         let v: serde_json::Value = serde_json::from_str(&json(&r, 0)).unwrap();

@@ -3,42 +3,14 @@
 //! length, zstd frame end and checksum, xz check and index, bzip2 CRC), and keep a small
 //! sample of the decoded head and tail for the completion-marker rules.
 
-use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod gzip;
 
-/// How a dump file is compressed, as told by its first bytes (never by its name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Not compressed.
-    Plain,
-    /// gzip (RFC 1952), possibly several members (pigz, concatenation).
-    Gzip,
-    /// Zstandard, possibly several frames.
-    Zstd,
-    /// xz, possibly several streams.
-    Xz,
-    /// bzip2, possibly several streams (pbzip2, lbzip2).
-    Bzip2,
-    /// A compression this plugin recognises but cannot verify.
-    Unsupported(&'static str),
-}
+pub use crate::facts::{Compression, Sample, StreamFacts, StreamProblem};
 
 impl Compression {
-    /// Short lowercase name used in output and JSON.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Compression::Plain => "plain",
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-            Compression::Xz => "xz",
-            Compression::Bzip2 => "bzip2",
-            Compression::Unsupported(name) => name,
-        }
-    }
-
     /// True when `bytes` (possibly fewer than a full magic number) may start another
     /// member/stream/frame of this format.
     fn may_start_member(&self, bytes: &[u8]) -> bool {
@@ -58,45 +30,6 @@ impl Compression {
                 let n = m.len().min(bytes.len());
                 n > 0 && bytes[..n] == m[..n]
             })
-    }
-}
-
-impl Compression {
-    /// The compression with this [`name`](Compression::name), for reading cached facts.
-    pub fn from_name(name: &str) -> Option<Compression> {
-        const ALL: [Compression; 10] = [
-            Compression::Plain,
-            Compression::Gzip,
-            Compression::Zstd,
-            Compression::Xz,
-            Compression::Bzip2,
-            Compression::Unsupported("lz4"),
-            Compression::Unsupported("lzma"),
-            Compression::Unsupported("zip"),
-            Compression::Unsupported("7z"),
-            Compression::Unsupported("lzop"),
-        ];
-        ALL.into_iter().find(|c| c.name() == name)
-    }
-}
-
-impl serde::Serialize for Compression {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Compression {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Compression::from_name(&name)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown compression {name}")))
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -126,92 +59,33 @@ pub fn detect(magic: &[u8]) -> Compression {
     }
 }
 
-/// What is wrong with a compression stream.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum StreamProblem {
-    /// The file ends before the stream's end marker (a cut or still-growing file).
-    Truncated {
-        /// File size: where the data stopped.
-        at: u64,
-    },
-    /// The decoder rejected the data (bad CRC, flipped byte, bad header).
-    Corrupt {
-        /// Compressed offset the decoder had read up to when it failed (approximate: the
-        /// decoder reads ahead).
-        near: u64,
-        /// The decoder's words.
-        detail: String,
-    },
-    /// Bytes after the last complete stream that do not start another one.
-    TrailingData {
-        /// Where the extra bytes start.
-        at: u64,
-        /// How many there are.
-        bytes: u64,
-    },
-}
-
-impl StreamProblem {
-    /// Human text, naming the compression.
-    pub fn describe(&self, compression: Compression, file_size: u64) -> String {
-        match self {
-            StreamProblem::Truncated { at } => format!(
-                "{compression} stream truncated: file ends at byte {at} before the end of the stream (cut copy, full disk, or still being written)"
-            ),
-            StreamProblem::Corrupt { near, detail } => format!(
-                "{compression} stream corrupt near byte {near} of {file_size}: {detail}"
-            ),
-            StreamProblem::TrailingData { at, bytes } => format!(
-                "{bytes} bytes of garbage after the end of the {compression} stream at byte {at}"
-            ),
-        }
-    }
-}
-
 /// How much decoded text is kept from each end of the stream.
 pub const HEAD_BYTES: usize = 16 * 1024;
 /// At least this much decoded text is kept from the end (the completion markers are short
 /// and near the end; pg_dump puts a few lines after its marker).
 pub const TAIL_BYTES: usize = 64 * 1024;
-const CHUNK: usize = 256 * 1024;
-
-/// Decoded bytes from both ends of a stream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sample {
-    /// The first bytes (at most [`HEAD_BYTES`]).
-    pub head: Vec<u8>,
-    /// The last bytes (at least [`TAIL_BYTES`] when the stream is that long).
-    pub tail: Vec<u8>,
-    /// True when `tail` starts at the beginning of the stream (so its first line is whole).
-    pub tail_is_whole: bool,
-}
-
-/// The facts one pass over a dump file establishes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamFacts {
-    /// Detected compression.
-    pub compression: Compression,
-    /// Decoded (uncompressed) bytes; for a broken stream, those decoded before the break.
-    pub uncompressed_size: u64,
-    /// Compressed bytes read.
-    pub compressed_read: u64,
-    /// None when the stream is whole.
-    pub problem: Option<StreamProblem>,
-    /// Head and tail of the decoded text.
-    pub sample: Sample,
-    /// For a pg_dump custom-format archive: what walking its blocks established.
-    pub archive: Option<crate::dumpformat::ArchiveFacts>,
-    /// For a tar archive: what walking its members established.
-    pub tar: Option<crate::tar::TarFacts>,
-}
+/// The size of one read (and of each of the two tail buffers).
+pub const CHUNK: usize = 256 * 1024;
 
 /// Counts bytes read from the file (progress for the watchdog, offsets for errors) and
 /// remembers whether a failure came from the file itself rather than from the decoder.
-struct CountingReader<'a, R> {
+pub struct CountingReader<'a, R> {
     inner: R,
     count: u64,
     progress: &'a AtomicU64,
     io_error: Option<io::Error>,
+}
+
+impl<'a, R> CountingReader<'a, R> {
+    /// Counts what is read from `inner` into `progress`.
+    pub fn new(inner: R, progress: &'a AtomicU64) -> Self {
+        CountingReader {
+            inner,
+            count: 0,
+            progress,
+            io_error: None,
+        }
+    }
 }
 
 impl<R: Read> Read for CountingReader<'_, R> {
@@ -234,7 +108,7 @@ impl<R: Read> Read for CountingReader<'_, R> {
 
 /// Fills `buf` as far as the reader allows; returns the number of bytes read (less than
 /// `buf.len()` only at the end of the stream).
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {
@@ -355,41 +229,12 @@ pub fn verify_stream<R: Read + Seek>(
         .unwrap_or(Compression::Plain);
     }
     file.seek(SeekFrom::Start(0))?;
-    if magic.starts_with(b"PGDMP") {
-        // A pg_dump custom archive has no trailer to sample: walk all of it instead.
-        let mut facts = sample_plain(&mut file, size, Compression::Plain)?;
-        file.seek(SeekFrom::Start(0))?;
-        let counted = CountingReader {
-            inner: file,
-            count: 0,
-            progress,
-            io_error: None,
-        };
-        facts.archive = Some(crate::pgcustom::verify(
-            BufReader::with_capacity(CHUNK, counted),
-            progress,
-        )?);
-        facts.compressed_read = size;
-        return Ok(facts);
-    }
     match compression {
         Compression::Plain | Compression::Unsupported(_) => {
             sample_plain(&mut file, size, compression)
         }
         _ => decode_all(&mut file, size, compression, progress),
     }
-    .and_then(|mut facts| {
-        // A tar archive (of dumps, or pg_dump -Ft) is walked member by member in a second
-        // pass: only tar files pay for it.
-        if facts.problem.is_none() && crate::tar::looks_like_tar(&facts.sample.head) {
-            file.seek(SeekFrom::Start(0))?;
-            facts.tar = Some(crate::tar::walk(reference_decoder(
-                facts.compression,
-                &mut file,
-            )?)?);
-        }
-        Ok(facts)
-    })
 }
 
 /// A plain multi-stream decoder for a second pass over a file already verified (tar walks,
@@ -412,7 +257,9 @@ pub fn reference_decoder<'a, R: Read + 'a>(
     })
 }
 
-fn sample_plain<R: Read + Seek>(
+/// The head and tail of a file that is not decoded (plain text, or a format read by
+/// other means): only those bytes are read, whatever the file's size.
+pub fn sample_plain<R: Read + Seek>(
     mut file: R,
     size: u64,
     compression: Compression,

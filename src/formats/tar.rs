@@ -4,43 +4,14 @@
 
 use std::io::{self, Read};
 
-use crate::decode::Sample;
+use super::writer::{check_marker, detect_writer, MarkerChoice, MarkerOutcome, MarkerRule};
+use crate::facts::{ArchiveFacts, ArchiveKind, Member, Sample, TarFacts};
 
 const BLOCK: usize = 512;
 /// Members whose head and tail are kept for the marker rules.
 const MAX_SAMPLED: usize = 64;
 const HEAD: usize = 16 * 1024;
 const TAIL: usize = 64 * 1024;
-
-/// One regular member of a tar archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// Its name.
-    pub name: String,
-    /// Its size.
-    pub size: u64,
-    /// Decoded head and tail, for the marker rules.
-    pub sample: Sample,
-}
-
-/// What walking a tar archive established.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TarFacts {
-    /// Regular members (the first [`MAX_SAMPLED`] with samples).
-    pub members: Vec<Member>,
-    /// Count of all regular members.
-    pub member_count: u64,
-    /// Names of all regular members (at most 100,000).
-    pub names: Vec<String>,
-    /// The archive ends with its two zero blocks.
-    pub end_marker: bool,
-    /// What is wrong, if anything.
-    pub problem: Option<String>,
-    /// The contents of a `toc.dat` member (pg_dump -Ft), if any (bounded).
-    pub pg_toc: Option<Vec<u8>>,
-    /// The member the archive was cut in, if it was.
-    pub cut_member: Option<String>,
-}
 
 /// True when a 512-byte block looks like a tar header (ustar magic and a valid checksum).
 pub fn looks_like_tar(block: &[u8]) -> bool {
@@ -256,6 +227,66 @@ pub fn walk<R: Read>(mut r: R) -> io::Result<TarFacts> {
             _ => {}
         }
     }
+}
+
+/// Judges a walked tar archive: pg_dump -Ft by its TOC, else each member that is a dump by
+/// its writer's marker rule (with `--marker`/`--marker-regex`: each text member).
+pub fn judge(t: &TarFacts, choice: &MarkerChoice) -> ArchiveFacts {
+    if let Some(toc) = &t.pg_toc {
+        let mut f = super::pg_archive::verify_tar_toc(toc, &t.names, t.cut_member.as_deref());
+        if let (Some(tar_problem), None) = (&t.problem, &t.cut_member) {
+            f.problem = Some(tar_problem.clone());
+        } else if let (Some(tar_problem), Some(p)) = (&t.problem, &f.problem) {
+            f.problem = Some(format!("{tar_problem}; {p}"));
+        }
+        f.detail = format!("{} members", t.member_count);
+        return f;
+    }
+    let mut f = ArchiveFacts::new(ArchiveKind::Tar);
+    if let Some(p) = &t.problem {
+        f.problem = Some(p.clone());
+        return f;
+    }
+    let mut judged = Vec::new();
+    for m in &t.members {
+        let writer = detect_writer(&m.sample.head);
+        let text = !m.sample.head.contains(&0);
+        let rule = match choice {
+            MarkerChoice::None => None,
+            MarkerChoice::Rule(rule) if text => Some(rule.clone()),
+            MarkerChoice::Rule(_) => None,
+            MarkerChoice::Auto => MarkerRule::for_writer(writer),
+        };
+        let Some(rule) = rule else { continue };
+        let name = crate::text::safe(&m.name, 120);
+        match check_marker(&rule, &m.sample) {
+            MarkerOutcome::Found { .. } => judged.push(format!("{name} complete")),
+            MarkerOutcome::Missing { last_line, .. } => {
+                f.problem = Some(format!(
+                    "member {name}: dump incomplete: no completion marker, expected {}; last line is '{}'",
+                    rule.expected(),
+                    crate::text::safe(last_line.as_deref().unwrap_or(""), 80)
+                ));
+                return f;
+            }
+        }
+    }
+    f.tables = judged.len() as u32;
+    if judged.is_empty() && !matches!(choice, MarkerChoice::None) {
+        f.supported = false;
+        f.detail = format!(
+            "{} members, none of them a dump this check recognises (use --marker or --marker-regex)",
+            t.member_count
+        );
+    } else {
+        f.detail = format!(
+            "{} members, end-of-archive present{}{}",
+            t.member_count,
+            if judged.is_empty() { "" } else { "; " },
+            judged.join(", ")
+        );
+    }
+    f
 }
 
 #[cfg(test)]

@@ -9,30 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
-use crate::cache::FileKey;
-use crate::dumpformat::ArchiveFacts;
-
-/// The kinds of backup directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum DirKind {
-    /// `pg_dump -Fd`: `toc.dat` plus one data file per table.
-    PgDirectory,
-    /// mydumper: `metadata` (`metadata.partial` while running) plus per-table files.
-    Mydumper,
-    /// mariabackup / xtrabackup: `xtrabackup_checkpoints` plus the copied data files.
-    Xtrabackup,
-}
+use super::cache::FileKey;
+use crate::facts::{ArchiveFacts, ArchiveKind, DirKind};
+use crate::formats::pg_archive;
 
 impl DirKind {
-    /// Name used in output.
-    pub fn name(&self) -> &'static str {
-        match self {
-            DirKind::PgDirectory => "pg_dump directory archive",
-            DirKind::Mydumper => "mydumper directory",
-            DirKind::Xtrabackup => "mariabackup/xtrabackup directory",
-        }
-    }
-
     /// The file whose mtime dates the backup (written at its end), if present.
     fn completion_file(&self, dir: &Path) -> Option<PathBuf> {
         let names: &[&str] = match self {
@@ -145,7 +126,7 @@ pub fn metadata(dir: &Path, kind: DirKind) -> io::Result<(SystemTime, u64, FileK
 /// Verifies a backup directory of the given kind.
 pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
     match kind {
-        DirKind::PgDirectory => crate::pgcustom::verify_directory(dir, progress),
+        DirKind::PgDirectory => verify_pg_directory(dir, progress),
         DirKind::Mydumper => verify_mydumper(dir, progress),
         DirKind::Xtrabackup => verify_xtrabackup(dir),
     }
@@ -176,7 +157,7 @@ fn mydumper_files(dir: &Path) -> io::Result<Vec<(PathBuf, u64)>> {
 }
 
 fn verify_mydumper(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
-    let mut facts = ArchiveFacts::new(DirKind::Mydumper.name());
+    let mut facts = ArchiveFacts::new(ArchiveKind::Mydumper);
     let metadata = dir.join("metadata");
     if !metadata.is_file() {
         let mut problem: String = if dir.join("metadata.partial").is_file() {
@@ -220,7 +201,7 @@ fn verify_mydumper(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFacts>
         facts.data_entries += 1;
         let file = crate::sys::open_readonly(path)?;
         let stream = crate::decode::verify_stream(file, *size, progress)?;
-        if stream.compression != crate::decode::Compression::Plain {
+        if stream.compression != crate::facts::Compression::Plain {
             compressed += 1;
             facts.compression = stream.compression.name().into();
         }
@@ -260,7 +241,7 @@ fn checkpoints(text: &str) -> Vec<(&str, &str)> {
 }
 
 fn verify_xtrabackup(dir: &Path) -> io::Result<ArchiveFacts> {
-    let mut facts = ArchiveFacts::new(DirKind::Xtrabackup.name());
+    let mut facts = ArchiveFacts::new(ArchiveKind::Xtrabackup);
     let Some(path) = DirKind::Xtrabackup.completion_file(dir) else {
         facts.problem = Some("no xtrabackup_checkpoints file: the backup did not finish".into());
         return Ok(facts);
@@ -305,6 +286,73 @@ fn verify_xtrabackup(dir: &Path) -> io::Result<ArchiveFacts> {
             .map(|f| format!(", from_lsn {f}"))
             .unwrap_or_default()
     );
+    Ok(facts)
+}
+
+/// Verifies a pg_dump directory-format archive (`pg_dump -Fd`): `toc.dat` parses, and every
+/// data file it names is present and, when compressed, its stream is whole.
+fn verify_pg_directory(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
+    let mut facts = ArchiveFacts::new(ArchiveKind::PgDirectory);
+    let toc_path = dir.join("toc.dat");
+    let toc = match crate::sys::open_readonly(&toc_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            facts.problem = Some("toc.dat is missing: not a finished pg_dump -Fd archive".into());
+            return Ok(facts);
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(entries) = pg_archive::toc_only(io::BufReader::new(toc), &mut facts, progress)? else {
+        return Ok(facts);
+    };
+    if !facts.supported {
+        return Ok(facts);
+    }
+    let mut complete = 0u32;
+    for entry in entries.values().filter(|e| e.has_data) {
+        let Some(name) = &entry.file else { continue };
+        if name.contains('/') || name.starts_with('.') {
+            facts.problem = Some(format!("toc.dat names an unsafe data file '{name}'"));
+            return Ok(facts);
+        }
+        // gzip/lz4/zstd data files carry a suffix the TOC does not mention.
+        let found = ["", ".gz", ".lz4", ".zst"]
+            .iter()
+            .map(|suffix| dir.join(format!("{name}{suffix}")))
+            .find(|p| p.is_file());
+        let Some(path) = found else {
+            let suffix = match facts.compression.as_str() {
+                "gzip" => ".gz",
+                "lz4" => ".lz4",
+                "zstd" => ".zst",
+                _ => "",
+            };
+            facts.problem = Some(format!(
+                "data file {name}{suffix} of {} is missing ({complete} of {} data files verified)",
+                entry.name(),
+                facts.data_entries
+            ));
+            return Ok(facts);
+        };
+        let file = crate::sys::open_readonly(&path)?;
+        let size = file.metadata()?.len();
+        let stream = crate::decode::verify_stream(file, size, progress)?;
+        if let Some(problem) = stream.problem {
+            facts.problem = Some(format!(
+                "data file {} of {}: {}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                entry.name(),
+                problem.describe(stream.compression, size)
+            ));
+            return Ok(facts);
+        }
+        complete += 1;
+        if entry.desc == "BLOBS" || entry.desc == "BLOB DATA" {
+            facts.blobs += 1;
+        } else {
+            facts.tables += 1;
+        }
+    }
     Ok(facts)
 }
 

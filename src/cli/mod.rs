@@ -3,15 +3,18 @@
 //! Usage errors must not reach clap's default handling (exit 2 = CRITICAL, text on stderr,
 //! which NRPE drops): they become UNKNOWN (3) with the message on stdout.
 
+pub mod config;
+
 use clap::{ArgAction, Parser, ValueEnum};
 use regex::{Regex, RegexBuilder};
 use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::dumpformat::{MarkerChoice, MarkerRule};
-use crate::evaluate::{LogThresholds, State, Thresholds};
-use crate::log::LogRules;
-use crate::output::Format;
+use crate::acquire::log::LogRules;
+use crate::formats::writer::{MarkerChoice, MarkerRule};
+use crate::judge::log::LogThresholds;
+use crate::judge::{State, Thresholds};
+use crate::present::Format;
 use crate::range::Range;
 use crate::units::{parse_duration, parse_size};
 
@@ -450,11 +453,11 @@ fn expand_config(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
         };
     };
     let path = config.map_or_else(
-        || std::path::PathBuf::from(crate::config::DEFAULT_PATH),
+        || std::path::PathBuf::from(config::DEFAULT_PATH),
         std::path::PathBuf::from,
     );
-    let file = crate::config::ConfigFile::load(&path).map_err(|e| e.to_string())?;
-    let given = crate::config::given_options(&args);
+    let file = config::ConfigFile::load(&path).map_err(|e| e.to_string())?;
+    let given = config::given_options(&args);
     let expanded = file
         .args_for(&set.to_string_lossy(), &given)
         .map_err(|e| e.to_string())?;

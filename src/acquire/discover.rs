@@ -4,23 +4,39 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 use thiserror::Error;
 
-use crate::dirformats::{self, DirKind};
+use super::backup_dir;
+use crate::facts::DirKind;
 use crate::sys;
 
-/// One regular file that could be the dump.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    /// Its path, as found.
-    pub path: PathBuf,
-    /// Last modification time.
-    pub mtime: SystemTime,
-    /// Size on disk, in bytes (for a backup directory: all its files).
-    pub size: u64,
-    /// Set when the candidate is a backup directory (pg_dump -Fd, mydumper, mariabackup).
-    pub dir_kind: Option<DirKind>,
+pub use crate::facts::Candidate;
+
+/// How a dump was looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A file named explicitly.
+    File,
+    /// A directory that is itself one backup (pg_dump -Fd, mydumper, mariabackup).
+    BackupDirectory,
+    /// The newest entry of a directory.
+    Directory,
+    /// The newest match of a glob.
+    Glob,
+    /// The newest dump of one database of a per-database set.
+    PerDatabase,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::File => "file",
+            Mode::BackupDirectory => "backup directory",
+            Mode::Directory => "directory",
+            Mode::Glob => "glob",
+            Mode::PerDatabase => "per database",
+        })
+    }
 }
 
 /// What discovery found: the chosen dump and how it got there (for `-v`).
@@ -28,8 +44,8 @@ pub struct Candidate {
 pub struct Discovery {
     /// The newest candidate.
     pub chosen: Candidate,
-    /// How the spec was read: "file", "directory" or "glob".
-    pub mode: &'static str,
+    /// How the spec was read.
+    pub mode: Mode,
     /// Number of candidates considered.
     pub considered: usize,
     /// Up to 8 runners-up, newest first (the size trend, the previous dump, the trace).
@@ -149,11 +165,11 @@ fn has_glob_chars(s: &str) -> bool {
 pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
     let path = Path::new(spec);
     match fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => match dirformats::detect(path) {
+        Ok(meta) if meta.is_dir() => match backup_dir::detect(path) {
             // The directory is itself one backup (pg_dump -Fd, mydumper, mariabackup).
             Some(kind) => Ok(Discovery {
                 chosen: backup_dir_candidate(path, kind).map_err(|e| io_error(path, e))?,
-                mode: "backup directory",
+                mode: Mode::BackupDirectory,
                 considered: 1,
                 runners_up: Vec::new(),
                 skipped: Vec::new(),
@@ -169,7 +185,7 @@ pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, Discover
                 size: meta.len(),
                 dir_kind: None,
             },
-            mode: "file",
+            mode: Mode::File,
             considered: 1,
             runners_up: Vec::new(),
             skipped: Vec::new(),
@@ -197,7 +213,7 @@ pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, Discover
 }
 
 fn backup_dir_candidate(path: &Path, kind: DirKind) -> io::Result<Candidate> {
-    let (mtime, size, _) = dirformats::metadata(path, kind)?;
+    let (mtime, size, _) = backup_dir::metadata(path, kind)?;
     Ok(Candidate {
         path: path.to_path_buf(),
         mtime,
@@ -239,6 +255,24 @@ fn temporary_sibling(file: &Path) -> Option<Candidate> {
         }
     }
     newest
+}
+
+/// The discovery of one database's dumps (as [`discover_per_database`] groups them, newest
+/// first), so that each database is judged exactly as a single dump is.
+pub fn per_database_discovery(mut candidates: Vec<Candidate>) -> Option<Discovery> {
+    if candidates.is_empty() {
+        return None;
+    }
+    let chosen = candidates.remove(0);
+    Some(Discovery {
+        chosen,
+        mode: Mode::PerDatabase,
+        considered: candidates.len() + 1,
+        runners_up: candidates,
+        skipped: Vec::new(),
+        skipped_total: 0,
+        newest_temporary: None,
+    })
 }
 
 /// One dump per database: walks `root` (at most 4 levels, 200,000 entries) and groups the
@@ -421,7 +455,7 @@ impl Collector {
         let candidate = if meta.is_dir() {
             // Subdirectories are not descended into, but one that is itself a backup
             // (dated pg_dump -Fd, mydumper or mariabackup directories) is a candidate.
-            let Some(kind) = dirformats::detect(&path) else {
+            let Some(kind) = backup_dir::detect(&path) else {
                 return;
             };
             match backup_dir_candidate(&path, kind) {
@@ -454,7 +488,7 @@ impl Collector {
         }
     }
 
-    fn finish(mut self, mode: &'static str, nothing: String) -> Result<Discovery, DiscoverError> {
+    fn finish(mut self, mode: Mode, nothing: String) -> Result<Discovery, DiscoverError> {
         if self.best.is_empty() {
             return Err(DiscoverError::NoDump(nothing));
         }
@@ -489,7 +523,7 @@ fn discover_directory(dir: &Path, follow_symlinks: bool) -> Result<Discovery, Di
     } else {
         format!("{what} (directory is empty)")
     };
-    collector.finish("directory", nothing)
+    collector.finish(Mode::Directory, nothing)
 }
 
 fn discover_glob(pattern: &str, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
@@ -526,7 +560,7 @@ fn discover_glob(pattern: &str, follow_symlinks: bool) -> Result<Discovery, Disc
         }
     }
     let nothing = format!("matching {pattern}");
-    collector.finish("glob", nothing)
+    collector.finish(Mode::Glob, nothing)
 }
 
 #[cfg(test)]
@@ -564,7 +598,7 @@ mod tests {
         assert_eq!(found.chosen.path, d.path().join("c.sql"));
         assert_eq!(found.considered, 3);
         assert_eq!(found.skipped_total, 2);
-        assert_eq!(found.mode, "directory");
+        assert_eq!(found.mode, Mode::Directory);
     }
 
     #[test]
@@ -576,7 +610,7 @@ mod tests {
         let pattern = format!("{}/db-*.sql.gz", d.path().display());
         let found = discover(&pattern, false).unwrap();
         assert_eq!(found.chosen.path, d.path().join("db-1.sql.gz"));
-        assert_eq!(found.mode, "glob");
+        assert_eq!(found.mode, Mode::Glob);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::dumpformat::ContentFacts;
+use crate::facts::ContentFacts;
 
 /// Identifies one version of a file: any write, truncation, replacement or rename changes
 /// at least one of these.
@@ -51,7 +51,7 @@ impl FileKey {
 
 /// Bumped whenever the meaning of a cached verdict changes; the plugin version is part of
 /// the format too, so an upgrade re-verifies everything once.
-const FORMAT: &str = concat!("check_backup-cache-1/", env!("CARGO_PKG_VERSION"));
+const FORMAT: &str = concat!("check_backup-cache-2/", env!("CARGO_PKG_VERSION"));
 /// An entry is a few hundred bytes; anything much larger is not ours.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024;
 
@@ -322,8 +322,8 @@ impl BackgroundLock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Compression;
-    use crate::dumpformat::{MarkerVerdict, Writer};
+    use crate::facts::Compression;
+    use crate::facts::{MarkerVerdict, Writer};
 
     fn content() -> ContentFacts {
         ContentFacts {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use crate::dumpformat::ArchiveFacts;
+use crate::facts::{ArchiveFacts, ArchiveKind};
 
 /// Oldest and newest archive versions this parser knows (1.12: PostgreSQL 11 and older
 /// supported branches; 1.14: 12–15; 1.15: 16; 1.16: 17–18).
@@ -206,17 +206,23 @@ impl BlockCheck {
     }
 }
 
-struct Entry {
-    tag: String,
-    desc: String,
-    namespace: Option<String>,
-    has_data: bool,
+/// One entry of an archive's table of contents.
+pub struct Entry {
+    /// The object's name.
+    pub tag: String,
+    /// Its kind (`TABLE DATA`, `BLOBS`...).
+    pub desc: String,
+    /// Its schema.
+    pub namespace: Option<String>,
+    /// It has a data block (or file).
+    pub has_data: bool,
     /// Directory format: the entry's data file.
-    file: Option<String>,
+    pub file: Option<String>,
 }
 
 impl Entry {
-    fn name(&self) -> String {
+    /// The entry in words: kind, schema and name.
+    pub fn name(&self) -> String {
         match &self.namespace {
             Some(ns) if !ns.is_empty() => format!("{} {ns}.{}", self.desc, self.tag),
             _ => format!("{} {}", self.desc, self.tag),
@@ -227,7 +233,7 @@ impl Entry {
 /// Walks a whole custom-format archive. Errors are I/O errors of the file; everything
 /// wrong with the archive itself is in [`ArchiveFacts::problem`].
 pub fn verify<R: Read>(reader: R, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
-    let mut facts = ArchiveFacts::new("pg_dump custom archive");
+    let mut facts = ArchiveFacts::new(ArchiveKind::PgCustom);
     let mut cur = Cursor {
         inner: reader,
         pos: 0,
@@ -426,7 +432,7 @@ fn walk<R: Read>(
 
 /// Reads the header and table of contents of a `toc.dat` (directory and tar formats, which
 /// keep the data elsewhere). A damaged or cut TOC is a problem in `facts` (then None).
-fn toc_only<R: Read>(
+pub fn toc_only<R: Read>(
     inner: R,
     facts: &mut ArchiveFacts,
     progress: &AtomicU64,
@@ -453,77 +459,10 @@ fn toc_only<R: Read>(
     }
 }
 
-/// Verifies a pg_dump directory-format archive (`pg_dump -Fd`): `toc.dat` parses, and every
-/// data file it names is present and, when compressed, its stream is whole.
-pub fn verify_directory(dir: &std::path::Path, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
-    let mut facts = ArchiveFacts::new("pg_dump directory archive");
-    let toc_path = dir.join("toc.dat");
-    let toc = match crate::sys::open_readonly(&toc_path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            facts.problem = Some("toc.dat is missing: not a finished pg_dump -Fd archive".into());
-            return Ok(facts);
-        }
-        Err(e) => return Err(e),
-    };
-    let Some(entries) = toc_only(io::BufReader::new(toc), &mut facts, progress)? else {
-        return Ok(facts);
-    };
-    if !facts.supported {
-        return Ok(facts);
-    }
-    let mut complete = 0u32;
-    for entry in entries.values().filter(|e| e.has_data) {
-        let Some(name) = &entry.file else { continue };
-        if name.contains('/') || name.starts_with('.') {
-            facts.problem = Some(format!("toc.dat names an unsafe data file '{name}'"));
-            return Ok(facts);
-        }
-        // gzip/lz4/zstd data files carry a suffix the TOC does not mention.
-        let found = ["", ".gz", ".lz4", ".zst"]
-            .iter()
-            .map(|suffix| dir.join(format!("{name}{suffix}")))
-            .find(|p| p.is_file());
-        let Some(path) = found else {
-            let suffix = match facts.compression.as_str() {
-                "gzip" => ".gz",
-                "lz4" => ".lz4",
-                "zstd" => ".zst",
-                _ => "",
-            };
-            facts.problem = Some(format!(
-                "data file {name}{suffix} of {} is missing ({complete} of {} data files verified)",
-                entry.name(),
-                facts.data_entries
-            ));
-            return Ok(facts);
-        };
-        let file = crate::sys::open_readonly(&path)?;
-        let size = file.metadata()?.len();
-        let stream = crate::decode::verify_stream(file, size, progress)?;
-        if let Some(problem) = stream.problem {
-            facts.problem = Some(format!(
-                "data file {} of {}: {}",
-                path.file_name().unwrap_or_default().to_string_lossy(),
-                entry.name(),
-                problem.describe(stream.compression, size)
-            ));
-            return Ok(facts);
-        }
-        complete += 1;
-        if entry.desc == "BLOBS" || entry.desc == "BLOB DATA" {
-            facts.blobs += 1;
-        } else {
-            facts.tables += 1;
-        }
-    }
-    Ok(facts)
-}
-
 /// Verifies the TOC of a pg_dump tar-format archive (`pg_dump -Ft`) against the members
 /// the tar walk found: every data entry's member must be there (and was read whole).
 pub fn verify_tar_toc(toc: &[u8], members: &[String], cut_member: Option<&str>) -> ArchiveFacts {
-    let mut facts = ArchiveFacts::new("pg_dump tar archive");
+    let mut facts = ArchiveFacts::new(ArchiveKind::PgTar);
     let Ok(Some(entries)) = toc_only(toc, &mut facts, &AtomicU64::new(0)) else {
         return facts;
     };

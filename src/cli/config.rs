@@ -26,7 +26,7 @@ use clap::{ArgAction, CommandFactory};
 use thiserror::Error;
 use toml::{Spanned, Value};
 
-use crate::cli::Args;
+use super::Args;
 
 /// Where `--set` looks when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/check_backup/backups.toml";

@@ -1,0 +1,46 @@
+//! Reading a dump file's content once: its compression stream (through `decode`) and, for
+//! the archive formats that live inside one stream (pg_dump's custom format, tar), a walk
+//! of the archive by its reader in `formats`.
+
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::atomic::AtomicU64;
+
+use crate::decode::{self, CountingReader, CHUNK};
+use crate::facts::{Compression, StreamFacts};
+use crate::formats::{pg_archive, tar};
+
+/// Reads `file` (of `size` bytes: a file, or any seekable reader such as a fuzzer's buffer)
+/// and establishes its [`StreamFacts`]. `progress` receives the compressed bytes read so
+/// far. Errors are I/O errors of the file itself; what is wrong with the content is a fact.
+pub fn read<R: Read + Seek>(
+    mut file: R,
+    size: u64,
+    progress: &AtomicU64,
+) -> io::Result<StreamFacts> {
+    let mut magic = [0u8; 5];
+    let got = decode::read_full(&mut file, &mut magic)?;
+    file.seek(SeekFrom::Start(0))?;
+    if magic[..got] == *b"PGDMP" {
+        // A pg_dump custom archive has no trailer to sample: walk all of it instead.
+        let mut facts = decode::sample_plain(&mut file, size, Compression::Plain)?;
+        file.seek(SeekFrom::Start(0))?;
+        let counted = CountingReader::new(file, progress);
+        facts.archive = Some(pg_archive::verify(
+            BufReader::with_capacity(CHUNK, counted),
+            progress,
+        )?);
+        facts.compressed_read = size;
+        return Ok(facts);
+    }
+    let mut facts = decode::verify_stream(&mut file, size, progress)?;
+    // A tar archive (of dumps, or pg_dump -Ft) is walked member by member in a second pass:
+    // only tar files pay for it.
+    if facts.problem.is_none() && tar::looks_like_tar(&facts.sample.head) {
+        file.seek(SeekFrom::Start(0))?;
+        facts.tar = Some(tar::walk(decode::reference_decoder(
+            facts.compression,
+            &mut file,
+        )?)?);
+    }
+    Ok(facts)
+}

@@ -1,0 +1,376 @@
+//! Plain data that every layer shares: what reading a dump, an archive or a backup
+//! directory established. No I/O and no judgement here: the acquiring modules fill these
+//! in, the formats interpret them, `judge` turns them into findings, the cache stores them.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// How a dump file is compressed, as told by its first bytes (never by its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Not compressed.
+    Plain,
+    /// gzip (RFC 1952), possibly several members (pigz, concatenation).
+    Gzip,
+    /// Zstandard, possibly several frames.
+    Zstd,
+    /// xz, possibly several streams.
+    Xz,
+    /// bzip2, possibly several streams (pbzip2, lbzip2).
+    Bzip2,
+    /// A compression this plugin recognises but cannot verify.
+    Unsupported(&'static str),
+}
+
+impl Compression {
+    /// Short lowercase name used in output and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Compression::Plain => "plain",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
+            Compression::Unsupported(name) => name,
+        }
+    }
+
+    /// The compression with this [`name`](Compression::name), for reading cached facts.
+    pub fn from_name(name: &str) -> Option<Compression> {
+        const ALL: [Compression; 10] = [
+            Compression::Plain,
+            Compression::Gzip,
+            Compression::Zstd,
+            Compression::Xz,
+            Compression::Bzip2,
+            Compression::Unsupported("lz4"),
+            Compression::Unsupported("lzma"),
+            Compression::Unsupported("zip"),
+            Compression::Unsupported("7z"),
+            Compression::Unsupported("lzop"),
+        ];
+        ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl serde::Serialize for Compression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Compression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Compression::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown compression {name}")))
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What is wrong with a compression stream.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StreamProblem {
+    /// The file ends before the stream's end marker (a cut or still-growing file).
+    Truncated {
+        /// File size: where the data stopped.
+        at: u64,
+    },
+    /// The decoder rejected the data (bad CRC, flipped byte, bad header).
+    Corrupt {
+        /// Compressed offset the decoder had read up to when it failed (approximate: the
+        /// decoder reads ahead).
+        near: u64,
+        /// The decoder's words.
+        detail: String,
+    },
+    /// Bytes after the last complete stream that do not start another one.
+    TrailingData {
+        /// Where the extra bytes start.
+        at: u64,
+        /// How many there are.
+        bytes: u64,
+    },
+}
+
+impl StreamProblem {
+    /// Human text, naming the compression.
+    pub fn describe(&self, compression: Compression, file_size: u64) -> String {
+        match self {
+            StreamProblem::Truncated { at } => format!(
+                "{compression} stream truncated: file ends at byte {at} before the end of the stream (cut copy, full disk, or still being written)"
+            ),
+            StreamProblem::Corrupt { near, detail } => format!(
+                "{compression} stream corrupt near byte {near} of {file_size}: {detail}"
+            ),
+            StreamProblem::TrailingData { at, bytes } => format!(
+                "{bytes} bytes of garbage after the end of the {compression} stream at byte {at}"
+            ),
+        }
+    }
+}
+
+/// Decoded bytes from both ends of a stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// The first bytes (at most the decoder's head size, 16 KiB).
+    pub head: Vec<u8>,
+    /// The last bytes (at least the decoder's tail size, 64 KiB, when the stream is that long).
+    pub tail: Vec<u8>,
+    /// True when `tail` starts at the beginning of the stream (so its first line is whole).
+    pub tail_is_whole: bool,
+}
+
+/// The facts one pass over a dump file establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFacts {
+    /// Detected compression.
+    pub compression: Compression,
+    /// Decoded (uncompressed) bytes; for a broken stream, those decoded before the break.
+    pub uncompressed_size: u64,
+    /// Compressed bytes read.
+    pub compressed_read: u64,
+    /// None when the stream is whole.
+    pub problem: Option<StreamProblem>,
+    /// Head and tail of the decoded text.
+    pub sample: Sample,
+    /// For a pg_dump custom-format archive: what walking its blocks established.
+    pub archive: Option<ArchiveFacts>,
+    /// For a tar archive: what walking its members established.
+    pub tar: Option<TarFacts>,
+}
+
+/// One regular member of a tar archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its name.
+    pub name: String,
+    /// Its size.
+    pub size: u64,
+    /// Decoded head and tail, for the marker rules.
+    pub sample: Sample,
+}
+
+/// What walking a tar archive established.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TarFacts {
+    /// Regular members (the first [`MAX_SAMPLED`] with samples).
+    pub members: Vec<Member>,
+    /// Count of all regular members.
+    pub member_count: u64,
+    /// Names of all regular members (at most 100,000).
+    pub names: Vec<String>,
+    /// The archive ends with its two zero blocks.
+    pub end_marker: bool,
+    /// What is wrong, if anything.
+    pub problem: Option<String>,
+    /// The contents of a `toc.dat` member (pg_dump -Ft), if any (bounded).
+    pub pg_toc: Option<Vec<u8>>,
+    /// The member the archive was cut in, if it was.
+    pub cut_member: Option<String>,
+}
+
+/// The tool that wrote a dump, recognised from its first lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Writer {
+    /// mysqldump or mariadb-dump (`-- MySQL dump` / `-- MariaDB dump`).
+    Mysqldump,
+    /// pg_dump, plain format (`-- PostgreSQL database dump`).
+    PgDump,
+    /// pg_dumpall (`-- PostgreSQL database cluster dump`).
+    PgDumpall,
+    /// pg_dump custom format (binary, `PGDMP`): no text trailer.
+    PgCustom,
+    /// Not recognised.
+    Unknown,
+    /// A tar archive (of dumps, or pg_dump -Ft), walked member by member.
+    Tar,
+    /// A backup directory (pg_dump -Fd, mydumper, mariabackup), recognised by its layout.
+    Directory(DirKind),
+}
+
+impl Writer {
+    /// Name used in output and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Writer::Mysqldump => "mysqldump",
+            Writer::PgDump => "pg_dump",
+            Writer::PgDumpall => "pg_dumpall",
+            Writer::PgCustom => "pg_dump custom format",
+            Writer::Unknown => "unknown",
+            Writer::Directory(kind) => kind.name(),
+            Writer::Tar => "tar archive",
+        }
+    }
+}
+
+/// The kinds of backup that are more than one text stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchiveKind {
+    /// `pg_dump -Fc` (magic `PGDMP`).
+    #[default]
+    PgCustom,
+    /// `pg_dump -Fd`.
+    PgDirectory,
+    /// `pg_dump -Ft`.
+    PgTar,
+    /// A tar archive of dumps.
+    Tar,
+    /// A mydumper directory.
+    Mydumper,
+    /// A mariabackup / xtrabackup directory.
+    Xtrabackup,
+}
+
+impl ArchiveKind {
+    /// Name used in output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ArchiveKind::PgCustom => "pg_dump custom archive",
+            ArchiveKind::PgDirectory => "pg_dump directory archive",
+            ArchiveKind::PgTar => "pg_dump tar archive",
+            ArchiveKind::Tar => "tar archive",
+            ArchiveKind::Mydumper => DirKind::Mydumper.name(),
+            ArchiveKind::Xtrabackup => DirKind::Xtrabackup.name(),
+        }
+    }
+
+    /// A pg_dump archive (custom, directory or tar), judged by its table of contents.
+    pub fn is_pg_dump(&self) -> bool {
+        matches!(
+            self,
+            ArchiveKind::PgCustom | ArchiveKind::PgDirectory | ArchiveKind::PgTar
+        )
+    }
+}
+
+/// What verifying a backup that is more than one text stream established: a pg_dump
+/// custom or directory archive, a mydumper directory, a mariabackup/xtrabackup directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ArchiveFacts {
+    /// What it is.
+    pub kind: ArchiveKind,
+    /// Format or tool version, e.g. "1.14.0".
+    pub version: String,
+    /// False for a version this check does not know (then nothing else was checked).
+    pub supported: bool,
+    /// Compression inside: "none", "gzip", "lz4", "zstd".
+    pub compression: String,
+    /// Database name, when the format records one.
+    pub database: String,
+    /// Entries in the table of contents (pg_dump).
+    pub toc_entries: u32,
+    /// Entries or files that carry data.
+    pub data_entries: u32,
+    /// Table-data blocks or files found complete.
+    pub tables: u32,
+    /// Large-object blocks found complete (pg_dump).
+    pub blobs: u32,
+    /// What is wrong, if anything (names the entry or file where it stops).
+    pub problem: Option<String>,
+    /// Extra words for the OK message (e.g. mariabackup's backup type and LSN).
+    #[serde(default)]
+    pub detail: String,
+}
+
+impl ArchiveFacts {
+    /// Empty facts about a backup of this kind.
+    pub fn new(kind: ArchiveKind) -> ArchiveFacts {
+        ArchiveFacts {
+            kind,
+            supported: true,
+            ..ArchiveFacts::default()
+        }
+    }
+}
+
+/// What the completion-marker rule concluded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MarkerVerdict {
+    /// `--marker none`: not looked at.
+    NotChecked,
+    /// `--marker auto` on content whose completeness no rule can prove.
+    CannotVerify,
+    /// The marker is there.
+    Found {
+        /// The marker line.
+        line: String,
+        /// mysqldump's date, when present.
+        date: Option<String>,
+        /// Which rule found it: a writer name or "custom".
+        rule: String,
+    },
+    /// The marker is missing.
+    Missing {
+        /// What the rule expected, in words.
+        expected: String,
+        /// The last non-blank line found instead.
+        last_line: Option<String>,
+        /// That line has no final newline (the file was cut).
+        #[serde(default)]
+        unterminated: bool,
+    },
+}
+
+/// The content facts of one dump: everything the content findings are judged from, and all
+/// that the cache keeps (so a cached verdict is judged exactly like a fresh one).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContentFacts {
+    /// Detected compression.
+    pub compression: Compression,
+    /// Decoded size (up to the problem, if any).
+    pub uncompressed_size: u64,
+    /// None when the stream is whole.
+    pub problem: Option<StreamProblem>,
+    /// Plain content with NUL bytes that no writer claims: a damaged or unknown format.
+    pub binary: bool,
+    /// The writer recognised from the head.
+    pub writer: Writer,
+    /// The marker rule's conclusion.
+    pub marker: MarkerVerdict,
+    /// For an archive format walked block by block (pg_dump custom), what it established.
+    #[serde(default)]
+    pub archive: Option<ArchiveFacts>,
+}
+
+/// The kinds of backup directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum DirKind {
+    /// `pg_dump -Fd`: `toc.dat` plus one data file per table.
+    PgDirectory,
+    /// mydumper: `metadata` (`metadata.partial` while running) plus per-table files.
+    Mydumper,
+    /// mariabackup / xtrabackup: `xtrabackup_checkpoints` plus the copied data files.
+    Xtrabackup,
+}
+
+impl DirKind {
+    /// Name used in output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DirKind::PgDirectory => "pg_dump directory archive",
+            DirKind::Mydumper => "mydumper directory",
+            DirKind::Xtrabackup => "mariabackup/xtrabackup directory",
+        }
+    }
+}
+
+/// One regular file that could be the dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its path, as found.
+    pub path: PathBuf,
+    /// Last modification time.
+    pub mtime: SystemTime,
+    /// Size on disk, in bytes (for a backup directory: all its files).
+    pub size: u64,
+    /// Set when the candidate is a backup directory (pg_dump -Fd, mydumper, mariabackup).
+    pub dir_kind: Option<DirKind>,
+}

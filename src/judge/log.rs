@@ -1,0 +1,289 @@
+//! Judging a backup log: the last run's exit status, its error and warning lines, the
+//! required success line, the log's age, and the log against the dump it should have made.
+
+use std::time::SystemTime;
+
+use super::{seconds_between, threshold_state, Check, Finding, PerfDatum, State};
+use crate::acquire::log::{LogFacts, LogLine, LogRules};
+use crate::range::Range;
+use crate::units::human_duration;
+
+/// The operator's thresholds for the backup log.
+#[derive(Debug, Clone)]
+pub struct LogThresholds {
+    /// Warning when the log was last written longer ago than this range allows.
+    pub warn_age: Range,
+    /// Critical when the log was last written longer ago than this range allows.
+    pub crit_age: Range,
+    /// How long after writing the dump the job may keep writing its log (uploads,
+    /// rotation); used when the log lines carry no timestamps.
+    pub dump_slack: f64,
+    /// Clock skew allowed between the log's timestamps and the dump's mtime.
+    pub skew: f64,
+}
+
+/// What the log says, for the JSON facts.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LogSummary {
+    /// The log file (made safe for output).
+    pub file: String,
+    /// Seconds since the log was last written.
+    pub age_seconds: f64,
+    /// The last exit status in the judged run.
+    pub exit_status: Option<i64>,
+    /// Error lines in the run.
+    pub errors: u64,
+    /// Warning lines in the run.
+    pub warnings: u64,
+    /// Lines in the run.
+    pub lines: u64,
+    /// Start of the run, from its first timestamp (RFC 3339).
+    pub run_started: Option<String>,
+    /// Seconds between the run's first and last timestamps.
+    pub duration_seconds: Option<f64>,
+}
+
+const QUOTE_CHARS: usize = 160;
+
+fn quote_line(line: &LogLine) -> String {
+    format!(
+        "line {}: '{}'",
+        line.number,
+        crate::text::safe(line.text.trim(), QUOTE_CHARS)
+    )
+}
+
+/// True when the log says the last run failed: a non-zero exit status, an error line, or
+/// a missing success line.
+pub fn log_says_failed(log: &LogFacts) -> bool {
+    let mb = &log.mariabackup;
+    log.exit_status.as_ref().is_some_and(|(s, _)| *s != 0)
+        || log.error_count > 0
+        || log.success_seen == Some(false)
+        || (mb.tool && (!mb.completed || !mb.backup_phase))
+}
+
+/// Judges a backup log: exit status, error and warning lines, success line, age.
+pub fn evaluate_log(
+    log: &LogFacts,
+    file: &str,
+    mtime: SystemTime,
+    now: SystemTime,
+    t: &LogThresholds,
+    rules: &LogRules,
+) -> (Vec<Finding>, Vec<PerfDatum>, LogSummary) {
+    let mut findings = Vec::new();
+    let age = seconds_between(now, mtime);
+    if log.lines == 0 && log.size == 0 {
+        findings.push(Finding::new(
+            Check::Log,
+            State::Critical,
+            format!("log {file} is empty: the backup job wrote nothing"),
+        ));
+    }
+    // The exit status goes first: it is the line an operator needs on the first line.
+    match &log.exit_status {
+        Some((status, line)) if *status != 0 => findings.push(Finding::new(
+            Check::LogStatus,
+            State::Critical,
+            format!(
+                "job failed with exit status {status} ({})",
+                quote_line(line)
+            ),
+        )),
+        Some((_, line)) => findings.push(Finding::new(
+            Check::LogStatus,
+            State::Ok,
+            format!("job exited with status 0 ({})", quote_line(line)),
+        )),
+        None => {}
+    }
+    let mb = &log.mariabackup;
+    if mb.tool {
+        findings.push(if !mb.completed {
+            Finding::new(
+                Check::LogSuccess,
+                State::Critical,
+                "mariabackup/xtrabackup did not complete: its log does not end with 'completed OK!'",
+            )
+        } else if !mb.backup_phase {
+            Finding::new(
+                Check::LogSuccess,
+                State::Critical,
+                if mb.prepare_phase {
+                    "this is a mariabackup --prepare log, not a backup log: it does not prove that a backup ran"
+                } else {
+                    "the mariabackup log shows no backup phase (no server connection, no 'Backup created')"
+                },
+            )
+        } else {
+            Finding::new(
+                Check::LogSuccess,
+                State::Ok,
+                "mariabackup backup completed OK!",
+            )
+        });
+    }
+    if log.success_seen == Some(false) {
+        let re = rules.success.as_ref().map(|r| r.as_str()).unwrap_or("");
+        findings.push(Finding::new(
+            Check::LogSuccess,
+            State::Critical,
+            format!(
+                "no line matching /{}/ in the last run: the job did not finish",
+                crate::text::safe(re, 80)
+            ),
+        ));
+    }
+    let list = |lines: &[LogLine], count: u64, what: &str| {
+        format!(
+            "{count} {what} line{} in the log, first {}",
+            if count == 1 { "" } else { "s" },
+            quote_line(&lines[0])
+        )
+    };
+    if log.error_count > 0 {
+        findings.push(Finding::new(
+            Check::LogErrors,
+            State::Critical,
+            list(&log.errors, log.error_count, "error"),
+        ));
+    }
+    if log.warning_count > 0 {
+        findings.push(Finding::new(
+            Check::LogWarnings,
+            State::Warning,
+            list(&log.warnings, log.warning_count, "warning"),
+        ));
+    }
+    if log.run_start_missing {
+        let re = rules.run_start.as_ref().map(|r| r.as_str()).unwrap_or("");
+        findings.push(Finding::new(
+            Check::LogRun,
+            State::Warning,
+            format!(
+                "no line matches --log-run-start /{}/: judged the whole log",
+                crate::text::safe(re, 80)
+            ),
+        ));
+    }
+    let state = threshold_state(age.max(0.0), Some(&t.warn_age), Some(&t.crit_age));
+    let shown = human_duration(age);
+    findings.push(Finding::new(
+        Check::LogAge,
+        state,
+        match state {
+            State::Ok => format!("log last written {shown} ago"),
+            _ => format!("log last written {shown} ago: the backup job has not run since"),
+        },
+    ));
+    let duration = match (log.first_time, log.last_time) {
+        (Some(a), Some(b)) => Some((b - a).num_milliseconds() as f64 / 1000.0),
+        _ => None,
+    };
+    let count = |label: &str, value: u64, warn: Option<Range>, crit: Option<Range>| PerfDatum {
+        label: label.into(),
+        value: value as f64,
+        uom: "",
+        warn,
+        crit,
+        min: Some(0.0),
+        max: None,
+    };
+    let mut perf = vec![
+        count("log_errors", log.error_count, None, Some(Range::upper(0.0))),
+        count(
+            "log_warnings",
+            log.warning_count,
+            Some(Range::upper(0.0)),
+            None,
+        ),
+        PerfDatum {
+            label: "log_age".into(),
+            value: age.round(),
+            uom: "s",
+            warn: Some(t.warn_age),
+            crit: Some(t.crit_age),
+            min: Some(0.0),
+            max: None,
+        },
+    ];
+    if let Some(d) = duration {
+        perf.push(PerfDatum {
+            label: "duration".into(),
+            value: d.round(),
+            uom: "s",
+            warn: None,
+            crit: None,
+            min: Some(0.0),
+            max: None,
+        });
+    }
+    let summary = LogSummary {
+        file: file.to_string(),
+        age_seconds: age.round(),
+        exit_status: log.exit_status.as_ref().map(|s| s.0),
+        errors: log.error_count,
+        warnings: log.warning_count,
+        lines: log.lines,
+        run_started: log
+            .first_time
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
+        duration_seconds: duration,
+    };
+    (findings, perf, summary)
+}
+
+/// Judges the log against the dump: a run that failed cannot vouch for its dump even when
+/// the trailer is there (`mysqldump --force`), and a run that started after the newest dump
+/// was written produced no dump at all.
+pub fn evaluate_log_vs_dump(
+    log: &LogFacts,
+    log_mtime: SystemTime,
+    dump_mtime: SystemTime,
+    dump_has_marker: bool,
+    t: &LogThresholds,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if dump_has_marker && log_says_failed(log) {
+        findings.push(Finding::new(
+            Check::Consistency,
+            State::Critical,
+            "the dump has its completion marker but the job's last run failed (mysqldump --force writes the trailer even after errors): the dump is not trustworthy",
+        ));
+    }
+    let dump_time = chrono::DateTime::<chrono::Local>::from(dump_mtime);
+    let shown = |t: chrono::DateTime<chrono::Local>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    match log.first_time {
+        Some(started) => {
+            let after = (started - dump_time).num_milliseconds() as f64 / 1000.0;
+            if after > t.skew {
+                findings.push(Finding::new(
+                    Check::Consistency,
+                    State::Critical,
+                    format!(
+                        "the job's last run (started {}) produced no dump: the newest dump was written {} before it, at {}",
+                        shown(started),
+                        human_duration(after),
+                        shown(dump_time)
+                    ),
+                ));
+            }
+        }
+        None => {
+            let after = seconds_between(log_mtime, dump_mtime);
+            if after > t.dump_slack {
+                findings.push(Finding::new(
+                    Check::Consistency,
+                    State::Critical,
+                    format!(
+                        "the log was written {} after the newest dump (more than --log-dump-slack {}): the last run produced no dump",
+                        human_duration(after),
+                        human_duration(t.dump_slack)
+                    ),
+                ));
+            }
+        }
+    }
+    findings
+}
