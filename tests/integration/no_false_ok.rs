@@ -2,12 +2,14 @@
 //! writer in each compression, cutting the file anywhere, flipping any bit, or appending
 //! junk never yields OK — except where the format itself cannot tell (listed in
 //! `harmless`, and in README "Reliability").
+//!
+//! Failing cases proptest finds are kept in `no_false_ok.proptest-regressions` beside this
+//! file and replayed first. `PROPTEST_CASES=N` runs N cases per property instead of 300.
 
-mod common;
-
-use check_backup::{check, cli, evaluate::State, watchdog::Progress};
-use common::*;
+use crate::api::{check_state, State};
+use crate::util::*;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy)]
@@ -34,14 +36,11 @@ fn dump(writer: Writer, rows: usize) -> Vec<u8> {
 const KINDS: [&str; 5] = ["plain", "gz", "zst", "xz", "bz2"];
 
 fn compress(kind: &str, data: &[u8]) -> Vec<u8> {
-    match kind {
-        "plain" => data.to_vec(),
-        "gz" => gzip(data),
-        "zst" => zstd(data),
-        "xz" => xz(data),
-        "bz2" => bzip2(data),
-        _ => unreachable!(),
+    if kind == "plain" {
+        return data.to_vec();
     }
+    let (_, compressor) = COMPRESSORS.iter().find(|(s, _)| *s == kind).unwrap();
+    compressor(data)
 }
 
 /// The dump as the compressor crates' own decoders read it back, or None if they refuse.
@@ -69,8 +68,7 @@ fn reference_decode(kind: &str, bytes: &[u8]) -> Option<Vec<u8>> {
 
 /// Runs the real check in-process (no cache, no settle: the file is judged as it is).
 fn state_of(path: &Path) -> State {
-    let args = [
-        "check_backup",
+    check_state(&[
         "-f",
         path.to_str().unwrap(),
         "--no-cache",
@@ -78,15 +76,19 @@ fn state_of(path: &Path) -> State {
         "0",
         "-t",
         "0",
-    ];
-    let cli::Parsed::Run(config) = cli::parse(args) else {
-        panic!("arguments rejected")
-    };
-    check::run(&config, &Progress::default()).state()
+    ])
 }
 
 fn write(dir: &Path, bytes: &[u8]) -> std::path::PathBuf {
-    write_aged(dir, "dump", bytes, 3600)
+    write_aged(dir, "dump", bytes, HOUR)
+}
+
+/// 300 cases per property, or `PROPTEST_CASES`.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300)
 }
 
 fn writer() -> impl Strategy<Value = Writer> {
@@ -98,7 +100,12 @@ fn writer() -> impl Strategy<Value = Writer> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        // Beside this file, whatever its module path (the default looks for a main.rs).
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn complete_dumps_are_ok(w in writer(), kind in 0..5usize, rows in 1..400usize) {
@@ -159,4 +166,14 @@ fn flips_in_a_plain_trailer_are_caught() {
         let path = write(dir.path(), &bytes);
         assert_ne!(state_of(&path), State::Ok, "flip at {pos}");
     }
+}
+
+#[test]
+fn the_regressions_file_is_beside_this_source() {
+    // Where `FileFailurePersistence::WithSource` reads it: moving or renaming this module
+    // without its regressions file would silently stop replaying them.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(file!())
+        .with_extension("proptest-regressions");
+    assert!(file.is_file(), "{} is missing", file.display());
 }

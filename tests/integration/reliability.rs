@@ -1,15 +1,12 @@
 //! Backups being written, files rotated under the check, reads that never return.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use std::time::{Duration, Instant};
-
-const HOUR: i64 = 3600;
 
 #[test]
 fn a_fresh_dump_is_in_progress_and_the_previous_one_is_judged() {
     let dir = tempfile::tempdir().unwrap();
+    let written = Instant::now();
     write_aged(
         dir.path(),
         "db-1.sql.gz",
@@ -34,11 +31,8 @@ fn a_fresh_dump_is_in_progress_and_the_previous_one_is_judged() {
         "the unfinished file is not judged: {}",
         a.stdout
     );
-    let age = a.perf("age").unwrap();
-    assert!(
-        (90_000.0..90_030.0).contains(&age),
-        "the previous dump's age: {age}"
-    );
+    // The previous dump's age.
+    assert_age(a.perf("age").unwrap(), 25 * HOUR, written);
     check(dir.path(), &["--in-progress-state", "critical"]).expect("CRITICAL");
     // The previous dump's own problems still count.
     set_age(&dir.path().join("db-1.sql.gz"), 60 * HOUR);
@@ -172,15 +166,13 @@ fn a_dump_rotated_away_is_looked_for_again() {
 fn the_timeout_fires_even_when_a_read_never_returns() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(1000, true)), HOUR);
-    let started = Instant::now();
-    // Every read blocks for 100 s (debug-build seam): only a watchdog can answer in time.
+    // Every read blocks for 100 s (debug-build seam): only a watchdog can answer before
+    // the helper's hang limit.
     let args = ["-f", path.to_str().unwrap(), "-t", "1", "--no-cache"];
     let a = run_env(&args, &[("CHECK_BACKUP_TEST_READ_DELAY_MS", "100000")]);
-    let took = started.elapsed();
     a.expect("UNKNOWN")
         .says("check timed out after 1s while verifying the compression stream")
         .says("NOT verified: stream integrity, completion marker");
-    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(a.perf("age").is_some());
 }
 
