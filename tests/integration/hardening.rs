@@ -33,7 +33,7 @@ fn the_dump_is_read_only_with_noatime_and_left_untouched() {
         .map(|p| (std::fs::read(p).unwrap(), std::fs::metadata(p).unwrap()))
         .collect();
     // Slow reads (debug-build seam) so that the open descriptor can be looked at.
-    let child = Run::check_backup(&[
+    let mut child = Run::check_backup(&[
         "-f",
         dump.to_str().unwrap(),
         "-l",
@@ -45,7 +45,9 @@ fn the_dump_is_read_only_with_noatime_and_left_untouched() {
     .env("CHECK_BACKUP_TEST_READ_DELAY_MS", "200")
     .start();
     let mut flags = 0;
-    wait_for("check_backup holding the dump open", || {
+    let holding = "check_backup holding the dump open";
+    wait_for(holding, || {
+        child.assert_running(holding);
         open_file(child.id(), &dump)
             .map(|f| flags = f.flags)
             .is_some()

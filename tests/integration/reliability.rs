@@ -1,7 +1,8 @@
 //! Backups being written, files rotated under the check, reads that never return.
 
 use crate::util::*;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::time::Instant;
 
 #[test]
 fn a_fresh_dump_is_in_progress_and_the_previous_one_is_judged() {
@@ -100,24 +101,40 @@ fn a_dump_growing_during_the_check_is_in_progress() {
         &gzip(&mysqldump(100_000, true)),
         HOUR,
     );
-    let grower = {
-        let path = path.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .unwrap();
-            f.write_all(&gzip(b"more rows\n")).unwrap();
-        })
-    };
+    let size = std::fs::metadata(&path).unwrap().len();
+    // Each read of the dump waits 300 ms (debug-build seam): the reading takes a while.
     let args = ["-f", path.to_str().unwrap(), "--no-cache"];
-    let a = run_env(&args, &[("CHECK_BACKUP_TEST_READ_DELAY_MS", "100")]);
-    grower.join().unwrap();
-    a.expect("WARNING")
+    let mut plugin = Run::check_backup(&args)
+        .env("CHECK_BACKUP_TEST_READ_DELAY_MS", "300")
+        .start();
+    // A file offset past 0: the plugin has opened the dump, taken its size and begun to read.
+    let reading = "check_backup reading the dump";
+    wait_for(reading, || {
+        plugin.assert_running(reading);
+        open_file(plugin.id(), &path).is_some_and(|f| f.pos > 0)
+    });
+    let more = gzip(b"more rows\n");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&more)
+        .unwrap();
+    // And, after the append, it has still not read up to the old end of the file: the
+    // append happened in the middle of its reading, whatever the machine's speed.
+    let reading = open_file(plugin.id(), &path);
+    assert!(
+        reading.is_some_and(|f| f.pos < size),
+        "the test's premise failed: check_backup was no longer reading when the dump grew ({reading:?}, size {size})"
+    );
+    plugin
+        .finish()
+        .expect("WARNING")
         .says("backup in progress: ")
-        .says("changed while being read");
+        .says(&format!(
+            "changed while being read (size {size} -> {})",
+            size + more.len() as u64
+        ));
 }
 
 #[test]
@@ -135,20 +152,29 @@ fn a_dump_rotated_away_is_looked_for_again() {
         &gzip(&mysqldump(100, true)),
         5 * HOUR,
     );
-    let rotator = {
-        let dir = dir.path().to_path_buf();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(200));
-            std::fs::remove_file(&newest).unwrap();
-            write_aged(&dir, "db-3.sql.gz", &gzip(&mysqldump(100, false)), 4 * HOUR);
-        })
-    };
     let args = ["-f", dir.path().to_str().unwrap(), "-v"];
-    let a = run_env(
-        &args,
-        &[("CHECK_BACKUP_TEST_PAUSE_AFTER_DISCOVERY_MS", "800")],
+    let mut plugin = Run::check_backup(&args)
+        .env("CHECK_BACKUP_TEST_PAUSE_AFTER_DISCOVERY_MS", "1000")
+        .start();
+    // The pause after discovery (debug-build seam) is the only sleep of the plugin's main
+    // thread: once it sleeps, it has chosen db-2 and not opened it yet.
+    let pausing = "check_backup pausing after discovery";
+    wait_for(pausing, || {
+        plugin.assert_running(pausing);
+        main_thread_sleeps(plugin.id())
+    });
+    std::fs::remove_file(&newest).unwrap();
+    write_aged(
+        dir.path(),
+        "db-3.sql.gz",
+        &gzip(&mysqldump(100, false)),
+        4 * HOUR,
     );
-    rotator.join().unwrap();
+    assert!(
+        main_thread_sleeps(plugin.id()),
+        "the test's premise failed: check_backup's pause ended before the rotation did"
+    );
+    let a = plugin.finish();
     // It reports on the file it actually read: the new newest dump, which is cut.
     a.expect("CRITICAL")
         .says("db-3.sql.gz")
@@ -160,6 +186,15 @@ fn a_dump_rotated_away_is_looked_for_again() {
         a.stdout
     );
     assert!(!a.first_line().contains("db-2"), "{}", a.first_line());
+}
+
+/// Whether the main thread of process `pid` is blocked in a sleep (`nanosleep` or
+/// `clock_nanosleep`), from `/proc/PID/task/PID/syscall`.
+fn main_thread_sleeps(pid: u32) -> bool {
+    let path = format!("/proc/{pid}/task/{pid}/syscall");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let number: Option<libc::c_long> = text.split(' ').next().and_then(|n| n.parse().ok());
+    number.is_some_and(|n| n == libc::SYS_clock_nanosleep || n == libc::SYS_nanosleep)
 }
 
 #[test]

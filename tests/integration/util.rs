@@ -220,6 +220,14 @@ impl Running {
         self.child.id()
     }
 
+    /// Asserts the process has not ended yet (for a test that waits for it to get
+    /// somewhere: better a failure now than at the hang limit).
+    pub fn assert_running(&mut self, waiting_for: &str) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("{} ended ({status}) before {waiting_for}", self.what);
+        }
+    }
+
     /// Waits for the process to end; kills it and fails the test if it outlives its hang
     /// limit.
     pub fn finish(mut self) -> Answer {
@@ -283,6 +291,8 @@ pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
 pub struct OpenFile {
     /// The open flags (`O_RDONLY | O_NOATIME | ...`).
     pub flags: i32,
+    /// The file offset: how far it has read.
+    pub pos: u64,
 }
 
 /// The descriptor process `pid` holds on `path` now, if it holds one.
@@ -301,6 +311,7 @@ pub fn open_file(pid: u32, path: &Path) -> Option<OpenFile> {
         };
         return Some(OpenFile {
             flags: i32::from_str_radix(field("flags:")?, 8).ok()?,
+            pos: field("pos:")?.parse().ok()?,
         });
     }
     None
