@@ -2,7 +2,6 @@
 //! real compressors. Every test asserts the exit code and the state word.
 
 use crate::util::*;
-use std::path::Path;
 use std::time::Instant;
 
 fn complete() -> Vec<u8> {
@@ -479,5 +478,23 @@ fn paths_with_spaces_and_relative_paths_work() {
     std::fs::create_dir(&sub).unwrap();
     write_aged(&sub, "db 1.sql.gz", &gzip(&complete()), HOUR);
     check(&sub, &[]).expect("OK").says("db 1.sql.gz");
-    let _ = Path::new(".");
+    // Relative to the working directory: a directory, a file, a glob.
+    for relative in [
+        "my backups",
+        "./my backups/",
+        "my backups/db 1.sql.gz",
+        "my backups/*.sql.gz",
+    ] {
+        Run::check_backup(&["-f", relative])
+            .current_dir(dir.path())
+            .output()
+            .expect("OK")
+            .says("db 1.sql.gz");
+    }
+    // From another working directory the same relative path names nothing.
+    Run::check_backup(&["-f", "my backups/db 1.sql.gz"])
+        .current_dir(&sub)
+        .output()
+        .expect("CRITICAL")
+        .says("directory my backups does not exist");
 }

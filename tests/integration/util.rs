@@ -163,6 +163,11 @@ impl Run {
         self
     }
 
+    pub fn current_dir(mut self, dir: &Path) -> Run {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// A hang limit other than [`HANG_LIMIT`], for a run whose own `-t` is longer.
     pub fn hang_limit(mut self, limit: Duration) -> Run {
         self.limit = limit;
