@@ -155,7 +155,7 @@ impl Run<'_> {
                     .and_then(discover::per_database_discovery)
                     .ok_or_else(|| {
                         DiscoverError::NoDump(format!(
-                            "no dump of database {db} below {} any more",
+                            "for database {db} below {} any more (it vanished while being checked)",
                             root.display()
                         ))
                     })
@@ -168,7 +168,7 @@ impl Run<'_> {
                     let _judged = self.judge_newest(discovery, &again, &mut sub);
                 }
                 None => sub.push(obstacles::discovery(&DiscoverError::NoDump(format!(
-                    "no dump of database {db}"
+                    "for database {db}"
                 )))),
             }
             let (finding, summary) = databases::database(db, &sub);

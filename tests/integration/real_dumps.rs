@@ -3,9 +3,7 @@
 //! by the script that made the fixtures, so this test checks the plugin against an
 //! independent statement of what each file is.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use std::path::{Path, PathBuf};
 
 fn real_dir() -> PathBuf {
@@ -91,13 +89,6 @@ fn every_real_fixture_gets_its_verdict() {
             assert!(a.perf("log_errors").is_some() && a.perf("size").is_some());
         }
     }
-}
-
-fn state_code(state: &str) -> i32 {
-    ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
-        .iter()
-        .position(|s| *s == state)
-        .unwrap_or_else(|| panic!("no such state {state}")) as i32
 }
 
 #[test]

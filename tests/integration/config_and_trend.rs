@@ -1,11 +1,7 @@
 //! The configuration file of backup sets (`--config FILE --set NAME`) and the size-trend
 //! rule (`--max-shrink`).
 
-mod common;
-
-use common::*;
-
-const HOUR: i64 = 3600;
+use crate::util::*;
 
 #[test]
 fn a_set_from_the_config_file_is_checked() {

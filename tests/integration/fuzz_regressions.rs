@@ -1,11 +1,8 @@
 //! Regression tests for what fuzzing (fuzz/, see RELIABILITY.md) and the review of its
 //! invariants found: each is the smallest input that failed, run the way it failed.
 
-mod common;
-
-use check_backup::range::Range;
-use check_backup::units::parse_size;
-use common::*;
+use crate::api::{parse_size, read_log, LogRules, Range};
+use crate::util::*;
 
 /// `-t` with a value beyond what a `Duration` (or the watchdog's deadline) can hold made
 /// the plugin panic while parsing its arguments, before the panic guard: exit 101 and no
@@ -13,7 +10,7 @@ use common::*;
 #[test]
 fn huge_timeout_is_a_usage_error_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(10, true)), 3600);
+    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(10, true)), HOUR);
     for t in ["99999999999999999999999", "10000000000000000000", "400d"] {
         let a = check(&dump, &["-t", t]);
         a.expect("UNKNOWN")
@@ -31,7 +28,7 @@ fn absurdly_long_size_is_rejected() {
     assert!(parse_size(&nines).is_err());
     assert!(Range::parse_with(&format!("{nines}:"), parse_size).is_err());
     let dir = tempfile::tempdir().unwrap();
-    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(10, true)), 3600);
+    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(10, true)), HOUR);
     check(&dump, &["-W", &nines])
         .expect("UNKNOWN")
         .says("invalid arguments");
@@ -43,7 +40,7 @@ fn absurdly_long_size_is_rejected() {
 #[test]
 fn marker_regex_quoted_in_a_message_cannot_start_perfdata() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = write_aged(dir.path(), "db.sql", b"-- x\nsome line\n", 3600);
+    let dump = write_aged(dir.path(), "db.sql", b"-- x\nsome line\n", HOUR);
     let a = check(&dump, &["--marker-regex", "^-- (done|finished)$"]);
     a.expect("CRITICAL")
         .says("expected last line matching /^-- (done¦finished)$/");
@@ -59,7 +56,6 @@ fn marker_regex_quoted_in_a_message_cannot_start_perfdata() {
 /// the whole log" (WARNING).
 #[test]
 fn an_empty_first_line_can_start_the_last_run() {
-    use check_backup::acquire::log::{read_log, LogRules};
     let rules = LogRules {
         run_start: Some(regex::Regex::new(r"^\s*$").unwrap()),
         ..LogRules::default()

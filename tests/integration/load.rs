@@ -2,11 +2,8 @@
 //! full-size version (50 checks of a 1 GiB dump, also with the default time limit) is in
 //! bench/resources.sh; this one runs in the normal suite.
 
-mod common;
-
-use common::*;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use crate::util::*;
+use std::time::Duration;
 
 const CHECKS: usize = 50;
 
@@ -17,34 +14,25 @@ fn fifty_concurrent_checks_agree_and_leave_one_valid_cache_entry() {
     // About 50 MB of dump text.
     let text = mysqldump(1_000_000, true);
     assert!(text.len() > 50_000_000, "{}", text.len());
-    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&text), 3600);
-    let started = Instant::now();
-    let children: Vec<_> = (0..CHECKS)
+    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&text), HOUR);
+    let cache_dir = cache.to_str().unwrap();
+    let children: Vec<Running> = (0..CHECKS)
         .map(|_| {
-            Command::new(binary())
-                .args(["-f", dump.to_str().unwrap(), "--cache-dir"])
-                .arg(&cache)
-                // A limit far above the expected few seconds: a check that hangs fails the
-                // test with its answer instead of hanging it.
-                .args(["-t", "300"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start check_backup")
+            // A limit far above the expected few seconds: a check that hangs fails the test
+            // with its answer (and, should even that not come, the helper kills it).
+            Run::check_backup(&[
+                "-f",
+                dump.to_str().unwrap(),
+                "--cache-dir",
+                cache_dir,
+                "-t",
+                "300",
+            ])
+            .hang_limit(Duration::from_secs(330))
+            .start()
         })
         .collect();
-    let answers: Vec<Answer> = children
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().unwrap();
-            Answer {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        })
-        .collect();
-    let took = started.elapsed();
+    let answers: Vec<Answer> = children.into_iter().map(Running::finish).collect();
     // All finished, all agree, and on the right answer.
     for a in &answers {
         a.expect("OK");
@@ -85,5 +73,4 @@ fn fifty_concurrent_checks_agree_and_leave_one_valid_cache_entry() {
     ]);
     again.expect("OK");
     assert!(again.stdout.contains("cache: hit"), "{}", again.stdout);
-    eprintln!("{CHECKS} concurrent checks of a 50 MB dump took {took:?}");
 }

@@ -1,13 +1,8 @@
 //! The content-verdict cache, `--verify-only` and the background verification that takes
 //! over when a check runs out of time.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-const HOUR: i64 = 3600;
 
 fn with_cache(path: &Path, cache: &Path, extra: &[&str]) -> Answer {
     with_cache_env(path, cache, extra, &[])
@@ -169,27 +164,16 @@ fn unwritable_cache_dir_is_ignored() {
     let cache = dir.path().join("cache");
     std::fs::create_dir(&cache).unwrap();
     std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if is_root {
-        let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-            .arg(binary());
-        c
-    } else {
-        std::process::Command::new(binary())
-    };
-    let out = cmd
-        .args([
-            "-f",
-            dump.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-            "-v",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let out = Run::check_backup_unprivileged(&[
+        "-f",
+        dump.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "-v",
+    ])
+    .output();
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 0, "{stdout}");
     assert!(stdout.contains("cache: not used: cache dir"), "{stdout}");
 }
 
@@ -299,45 +283,69 @@ fn a_check_that_runs_out_of_time_hands_over_to_a_background_verifier() {
         .says("continuing in the background (pid ")
         .says("verified: age, size");
     assert!(first.perf("age").is_some());
+    let pid: i32 = first
+        .first_line()
+        .split_once("continuing in the background (pid ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {}", first.first_line()));
     // The verifier announces itself with a progress file once it holds its lock.
-    let started = Instant::now();
-    while !std::fs::read_dir(&cache).unwrap().any(|e| {
-        e.unwrap()
-            .path()
-            .extension()
-            .is_some_and(|x| x == "progress")
-    }) {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no background verifier"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Meanwhile: no second decoder, just the progress, in the state asked for.
+    let in_cache = |extension: &str| {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == extension))
+    };
+    wait_for("the background verifier's progress file", || {
+        in_cache("progress").is_some()
+    });
+    // Stopped (SIGSTOP) while the next check runs, it cannot finish first: that check
+    // finds it at work whatever the machine's speed.
+    let stopped = Stopped::new(pid);
     let meanwhile = with_cache_env(
         &dump,
         &cache,
         &["-t", "5", "--unverified-state", "warning"],
         &slow,
     );
+    drop(stopped);
+    // Meanwhile: no second decoder, just the progress, in the state asked for.
     meanwhile
         .expect("WARNING")
         .says("content verification in progress (")
         .says("% done");
-    // The background verifier finishes and fills the cache.
-    let started = Instant::now();
-    loop {
-        let a = with_cache(&dump, &cache, &["-t", "5"]);
-        if a.code == 0 {
-            a.expect("OK").says("mysqldump complete");
-            assert!(a.stdout.contains("cache: hit"), "{}", a.stdout);
-            break;
+    // The verifier holds its lock until its verdict is stored: once the lock is free, the
+    // next check is a hit.
+    let lock = in_cache("lock").expect("the verifier's lock file");
+    wait_for("the background verifier to finish", || {
+        let file = std::fs::File::open(&lock).unwrap();
+        // SAFETY: flock on a descriptor this test owns (released when it is closed).
+        unsafe {
+            libc::flock(
+                std::os::unix::io::AsRawFd::as_raw_fd(&file),
+                libc::LOCK_EX | libc::LOCK_NB,
+            ) == 0
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "never finished: {}",
-            a.stdout
-        );
-        std::thread::sleep(Duration::from_millis(300));
+    });
+    let a = with_cache(&dump, &cache, &["-t", "5"]);
+    a.expect("OK").says("mysqldump complete");
+    assert!(a.stdout.contains("cache: hit"), "{}", a.stdout);
+}
+
+/// A process stopped with SIGSTOP until this is dropped (even by a failing test).
+struct Stopped(i32);
+
+impl Stopped {
+    fn new(pid: i32) -> Stopped {
+        // SAFETY: kill has no memory effects; the pid is the verifier the plugin started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0, "stop {pid}");
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`.
+        unsafe { libc::kill(self.0, libc::SIGCONT) };
     }
 }

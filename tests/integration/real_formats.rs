@@ -3,9 +3,7 @@
 //! cut copies made by that script). The verdicts and the names each answer must contain come
 //! from its EXPECTED.tsv.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use std::path::{Path, PathBuf};
 
 fn formats_dir() -> PathBuf {

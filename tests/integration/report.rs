@@ -4,20 +4,13 @@
 //! (The HTML page in a real browser and `--icinga-api` against a real Icinga 2 are tested
 //! by tests/e2e/report.sh.)
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::*;
+use crate::api::{history, ConfigFile};
+use crate::util::*;
 use serde_json::Value;
-
-const HOUR: i64 = 3600;
-
-fn report_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_backup-report"))
-}
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -36,32 +29,23 @@ impl Fixture {
     }
 }
 
-/// What backup-report answered.
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-fn report_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Out {
-    let started = Instant::now();
-    let out = Command::new(report_binary())
-        .args(args)
+/// Runs backup-report with the fixture's cache directory.
+fn report_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Answer {
+    Run::backup_report(args)
         .env("CHECK_BACKUP_CACHE_DIR", f.path().join("cache"))
-        .envs(env.iter().copied())
+        .envs(env)
         .output()
-        .expect("run backup-report");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        took: started.elapsed(),
-    }
 }
 
-fn report(f: &Fixture, args: &[&str]) -> Out {
+fn report(f: &Fixture, args: &[&str]) -> Answer {
     report_env(f, args, &[])
+}
+
+/// check_backup with the fixture's cache directory.
+fn check_backup(f: &Fixture, args: &[&str]) -> Answer {
+    Run::check_backup(args)
+        .env("CHECK_BACKUP_CACHE_DIR", f.path().join("cache"))
+        .output()
 }
 
 /// Five sets, one of each kind:
@@ -169,7 +153,7 @@ log = "{p}/logwarn.log"
     Fixture { dir, config }
 }
 
-fn json_report(f: &Fixture, extra: &[&str]) -> (Out, Vec<Value>) {
+fn json_report(f: &Fixture, extra: &[&str]) -> (Answer, Vec<Value>) {
     let mut args = vec!["--config", f.config(), "--format", "json", "--no-history"];
     args.extend_from_slice(extra);
     let out = report(f, &args);
@@ -213,12 +197,11 @@ fn json_is_check_backups_schema_plus_set_worst_first() {
         ])
     );
     // The same document as check_backup --config --set --output json, plus set and source.
-    let direct = Command::new(binary())
-        .args(["--config", f.config(), "--set", "ok", "--output", "json"])
-        .env("CHECK_BACKUP_CACHE_DIR", f.path().join("cache"))
-        .output()
-        .unwrap();
-    let direct: Value = serde_json::from_slice(&direct.stdout).unwrap();
+    let direct = check_backup(
+        &f,
+        &["--config", f.config(), "--set", "ok", "--output", "json"],
+    );
+    let direct: Value = serde_json::from_str(&direct.stdout).unwrap();
     let ok = items.iter().find(|i| i["set"] == "ok").unwrap();
     let keys = |v: &Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
@@ -450,6 +433,7 @@ fn history_lines(f: &Fixture) -> Vec<Value> {
 
 #[test]
 fn history_is_appended_each_run_and_read_back_for_the_window() {
+    let written = Instant::now();
     let f = fixture();
     let h = f.history();
     let args = [
@@ -471,7 +455,7 @@ fn history_is_appended_each_run_and_read_back_for_the_window() {
     assert_eq!(ok["state"], "OK");
     assert!(ok["size"].as_u64().unwrap() > 1000);
     assert!(ok["uncompressed_size"].as_u64().unwrap() > ok["size"].as_u64().unwrap());
-    assert!((3.0 * 3600.0..3.0 * 3600.0 + 120.0).contains(&ok["age"].as_f64().unwrap()));
+    assert_age(ok["age"].as_f64().unwrap(), 3 * HOUR, written);
     assert!(chrono::DateTime::parse_from_rfc3339(ok["time"].as_str().unwrap()).is_ok());
     let stale = lines.iter().find(|l| l["set"] == "stale").unwrap();
     assert_eq!(stale["state"], "CRITICAL");
@@ -560,7 +544,7 @@ fn history_writer_child() {
     // Long lines (> PIPE_BUF, several KiB): interleaving would show.
     let padding = "x".repeat(6000);
     for i in 0..200 {
-        let entry = check_backup::report::history::Entry {
+        let entry = history::Entry {
             time: chrono::Local::now().to_rfc3339(),
             set: format!("{who}-{i}-{padding}"),
             host: who.clone(),
@@ -569,7 +553,7 @@ fn history_writer_child() {
             uncompressed_size: None,
             age: Some(1.0),
         };
-        check_backup::report::history::append(Path::new(&path), &[entry]).unwrap();
+        history::append(Path::new(&path), &[entry]).unwrap();
     }
 }
 
@@ -577,28 +561,31 @@ fn history_writer_child() {
 fn concurrent_writers_never_corrupt_the_history() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");
-    let children: Vec<_> = ["a", "b"]
+    // The child's name in this test binary: `report::history_writer_child`, or wherever
+    // this module is.
+    let child_test = format!(
+        "{}::history_writer_child",
+        module_path!().split_once("::").unwrap().1
+    );
+    let children: Vec<Running> = ["a", "b"]
         .iter()
         .map(|who| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "history_writer_child",
-                    "--ignored",
-                    "--test-threads=1",
-                ])
+            let mut cmd = Command::new(std::env::current_exe().unwrap());
+            cmd.args(["--exact", &child_test, "--ignored", "--test-threads=1"]);
+            Run::command(cmd)
                 .env("REPORT_TEST_HISTORY", &path)
                 .env("REPORT_TEST_WRITER", who)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
+                .start()
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    for c in children {
+        let out = c.finish();
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        // The child really ran (a wrong name would run no test, and succeed).
+        assert!(out.stdout.contains("1 passed"), "{}", out.stdout);
     }
     let text = std::fs::read_to_string(&path).unwrap();
-    let read = check_backup::report::history::read(&path, 0);
+    let read = history::read(&path, 0);
     assert!(read.notes.is_empty(), "{:?}", read.notes);
     assert_eq!(text.lines().count(), 400);
     assert_eq!(read.entries.len(), 400);
@@ -647,11 +634,10 @@ fn results_of_other_hosts_come_from_a_directory() {
     let fleet = f.path().join("fleet");
     std::fs::create_dir(&fleet).unwrap();
     // db2: what `check_backup --output json` wrote there.
-    let out = Command::new(binary())
-        .args(["--config", f.config(), "--set", "ok", "--output", "json"])
-        .env("CHECK_BACKUP_CACHE_DIR", f.path().join("cache"))
-        .output()
-        .unwrap();
+    let out = check_backup(
+        &f,
+        &["--config", f.config(), "--set", "ok", "--output", "json"],
+    );
     std::fs::write(fleet.join("db2.json"), &out.stdout).unwrap();
     // db3: a whole `backup-report --format json` of another host.
     let (_, items) = json_report(&f, &[]);
@@ -899,14 +885,81 @@ fn a_set_that_fails_or_hangs_is_unknown_and_does_not_hold_the_others() {
             "{s}"
         );
     }
-    assert!(
-        parallel.took < Duration::from_millis(3500),
-        "{:?}",
-        parallel.took
-    );
     let serial = run("1");
     assert_eq!(serial.code, 3);
-    assert!(serial.took >= Duration::from_secs(4), "{:?}", serial.took);
+    let items: Vec<Value> = serde_json::from_str(&serial.stdout).unwrap();
+    assert_eq!(items.len(), 4);
+    assert!(items.iter().all(|i| i["state"] == "UNKNOWN"), "{items:?}");
+
+    // How many sets run at once, seen by their subprocesses: a wrapper around check_backup
+    // notes, as it starts, how many wrappers are running, then waits until BARRIER of them
+    // are before it goes on. With --jobs 4, each of the four gets past a barrier of 4 only
+    // if all four run at once (else the first waits until --timeout kills it: UNKNOWN).
+    // With --jobs 1, each starts alone.
+    let runs = f.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let wrapper = f.path().join("check_backup_wrapper");
+    std::fs::write(
+        &wrapper,
+        r#"#!/bin/sh
+touch "$RUNS/running.$$"
+ls "$RUNS" | grep -c '^running\.' >> "$RUNS/seen"
+while [ "$(ls "$RUNS" | grep -c '^running\.')" -lt "$BARRIER" ]; do sleep 0.01; done
+"$REAL" "$@"
+code=$?
+rm "$RUNS/running.$$"
+exit $code
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let wrapped = |jobs: &str, barrier: &str| {
+        let _ = std::fs::remove_file(runs.join("seen"));
+        let out = report_env(
+            &f,
+            &[
+                "--config",
+                f.config(),
+                "--no-history",
+                "--check-backup",
+                wrapper.to_str().unwrap(),
+                "--timeout",
+                "60",
+                "--jobs",
+                jobs,
+                "--format",
+                "json",
+            ],
+            &[
+                ("RUNS", runs.to_str().unwrap()),
+                ("REAL", env!("CARGO_BIN_EXE_check_backup")),
+                ("BARRIER", barrier),
+            ],
+        );
+        let items: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            states(&items),
+            pairs(&[
+                ("cut", "CRITICAL"),
+                ("stale", "CRITICAL"),
+                ("shrunk", "WARNING"),
+                ("ok", "OK"),
+            ]),
+            "--jobs {jobs}: {}",
+            out.stdout
+        );
+        std::fs::read_to_string(runs.join("seen")).unwrap()
+    };
+    assert_eq!(wrapped("4", "4").lines().count(), 4);
+    assert_eq!(
+        wrapped("1", "1"),
+        "1\n1\n1\n1\n",
+        "--jobs 1 ran sets at once"
+    );
     // A hanging set does not hide another set's CRITICAL (found without reading a dump).
     std::fs::write(
         &f.config,
@@ -942,7 +995,7 @@ fn the_readmes_config_example_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("backups.toml");
     std::fs::write(&path, toml).unwrap();
-    let config = check_backup::cli::config::ConfigFile::load(&path).unwrap();
+    let config = ConfigFile::load(&path).unwrap();
     assert_eq!(config.set_names(), ["crm", "shop", "wiki"]);
     // And the cron line names options that exist.
     assert!(readme.contains(
