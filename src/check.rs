@@ -34,24 +34,26 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
         now: SystemTime::now(),
         progress,
     };
-    let dump = match (&config.dump, &config.per_database) {
-        (Some(spec), Some(re)) => {
-            run.per_database(spec, re, &mut report);
-            None
-        }
+    // The dumps judged, by database (None for a single dump), for the log to be held against.
+    let dumps: Vec<(Option<String>, DumpSeen)> = match (&config.dump, &config.per_database) {
+        (Some(spec), Some(re)) => run
+            .per_database(spec, re, &mut report)
+            .into_iter()
+            .map(|(db, seen)| (Some(db), seen))
+            .collect(),
         (Some(spec), None) => {
             let seen = run.single(spec, &mut report);
             if let (Some(expected), Some(dump)) = (&config.expect_databases, &seen) {
-                read_sections(&dump.path, progress, &mut report);
+                read_sections(dump, progress, &mut report);
                 let found = report.facts.sections.clone();
                 report.push(databases::sections(expected, found.as_deref()));
             }
-            seen
+            seen.into_iter().map(|seen| (None, seen)).collect()
         }
-        (None, _) => None,
+        (None, _) => Vec::new(),
     };
     if let Some(log) = &config.log {
-        run.log(log, dump.as_ref(), &mut report);
+        run.log(log, &dumps, &mut report);
     }
     report.trace.push(format!(
         "check took {:.3}s",
@@ -78,6 +80,8 @@ struct DumpSeen {
     path: std::path::PathBuf,
     mtime: SystemTime,
     has_marker: bool,
+    writer: Option<&'static str>,
+    dir_kind: Option<DirKind>,
 }
 
 /// How reading one candidate ended: judged, or a reason it could not be judged. Dropping
@@ -98,6 +102,8 @@ impl Checked {
             path: chosen.path.clone(),
             mtime: chosen.mtime,
             has_marker: report.facts.marker.is_some(),
+            writer: report.facts.writer,
+            dir_kind: chosen.dir_kind,
         })
     }
 }
@@ -131,7 +137,12 @@ impl Run<'_> {
     /// One dump per database: the newest dump of each database is judged exactly as a single
     /// dump is, each becoming one line of the long output and `<db>_...` perfdata; the state
     /// is the worst. With `--expect-databases`, a listed database without a dump is CRITICAL.
-    fn per_database(&self, spec: &str, re: &regex::Regex, report: &mut Report) {
+    fn per_database(
+        &self,
+        spec: &str,
+        re: &regex::Regex,
+        report: &mut Report,
+    ) -> Vec<(String, DumpSeen)> {
         let root = Path::new(spec);
         let follow = self.config.follow_symlinks;
         report.file = Some(safe_path(root, PATH_CHARS));
@@ -139,15 +150,16 @@ impl Run<'_> {
             Ok(g) => g,
             Err(e) => {
                 report.push(obstacles::discovery(&e));
-                return;
+                return Vec::new();
             }
         };
         let expected = self.config.expect_databases.clone().unwrap_or_default();
         if groups.is_empty() && expected.is_empty() {
             report.push(databases::none_found(root, re.as_str()));
-            return;
+            return Vec::new();
         }
         let mut summaries = Vec::new();
+        let mut seen = Vec::new();
         for (db, candidates) in &groups {
             let again = || {
                 discover::discover_per_database(root, re, follow)?
@@ -163,9 +175,9 @@ impl Run<'_> {
             let mut sub = Report::default();
             match discover::per_database_discovery(candidates.clone()) {
                 Some(discovery) => {
-                    // The dump itself is not needed after judging: the log is not compared
-                    // with a per-database set.
-                    let _judged = self.judge_newest(discovery, &again, &mut sub);
+                    if let Some(dump) = self.judge_newest(discovery, &again, &mut sub) {
+                        seen.push((db.clone(), dump));
+                    }
                 }
                 None => sub.push(obstacles::discovery(&DiscoverError::NoDump(format!(
                     "for database {db}"
@@ -188,8 +200,20 @@ impl Run<'_> {
             report.push(finding);
             summaries.push(summary);
         }
+        let runs: Vec<databases::DatabaseRuns> = groups
+            .iter()
+            .map(|(db, c)| databases::DatabaseRuns {
+                name: db.clone(),
+                newest: c[0].mtime,
+                previous: c.get(1).map(|c| c.mtime),
+            })
+            .collect();
+        report
+            .findings
+            .extend(databases::missing_from_newest_run(&runs));
         report.facts.databases = Some(summaries);
         self.progress.set_partial(report);
+        seen
     }
 
     /// Judges the newest dump of a discovery: metadata, then content; a dump still being
@@ -498,8 +522,9 @@ impl Run<'_> {
         Ok((content, None))
     }
 
-    /// The backup log: read it (its last run), judge it, and judge it against the dump.
-    fn log(&self, log: &LogConfig, dump: Option<&DumpSeen>, report: &mut Report) {
+    /// The backup log: read it (its last run), judge it, and judge it against the dumps
+    /// (one, or the newest of each database).
+    fn log(&self, log: &LogConfig, dumps: &[(Option<String>, DumpSeen)], report: &mut Report) {
         self.progress.step("reading the backup log", "backup log");
         let path = Path::new(&log.path);
         let shown = safe_path(path, PATH_CHARS);
@@ -545,14 +570,24 @@ impl Run<'_> {
         let (findings, perf, summary) =
             judge::log::evaluate_log(&facts, &shown, mtime, self.now, &log.thresholds, &log.rules);
         report.findings.extend(findings);
-        if let Some(dump) = dump {
-            report.findings.extend(judge::log::evaluate_log_vs_dump(
-                &facts,
-                mtime,
-                dump.mtime,
-                dump.has_marker,
-                &log.thresholds,
-            ));
+        if let Some((_, dump)) = dumps.iter().find(|(_, d)| d.has_marker) {
+            report
+                .findings
+                .extend(judge::log::failed_run_vs_complete_dump(
+                    &facts,
+                    dump.has_marker,
+                    dump.writer,
+                ));
+        }
+        for (db, dump) in dumps {
+            if let Some(mut f) =
+                judge::log::run_after_dump(&facts, mtime, dump.mtime, &log.thresholds)
+            {
+                if let Some(db) = db {
+                    f.message = format!("{}: {}", safe(db, 60), f.message);
+                }
+                report.push(f);
+            }
         }
         report.perfdata.extend(perf);
         report.facts.log = Some(summary);
@@ -575,17 +610,24 @@ impl Run<'_> {
 
 /// Reads which databases a whole-server dump holds (a second pass over it, only for
 /// `--expect-databases`, and only when its stream was found whole).
-fn read_sections(path: &Path, progress: &Progress, report: &mut Report) {
-    let whole = report.facts.uncompressed_bytes.is_some()
-        && matches!(
-            report.facts.writer,
-            Some("mysqldump" | "pg_dump" | "pg_dumpall")
-        );
-    if !whole {
-        return;
-    }
-    progress.step("listing the databases in the dump", "database coverage");
-    match sys::open_readonly(path).and_then(crate::formats::sections::databases) {
+fn read_sections(dump: &DumpSeen, progress: &Progress, report: &mut Report) {
+    let names = match dump.dir_kind {
+        // Backup directories name their databases in their layout.
+        Some(kind) => backup_dir::databases(&dump.path, kind),
+        None => {
+            let whole = report.facts.uncompressed_bytes.is_some()
+                && matches!(
+                    report.facts.writer,
+                    Some("mysqldump" | "pg_dump" | "pg_dumpall")
+                );
+            if !whole {
+                return;
+            }
+            progress.step("listing the databases in the dump", "database coverage");
+            sys::open_readonly(&dump.path).and_then(crate::formats::sections::databases)
+        }
+    };
+    match names {
         Ok(names) => report.facts.sections = Some(names),
         Err(e) => report.trace.push(format!(
             "cannot list the databases in the dump: {}",

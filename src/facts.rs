@@ -227,6 +227,8 @@ pub enum ArchiveKind {
     Mydumper,
     /// A mariabackup / xtrabackup directory.
     Xtrabackup,
+    /// A directory that holds no backup (see [`DirKind::NoBackup`]).
+    NoBackup,
 }
 
 impl ArchiveKind {
@@ -239,6 +241,7 @@ impl ArchiveKind {
             ArchiveKind::Tar => "tar archive",
             ArchiveKind::Mydumper => DirKind::Mydumper.name(),
             ArchiveKind::Xtrabackup => DirKind::Xtrabackup.name(),
+            ArchiveKind::NoBackup => DirKind::NoBackup.name(),
         }
     }
 
@@ -349,6 +352,10 @@ pub enum DirKind {
     Mydumper,
     /// mariabackup / xtrabackup: `xtrabackup_checkpoints` plus the copied data files.
     Xtrabackup,
+    /// A directory where a backup directory was due (the newest of a set of backup
+    /// directories, or one named like a database's dumps) that holds none: the run that
+    /// made it left no backup (server down, killed before writing anything).
+    NoBackup,
 }
 
 impl DirKind {
@@ -358,6 +365,7 @@ impl DirKind {
             DirKind::PgDirectory => "pg_dump directory archive",
             DirKind::Mydumper => "mydumper directory",
             DirKind::Xtrabackup => "mariabackup/xtrabackup directory",
+            DirKind::NoBackup => "backup directory",
         }
     }
 }

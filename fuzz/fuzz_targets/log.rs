@@ -215,7 +215,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(summary.errors, facts.error_count);
     assert!(perf.iter().all(|p| p.value.is_finite()));
     let dump_mtime = now - Duration::from_secs(3600);
-    let against = evaluate::evaluate_log_vs_dump(&facts, mtime, dump_mtime, true, &t);
+    let against = evaluate::evaluate_log_vs_dump(&facts, mtime, dump_mtime, true, None, &t);
     assert_findings_safe(&against);
     if evaluate::log_says_failed(&facts) {
         assert!(

@@ -20,6 +20,7 @@ impl DirKind {
             DirKind::PgDirectory => &["toc.dat"],
             DirKind::Mydumper => &["metadata", "metadata.partial"],
             DirKind::Xtrabackup => &["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
+            DirKind::NoBackup => &[],
         };
         names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
     }
@@ -129,7 +130,52 @@ pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<Arc
         DirKind::PgDirectory => verify_pg_directory(dir, progress),
         DirKind::Mydumper => verify_mydumper(dir, progress),
         DirKind::Xtrabackup => verify_xtrabackup(dir),
+        DirKind::NoBackup => verify_no_backup(dir),
     }
+}
+
+/// The databases a backup directory holds, from its layout: mydumper's
+/// `<db>-schema-create.sql[.gz|.zst]` files, mariabackup's database subdirectories. Empty
+/// for layouts that hold one database without naming it (pg_dump -Fd's name is in its TOC).
+pub fn databases(dir: &Path, kind: DirKind) -> io::Result<Vec<String>> {
+    let mut names: Vec<String> = match kind {
+        DirKind::Mydumper => fs::read_dir(dir)?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let stem = name.trim_end_matches(".gz").trim_end_matches(".zst");
+                stem.strip_suffix("-schema-create.sql").map(str::to_string)
+            })
+            .collect(),
+        DirKind::Xtrabackup => fs::read_dir(dir)?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        DirKind::PgDirectory | DirKind::NoBackup => Vec::new(),
+    };
+    names.sort();
+    Ok(names)
+}
+
+/// Whether a directory has no entry at all.
+pub fn is_empty(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// A directory where a backup was due but none is: always a problem, saying what is there.
+fn verify_no_backup(dir: &Path) -> io::Result<ArchiveFacts> {
+    let mut facts = ArchiveFacts::new(ArchiveKind::NoBackup);
+    let count = fs::read_dir(dir)?.take(100_001).count();
+    facts.problem = Some(if count == 0 {
+        "it is empty: the run that made it left no backup (server down, or killed before writing)"
+            .into()
+    } else {
+        format!(
+            "it holds {count} entries in no layout this check recognises (pg_dump -Fd, mydumper, mariabackup): the run that made it left no backup that can be verified"
+        )
+    });
+    Ok(facts)
 }
 
 fn read_small(path: &Path) -> io::Result<String> {

@@ -329,15 +329,6 @@ pub fn discover_per_database(
             } else {
                 lmeta
             };
-            if meta.is_dir() {
-                if depth < 4 {
-                    todo.push((path, depth + 1));
-                }
-                continue;
-            }
-            if !meta.is_file() {
-                continue;
-            }
             // The path below the root (`daily/shop/...`), else the file name alone.
             let rel = path
                 .strip_prefix(root)
@@ -349,17 +340,47 @@ pub fn discover_per_database(
                     .and_then(|c| c.get(1))
                     .map(|m| m.as_str().to_string())
             };
-            let Some(db) = db_of(&rel).or_else(|| db_of(&name)) else {
+            let candidate = if meta.is_dir() {
+                // A backup directory (pg_dump -Fd, mydumper, mariabackup) named like a
+                // database's dumps is one dump of it, and so is an empty one (a run that
+                // wrote nothing); other directories are walked.
+                let db = db_of(&rel).or_else(|| db_of(&name));
+                let kind = db.as_ref().and_then(|_| {
+                    backup_dir::detect(&path)
+                        .or_else(|| backup_dir::is_empty(&path).then_some(DirKind::NoBackup))
+                });
+                match (db, kind) {
+                    (Some(db), Some(kind)) => match backup_dir_candidate(&path, kind) {
+                        Ok(c) => (db, c),
+                        Err(_) => continue,
+                    },
+                    _ => {
+                        if depth < 4 {
+                            todo.push((path, depth + 1));
+                        }
+                        continue;
+                    }
+                }
+            } else if meta.is_file() {
+                let Some(db) = db_of(&rel).or_else(|| db_of(&name)) else {
+                    continue;
+                };
+                let Ok(mtime) = meta.modified() else { continue };
+                (
+                    db,
+                    Candidate {
+                        path,
+                        mtime,
+                        size: meta.len(),
+                        dir_kind: None,
+                    },
+                )
+            } else {
                 continue;
             };
-            let Ok(mtime) = meta.modified() else { continue };
+            let (db, candidate) = candidate;
             let group = groups.entry(db).or_default();
-            group.push(Candidate {
-                path,
-                mtime,
-                size: meta.len(),
-                dir_kind: None,
-            });
+            group.push(candidate);
             group.sort_by(|a, b| (b.mtime, &b.path).cmp(&(a.mtime, &a.path)));
             group.truncate(9);
         }
@@ -392,6 +413,8 @@ struct Collector {
     skipped: Vec<(PathBuf, &'static str)>,
     skipped_total: usize,
     newest_temporary: Option<Candidate>,
+    /// The newest subdirectory that is not a backup directory.
+    newest_other_dir: Option<Candidate>,
 }
 
 impl Collector {
@@ -402,6 +425,7 @@ impl Collector {
             skipped: Vec::new(),
             skipped_total: 0,
             newest_temporary: None,
+            newest_other_dir: None,
         }
     }
 
@@ -456,6 +480,22 @@ impl Collector {
             // Subdirectories are not descended into, but one that is itself a backup
             // (dated pg_dump -Fd, mydumper or mariabackup directories) is a candidate.
             let Some(kind) = backup_dir::detect(&path) else {
+                // Remembered: when the others are backup directories, a newer one that
+                // holds none is a failed run (see `finish`).
+                if let Ok(mtime) = meta.modified() {
+                    if self
+                        .newest_other_dir
+                        .as_ref()
+                        .is_none_or(|d| mtime > d.mtime)
+                    {
+                        self.newest_other_dir = Some(Candidate {
+                            path,
+                            mtime,
+                            size: 0,
+                            dir_kind: Some(DirKind::NoBackup),
+                        });
+                    }
+                }
                 return;
             };
             match backup_dir_candidate(&path, kind) {
@@ -491,6 +531,15 @@ impl Collector {
     fn finish(mut self, mode: Mode, nothing: String) -> Result<Discovery, DiscoverError> {
         if self.best.is_empty() {
             return Err(DiscoverError::NoDump(nothing));
+        }
+        // Dated backup directories, the newest of which holds no backup: that is the last
+        // run, and it failed. An older good directory must not hide it.
+        if let Some(other) = self.newest_other_dir.take() {
+            let backup_dirs = self.best.iter().any(|c| c.dir_kind.is_some());
+            if backup_dirs && other.mtime > self.best[0].mtime {
+                self.best.insert(0, other);
+                self.best.truncate(KEEP_RUNNERS_UP + 1);
+            }
         }
         let chosen = self.best.remove(0);
         Ok(Discovery {

@@ -85,6 +85,24 @@ pub struct LogFacts {
     /// What the lines say if this is mariabackup's or xtrabackup's own output (see
     /// [`MariabackupLog::tool`]).
     pub mariabackup: MariabackupLog,
+    /// What the lines say if this is backupninja's log.
+    pub backupninja: BackupninjaLog,
+}
+
+/// What backupninja's log says about its last run. backupninja appends every run to one
+/// log; each action is bracketed by `>>>> starting action` and `<<<< finished action`, and
+/// the run ends with `FINISHED: N actions run. F fatal. E error. W warning.`. Lines outside
+/// the actions (its Prometheus report: `Error: /var/lib/prometheus/node-exporter does not
+/// exist!` on every run of Debian's default configuration) are not counted by backupninja
+/// itself, and not here either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackupninjaLog {
+    /// A `FINISHED:` summary was found near the end of the log: this is backupninja's log.
+    pub tool: bool,
+    /// The last run has its `FINISHED:` summary (else it was killed, or is still running).
+    pub finished: bool,
+    /// Inside a `>>>> starting action` ... `<<<< finished action` block (while reading).
+    in_action: bool,
 }
 
 /// What a mariabackup/xtrabackup log says about its run. These tools end a successful run,
@@ -116,10 +134,13 @@ pub fn read_log<R: Read + Seek>(
         ..LogFacts::default()
     };
     if let Some(start) = &rules.run_start {
-        match find_last_line_matching(&mut file, size, start)? {
+        match find_last_line_matching(&mut file, size, start, 0)? {
             Some(offset) => facts.run_offset = offset,
             None => facts.run_start_missing = true,
         }
+    } else if let Some(offset) = backupninja_last_run(&mut file, size)? {
+        facts.backupninja.tool = true;
+        facts.run_offset = offset;
     }
     file.seek(SeekFrom::Start(facts.run_offset))?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
@@ -153,6 +174,7 @@ fn classify_into(
         if text.contains("mariabackup based on MariaDB server")
             || text.starts_with("xtrabackup version")
             || text.contains("xtrabackup: recognized server arguments")
+            || (text.starts_with("[00] ") && text.contains("Connecting to MariaDB server"))
         {
             mb.tool = true;
         }
@@ -187,6 +209,13 @@ fn classify_into(
         }
     }
     let mut level = parsed.level.max(content_level(parsed.message));
+    // automysqlbackup's header of its error section is not itself an error.
+    if text.trim() == "Error log below.." {
+        level = Level::Info;
+    }
+    if facts.backupninja.tool {
+        level = backupninja_level(&mut facts.backupninja, text);
+    }
     if rules.warning.iter().any(|re| re.is_match(text)) {
         level = level.max(Level::Warning);
     }
@@ -208,6 +237,58 @@ fn classify_into(
         }
         Level::Info => {}
     }
+}
+
+/// backupninja's own accounting of a line (`Nov 27 01:00:00 Level: message`): inside an
+/// action its level counts; outside, only `Fatal`/`Halt` and the run's summary do
+/// (backupninja counts nothing else either).
+fn backupninja_level(bn: &mut BackupninjaLog, text: &str) -> Level {
+    // After the 16-character timestamp `Nov 27 01:00:00 ` come the level and the message.
+    let (word, message) = text
+        .get(16..)
+        .and_then(|rest| rest.split_once(": "))
+        .unwrap_or(("", text));
+    let level = match word {
+        "Fatal" | "Halt" | "Error" => Level::Error,
+        "Warning" => Level::Warning,
+        _ => Level::Info,
+    }
+    .max(content_level(message));
+    if message.starts_with(">>>> starting action") {
+        bn.in_action = true;
+        return level;
+    }
+    if message.starts_with("<<<< finished action") {
+        bn.in_action = false;
+        return level;
+    }
+    if let Some(c) = message
+        .strip_prefix("FINISHED: ")
+        .and_then(|_| backupninja_counts().captures(message))
+    {
+        bn.finished = true;
+        let n = |k: &str| c[k].parse::<u64>().unwrap_or(1);
+        return if n("fatal") + n("error") > 0 {
+            Level::Error
+        } else if n("warning") > 0 {
+            Level::Warning
+        } else {
+            Level::Info
+        };
+    }
+    if bn.in_action || word == "Fatal" || word == "Halt" {
+        level
+    } else {
+        Level::Info
+    }
+}
+
+fn backupninja_counts() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?P<fatal>\d+) fatal\. (?P<error>\d+) error\. (?P<warning>\d+) warning\.")
+            .expect("backupninja counts regex")
+    })
 }
 
 /// Reads one line into `line`, keeping at most [`MAX_LINE`] bytes of it; returns whether it
@@ -248,12 +329,13 @@ fn read_bounded_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Resul
     }
 }
 
-/// Reads `file` backwards from its end and returns the offset of the last line matching
-/// `re`. Only the first [`MAX_LINE`] bytes of a line are matched.
+/// Reads `file` backwards from `size` (down to `floor` at most) and returns the offset of
+/// the last line matching `re`. Only the first [`MAX_LINE`] bytes of a line are matched.
 fn find_last_line_matching<R: Read + Seek>(
     file: &mut R,
     size: u64,
     re: &Regex,
+    floor: u64,
 ) -> io::Result<Option<u64>> {
     const BLOCK: u64 = 64 * 1024;
     let mut block = vec![0u8; BLOCK as usize];
@@ -264,8 +346,8 @@ fn find_last_line_matching<R: Read + Seek>(
         let text = String::from_utf8_lossy(head);
         re.is_match(text.trim_end_matches(['\r', '\n']))
     };
-    while pos > 0 {
-        let start = pos.saturating_sub(BLOCK);
+    while pos > floor {
+        let start = pos.saturating_sub(BLOCK).max(floor);
         let len = (pos - start) as usize;
         file.seek(SeekFrom::Start(start))?;
         file.read_exact(&mut block[..len])?;
@@ -289,10 +371,77 @@ fn find_last_line_matching<R: Read + Seek>(
         pos = start;
     }
     // The first line starts at 0 even when it is empty (a pattern for blank lines).
-    if size > 0 && matches(&line_head) {
+    if floor == 0 && size > 0 && matches(&line_head) {
         return Ok(Some(0));
     }
     Ok(None)
+}
+
+fn backupninja_summary() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \w+: FINISHED: \d+ actions? run\. (?P<fatal>\d+) fatal\. (?P<error>\d+) error\. (?P<warning>\d+) warning\.",
+        )
+        .expect("backupninja summary regex")
+    })
+}
+
+/// How far from its end a log is searched for backupninja's last `FINISHED:` summary.
+const BACKUPNINJA_TAIL: u64 = 1024 * 1024;
+
+/// Where the last run of a backupninja log starts, if this is one: after the summary of the
+/// run before it (or at the end of the last summary, when a run is under way after it).
+fn backupninja_last_run<R: Read + Seek>(file: &mut R, size: u64) -> io::Result<Option<u64>> {
+    let re = backupninja_summary();
+    let floor = size.saturating_sub(BACKUPNINJA_TAIL);
+    let Some(last) = find_last_line_matching(file, size, re, floor)? else {
+        return Ok(None);
+    };
+    let end = line_end(file, last, size)?;
+    if has_text(file, end, size)? {
+        return Ok(Some(end));
+    }
+    Ok(Some(match find_last_line_matching(file, last, re, 0)? {
+        Some(previous) => line_end(file, previous, size)?,
+        None => 0,
+    }))
+}
+
+/// The offset just after the line that starts at `start`.
+fn line_end<R: Read + Seek>(file: &mut R, start: u64, size: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(start))?;
+    let mut pos = start;
+    let mut block = [0u8; 8192];
+    while pos < size {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        if let Some(i) = memchr::memchr(b'\n', &block[..n]) {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+    Ok(size)
+}
+
+/// Whether anything but white space lies between `from` and `size`.
+fn has_text<R: Read + Seek>(file: &mut R, from: u64, size: u64) -> io::Result<bool> {
+    file.seek(SeekFrom::Start(from))?;
+    let mut block = [0u8; 8192];
+    let mut pos = from;
+    while pos < size {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        if block[..n].iter().any(|b| !b.is_ascii_whitespace()) {
+            return Ok(true);
+        }
+        pos += n as u64;
+    }
+    Ok(false)
 }
 
 /// What a line's prefix says: its timestamp, its level, and the message after them.
@@ -314,12 +463,12 @@ fn prefix_regex() -> &'static Regex {
             \s*
             (?:
                 \[? (?P<iso>\d{4}-\d{2}-\d{2}[T\ ]\d{1,2}:\d{2}:\d{2}) (?:[.,]\d+)? (?P<zone>Z|[+-]\d{2}:?\d{2})? \]?
-              | (?P<syslog>[A-Z][a-z]{2}\ [\ \d]\d\ \d{2}:\d{2}:\d{2}) \s+ \S+ \s+ [^\s:]+:
+              | (?P<syslog>[A-Z][a-z]{2}\ [\ \d]\d\ \d{2}:\d{2}:\d{2}) (?: \s+ \S+ \s+ [^\s:]+: )?
             )?
             \s*
             (?:[-|:]\s*)?
             (?:
-                [\[<]? (?P<level>(?i:emerg|alert|panic|fatal|critical|crit|error|err|warning|warn|notice|info|debug)) [\]>]?
+                [\[<]? (?P<level>(?i:emerg|alert|panic|fatal|halt|critical|crit|error|err|warning|warn|notice|info|debug)) [\]>]?
                 (?:\s*[-:|]\s*|\s+|$)
             )?
             (?P<message>.*)$",
@@ -330,7 +479,7 @@ fn prefix_regex() -> &'static Regex {
 
 fn level_word(word: &str) -> Level {
     match word.to_ascii_lowercase().as_str() {
-        "emerg" | "alert" | "panic" | "fatal" | "critical" | "crit" | "error" | "err" => {
+        "emerg" | "alert" | "panic" | "fatal" | "halt" | "critical" | "crit" | "error" | "err" => {
             Level::Error
         }
         "warning" | "warn" => Level::Warning,
@@ -421,7 +570,7 @@ fn fatal_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"\bKilled\b|(?i:out of memory|lost connection|no space left on device|cannot allocate memory|segmentation fault|file too large|disk quota exceeded|input/output error|read-only file system)",
+            r"\bKilled\b|\bFATAL ERROR\b|(?i:out of memory|lost connection|server has gone away|no space left on device|cannot allocate memory|segmentation fault|file too large|disk quota exceeded|input/output error|read-only file system|failed to connect to|access denied for user|errors reported during auto(?:mysql|postgresql)backup execution)",
         )
         .expect("fatal regex")
     })
@@ -605,6 +754,90 @@ mod tests {
         f
     }
 
+    /// Real lines written by backupninja 1.2.2, automysqlbackup 2.6, autopostgresqlbackup,
+    /// mariabackup 10.11 and mydumper 0.10 (tests/fixtures/real/tools/).
+    #[test]
+    fn packaged_tools_lines() {
+        let table: &[(&str, Level)] = &[
+            ("Nov 27 01:00:00 Fatal: Authentication problem, maybe user/password is wrong or mysqld is not running?", Level::Error),
+            ("Nov 27 01:00:00 Halt: no more actions", Level::Error),
+            ("Nov 27 01:00:01 Warning: Failed to dump pgsql cluster", Level::Warning),
+            ("Nov 27 01:00:01 Info: Successfully finished dump of pgsql cluster", Level::Info),
+            ("[00] 2026-11-27 02:25:00 Failed to connect to MariaDB server: Access denied for user 'backup'@'localhost' (using password: YES).", Level::Error),
+            ("[00] 2026-11-26 02:25:01 FATAL ERROR: mariabackup: Error: failed to copy datafile.", Level::Error),
+            ("ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)", Level::Error),
+            ("Errors reported during AutoPostgreSQLBackup execution.. Backup failed", Level::Error),
+            ("2026-11-27 02:25:01 [ERROR] - Error dumping table (shop.log) data: Server has gone away", Level::Error),
+        ];
+        for (line, want) in table {
+            let p = parse_prefix(line, now());
+            assert_eq!(p.level.max(content_level(p.message)), *want, "{line}");
+        }
+        let p = parse_prefix("Nov 27 01:00:00 Fatal: Authentication problem", now());
+        assert_eq!(
+            p.time,
+            Some(Local.with_ymd_and_hms(2026, 11, 27, 1, 0, 0).unwrap()),
+            "syslog timestamp without host or program"
+        );
+        // automysqlbackup's header of its error section is not an error itself.
+        let log = "Error log below..\npg_dumpall: error: connection to server failed\n";
+        let facts = read_log(write(log.as_bytes()), &LogRules::default(), now()).unwrap();
+        assert_eq!(facts.error_count, 1);
+        assert_eq!(facts.errors[0].number, 2);
+    }
+
+    /// backupninja appends every run to one log: only the last run counts, by backupninja's
+    /// own accounting (its Prometheus report line outside the actions is not an error).
+    #[test]
+    fn backupninja_last_run() {
+        let run = |day: u32, mysql: &str, summary: &str| {
+            format!(
+                "Nov {day} 01:00:00 Info: >>>> starting action /etc/backup.d/20.mysql (because current time matches everyday at 01:00)\n\
+                 {mysql}\n\
+                 Nov {day} 01:00:01 Error: /var/lib/prometheus/node-exporter does not exist!\n\
+                 Nov {day} 01:00:01 Info: FINISHED: 1 actions run. {summary}\n"
+            )
+        };
+        let ok = "Nov 26 01:00:00 Info: <<<< finished action /etc/backup.d/20.mysql: SUCCESS";
+        let failed = "Nov 27 01:00:00 Fatal: Authentication problem, maybe user/password is wrong or mysqld is not running?\nNov 27 01:00:00 Fatal: <<<< finished action /etc/backup.d/20.mysql: FAILED";
+        let healthy_then_failed = run(26, ok, "0 fatal. 0 error. 0 warning.")
+            + &run(27, failed, "1 fatal. 0 error. 0 warning.");
+        let facts = read_log(
+            write(healthy_then_failed.as_bytes()),
+            &LogRules::default(),
+            now(),
+        )
+        .unwrap();
+        assert!(facts.backupninja.tool && facts.backupninja.finished);
+        assert_eq!(
+            facts.run_offset,
+            healthy_then_failed.find("Nov 27").unwrap() as u64
+        );
+        // The Fatal line, the FAILED action and the summary; not the Prometheus line.
+        assert_eq!(facts.error_count, 3, "{:?}", facts.errors);
+        assert!(facts.errors[0].text.contains("Authentication problem"));
+        let failed_then_healthy =
+            run(
+                26,
+                &failed.replace("27", "26"),
+                "1 fatal. 0 error. 0 warning.",
+            ) + &run(27, &ok.replace("26", "27"), "0 fatal. 0 error. 0 warning.");
+        let facts = read_log(
+            write(failed_then_healthy.as_bytes()),
+            &LogRules::default(),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(facts.error_count, 0, "{:?}", facts.errors);
+        assert!(facts.backupninja.finished);
+        // A run still going (or killed) after the last summary: its lines, no summary yet.
+        let unfinished = run(26, ok, "0 fatal. 0 error. 0 warning.")
+            + "Nov 27 01:00:00 Info: >>>> starting action /etc/backup.d/20.mysql (because current time matches everyday at 01:00)\n";
+        let facts = read_log(write(unfinished.as_bytes()), &LogRules::default(), now()).unwrap();
+        assert!(facts.backupninja.tool && !facts.backupninja.finished);
+        assert_eq!(facts.lines, 1);
+    }
+
     #[test]
     fn last_run_only() {
         let log = "=== run 1\nERROR - old failure\nexited with 1\n=== run 2\nINFO - fine\nexited with 0\n";
@@ -633,13 +866,16 @@ mod tests {
         log.extend_from_slice(b"\nERROR - late\n");
         let re = Regex::new("^=== run").unwrap();
         let mut f = write(&log);
-        let at = find_last_line_matching(&mut f, log.len() as u64, &re).unwrap();
+        let at = find_last_line_matching(&mut f, log.len() as u64, &re, 0).unwrap();
         assert_eq!(at, Some(200_011));
         let first_only = b"=== run 1\nabc\n";
         let mut f = write(first_only);
-        assert_eq!(find_last_line_matching(&mut f, 14, &re).unwrap(), Some(0));
+        assert_eq!(
+            find_last_line_matching(&mut f, 14, &re, 0).unwrap(),
+            Some(0)
+        );
         let mut f = write(b"nothing\n");
-        assert_eq!(find_last_line_matching(&mut f, 8, &re).unwrap(), None);
+        assert_eq!(find_last_line_matching(&mut f, 8, &re, 0).unwrap(), None);
     }
 
     #[test]

@@ -59,7 +59,10 @@ pub fn in_progress(
 pub fn metadata(chosen: &Candidate, t: &Thresholds, now: SystemTime, report: &mut Report) {
     report.file = Some(crate::text::safe_path(&chosen.path, PATH_CHARS));
     let (age, age_perf) = evaluate_age(chosen.mtime, now, t);
-    let (size, size_perf) = evaluate_size(chosen.size, t);
+    let (mut size, size_perf) = evaluate_size(chosen.size, t);
+    if chosen.dir_kind.is_some() && chosen.size == 0 {
+        size.message = "backup directory holds no data (0 bytes)".into();
+    }
     report.facts.age_seconds = Some(age_perf.value);
     report.facts.mtime = Some(
         chrono::DateTime::<chrono::Local>::from(chosen.mtime)
@@ -280,15 +283,17 @@ pub fn evaluate_content(
         return (findings, None);
     }
     out.uncompressed_bytes = Some(content.uncompressed_size);
-    let perf = PerfDatum {
-        label: "uncompressed_size".into(),
-        value: content.uncompressed_size as f64,
-        uom: "B",
-        warn: None,
-        crit: None,
-        min: Some(0.0),
-        max: None,
-    };
+    // A directory or an uncompressed archive has no decoded size of its own to graph.
+    let perf =
+        (compression != Compression::Plain || content.archive.is_none()).then(|| PerfDatum {
+            label: "uncompressed_size".into(),
+            value: content.uncompressed_size as f64,
+            uom: "B",
+            warn: None,
+            crit: None,
+            min: Some(0.0),
+            max: None,
+        });
     if compression != Compression::Plain {
         findings.push(Finding::new(
             Check::Stream,
@@ -299,6 +304,12 @@ pub fn evaluate_content(
             ),
         ));
     }
+    // A directory's or an archive's own verdict says more than its size.
+    if let (Some(archive), Compression::Plain) = (&content.archive, compression) {
+        out.writer = Some(content.writer.name());
+        findings.push(evaluate_archive(archive, out));
+        return (findings, perf);
+    }
     if content.uncompressed_size == 0 {
         if file_size > 0 {
             findings.push(Finding::new(
@@ -307,12 +318,12 @@ pub fn evaluate_content(
                 format!("dump decompresses to nothing (0 bytes of {compression} content)"),
             ));
         }
-        return (findings, Some(perf));
+        return (findings, perf);
     }
     if let Some(archive) = &content.archive {
         out.writer = Some(content.writer.name());
         findings.push(evaluate_archive(archive, out));
-        return (findings, Some(perf));
+        return (findings, perf);
     }
     if content.binary {
         // Not text and not a known compression: a damaged magic number, or a format we do
@@ -334,11 +345,11 @@ pub fn evaluate_content(
             ),
         };
         findings.push(finding);
-        return (findings, Some(perf));
+        return (findings, perf);
     }
     out.writer = Some(content.writer.name());
     findings.push(evaluate_marker(content, out));
-    (findings, Some(perf))
+    (findings, perf)
 }
 
 fn evaluate_archive(archive: &ArchiveFacts, out: &mut Facts) -> Finding {

@@ -61,6 +61,7 @@ pub fn log_says_failed(log: &LogFacts) -> bool {
         || log.error_count > 0
         || log.success_seen == Some(false)
         || (mb.tool && (!mb.completed || !mb.backup_phase))
+        || (log.backupninja.tool && !log.backupninja.finished)
 }
 
 /// Judges a backup log: exit status, error and warning lines, success line, age.
@@ -121,6 +122,22 @@ pub fn evaluate_log(
                 Check::LogSuccess,
                 State::Ok,
                 "mariabackup backup completed OK!",
+            )
+        });
+    }
+    let bn = &log.backupninja;
+    if bn.tool {
+        findings.push(if bn.finished {
+            Finding::new(
+                Check::LogSuccess,
+                State::Ok,
+                "backupninja's last run finished (its FINISHED summary is in the log)",
+            )
+        } else {
+            Finding::new(
+                Check::LogSuccess,
+                State::Warning,
+                "backupninja's last run has no FINISHED summary yet: it was killed, or is still running",
             )
         });
     }
@@ -235,23 +252,55 @@ pub fn evaluate_log(
 }
 
 /// Judges the log against the dump: a run that failed cannot vouch for its dump even when
-/// the trailer is there (`mysqldump --force`), and a run that started after the newest dump
-/// was written produced no dump at all.
+/// the trailer is there (`mysqldump --force`; mydumper 0.10 writes `Finished dump at:` after a
+/// lost connection), and a run that started after the newest dump was written produced no
+/// dump at all.
 pub fn evaluate_log_vs_dump(
     log: &LogFacts,
     log_mtime: SystemTime,
     dump_mtime: SystemTime,
     dump_has_marker: bool,
+    writer: Option<&str>,
     t: &LogThresholds,
 ) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    if dump_has_marker && log_says_failed(log) {
-        findings.push(Finding::new(
+    let mut findings: Vec<Finding> = failed_run_vs_complete_dump(log, dump_has_marker, writer)
+        .into_iter()
+        .collect();
+    findings.extend(run_after_dump(log, log_mtime, dump_mtime, t));
+    findings
+}
+
+/// A dump that looks complete from a run the log says failed is not trustworthy.
+pub fn failed_run_vs_complete_dump(
+    log: &LogFacts,
+    dump_has_marker: bool,
+    writer: Option<&str>,
+) -> Option<Finding> {
+    (dump_has_marker && log_says_failed(log)).then(|| {
+        Finding::new(
             Check::Consistency,
             State::Critical,
-            "the dump has its completion marker but the job's last run failed (mysqldump --force writes the trailer even after errors): the dump is not trustworthy",
-        ));
-    }
+            match writer {
+                Some("mysqldump") => "the dump has its completion marker but the job's last run failed (mysqldump --force writes the trailer even after errors): the dump is not trustworthy".to_string(),
+                Some(w) => format!(
+                    "the {} looks complete but the job's last run failed: the backup is not trustworthy",
+                    crate::text::safe(w, 60)
+                ),
+                None => "the backup looks complete but the job's last run failed: it is not trustworthy".to_string(),
+            },
+        )
+    })
+}
+
+/// A run that started after the dump was written produced no dump (judged by the log's own
+/// timestamps, or by its mtime when it has none).
+pub fn run_after_dump(
+    log: &LogFacts,
+    log_mtime: SystemTime,
+    dump_mtime: SystemTime,
+    t: &LogThresholds,
+) -> Option<Finding> {
+    let mut findings = Vec::new();
     let dump_time = chrono::DateTime::<chrono::Local>::from(dump_mtime);
     let shown = |t: chrono::DateTime<chrono::Local>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     match log.first_time {
@@ -285,5 +334,5 @@ pub fn evaluate_log_vs_dump(
             }
         }
     }
-    findings
+    findings.pop()
 }

@@ -16,7 +16,7 @@ set -u
 export LC_ALL=C.UTF-8 TZ=UTC
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FIX=$ROOT/tests/fixtures/real/tools
-BIN=${CHECK_BACKUP:-$ROOT/target/release/check_backup}
+BIN=$(realpath "${CHECK_BACKUP:-$ROOT/target/release/check_backup}")
 VERBOSE=
 REGEN=
 for a in "$@"; do
@@ -46,6 +46,8 @@ for scen_dir in "$FIX"/*/; do
     # mtimes back (the copy made them all "now"; setting one never changes its directory's)
     while IFS=$'\t' read -r path epoch _; do
         [[ $path == \#* || -z $path ]] && continue
+        # git keeps no empty directory: a listed path that is missing is one
+        [[ -e $copy/$path ]] || mkdir -p "$copy/$path"
         touch -h -m -d "@$epoch" "$copy/$path"
     done <"$copy/MTIMES.tsv"
     while IFS=$'\t' read -r id now want args why; do
