@@ -415,6 +415,43 @@ mod tests {
     }
 
     #[test]
+    fn databases_from_the_layout() {
+        // mydumper 0.10's names (tests/fixtures/real/tools/mydumper-healthy).
+        let d = dir_with(&[
+            ("metadata", b"Finished dump at: 2026-11-27 02:25:00\n"),
+            ("shop-schema-create.sql.gz", b""),
+            ("shop.orders-schema.sql.gz", b""),
+            ("crm-schema-create.sql.zst", b""),
+            ("crm.contacts.sql.gz", b""),
+        ]);
+        assert_eq!(
+            databases(d.path(), DirKind::Mydumper).unwrap(),
+            ["crm", "shop"]
+        );
+        // mariabackup: one subdirectory per database.
+        let d = dir_with(&[("xtrabackup_checkpoints", b"backup_type = full-backuped\n")]);
+        for db in ["shop", "mysql"] {
+            fs::create_dir(d.path().join(db)).unwrap();
+        }
+        assert_eq!(
+            databases(d.path(), DirKind::Xtrabackup).unwrap(),
+            ["mysql", "shop"]
+        );
+    }
+
+    #[test]
+    fn an_empty_directory_holds_no_backup() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(is_empty(d.path()));
+        let facts = verify(d.path(), DirKind::NoBackup, &AtomicU64::new(0)).unwrap();
+        assert!(facts.problem.unwrap().starts_with("it is empty"));
+        fs::write(d.path().join("notes.txt"), b"x").unwrap();
+        assert!(!is_empty(d.path()));
+        let facts = verify(d.path(), DirKind::NoBackup, &AtomicU64::new(0)).unwrap();
+        assert!(facts.problem.unwrap().contains("1 entries in no layout"));
+    }
+
+    #[test]
     fn layouts_are_recognised() {
         assert_eq!(
             detect(dir_with(&[("toc.dat", b"PGDMP")]).path()),

@@ -278,3 +278,58 @@ fn tar_archives_of_dumps() {
         .expect("WARNING")
         .says("cannot verify: tar archive");
 }
+
+/// Issue 12: a database the newest run no longer dumped (dropped, renamed, permission lost)
+/// is WARNING at once, named, although its older dump is still young enough for `-w`.
+#[test]
+fn a_database_missing_from_the_newest_run_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    automysqlbackup(tmp.path());
+    let root = tmp.path().to_str().unwrap();
+    // The newest run (2 h ago) dumped shop and wiki only: crm's newest is the day before.
+    std::fs::remove_file(tmp.path().join("daily/crm/crm_2026-11-25_03h00m.sql.gz")).unwrap();
+    set_age(
+        &tmp.path().join("daily/crm/crm_2026-11-24_03h00m.sql.gz"),
+        25 * HOUR,
+    );
+    let a = run(&["-f", root, "--per-database", "^daily/([^/]+)/"]);
+    a.expect("WARNING")
+        .says("crm: no dump from the newest run")
+        .says("23h 0m earlier");
+    assert!(
+        a.stdout.contains("[OK] database: crm: "),
+        "crm's own dump is fine: {}",
+        a.stdout
+    );
+    // The same set with every database in the newest run is OK.
+    automysqlbackup(tmp.path());
+    run(&["-f", root, "--per-database", "^daily/([^/]+)/"]).expect("OK");
+}
+
+/// Issue 12: the newest of a set of backup directories that holds no backup is the last
+/// run, failed (mydumper with the server down leaves an empty dated directory): CRITICAL,
+/// never hidden by the older complete directory.
+#[test]
+fn an_empty_newest_backup_directory_is_a_failed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/formats/mydumper-shop");
+    let older = tmp.path().join("2026-11-26");
+    std::fs::create_dir(&older).unwrap();
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), older.join(entry.file_name())).unwrap();
+        set_age(&older.join(entry.file_name()), 25 * HOUR);
+    }
+    let root = tmp.path().to_str().unwrap();
+    run(&["-f", root])
+        .expect("OK")
+        .says("mydumper directory complete");
+    let newest = tmp.path().join("2026-11-27");
+    std::fs::create_dir(&newest).unwrap();
+    set_age(&newest, HOUR);
+    run(&["-f", root])
+        .expect("CRITICAL")
+        .says("2026-11-27")
+        .says("it is empty: the run that made it left no backup");
+}
