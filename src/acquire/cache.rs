@@ -377,7 +377,7 @@ mod tests {
             Lookup::Miss(_)
         ));
         assert!(
-            matches!(cache.lookup(&dump, &key, "auto", "sha256 /x 1:2:3:4:5"), Lookup::Miss(m) if m.contains("checksum file"))
+            matches!(cache.lookup(&dump, &key, "auto", "sha256 1:2:3:4:5"), Lookup::Miss(m) if m.contains("checksum file"))
         );
         let changed = FileKey {
             ctime_ns: key.ctime_ns + 1,

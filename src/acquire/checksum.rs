@@ -41,18 +41,14 @@ pub struct Sidecar {
 }
 
 impl Sidecar {
-    /// What identifies this claim in the cache key: the file and its version.
+    /// What identifies this claim in the cache key: the algorithm and the checksum file's
+    /// version (device and inode name the file whatever path it was found by: the background
+    /// verifier finds it beside the dump's canonical path).
     pub fn identity(&self) -> String {
         let k = &self.key;
         format!(
-            "{} {} {}:{}:{}:{}:{}",
-            self.algorithm,
-            self.path.display(),
-            k.dev,
-            k.ino,
-            k.size,
-            k.mtime_ns,
-            k.ctime_ns
+            "{} {}:{}:{}:{}:{}",
+            self.algorithm, k.dev, k.ino, k.size, k.mtime_ns, k.ctime_ns
         )
     }
 }
