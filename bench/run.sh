@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of check_backup's first check (full stream verification + completion marker)
 # against the command-line way (`zcat F | tail -1 | grep -q '^-- Dump completed'`) and the
-# plain decompressors, on generated mysqldump text. See BENCHMARKS.md for results.
+# plain decompressors, on generated mysqldump text. For gzip and plain dumps also the first
+# check of the same dump with a `.sha256` beside it (hashed in the same pass; row
+# `check_backup+sha256`) and `sha256sum F` alone. See BENCHMARKS.md for results.
 #
 #   bench/run.sh [options] [SIZE...]        e.g.  bench/run.sh 2G
 #
@@ -17,8 +19,9 @@
 #   --formats LIST       comma list of gzip,zstd,xz,bzip2,plain (default all)
 #   --slow-size SIZE     size used instead for xz and bzip2, whose decoders run at
 #                        0.03-0.15 GB/s (default: the smaller of SIZE and 256M)
-#   --tools LIST         only these commands (names as printed: check_backup, pipeline,
-#                        gzip, igzip, pigz, zstd, xz, bzip2, lbzip2, tail); default all
+#   --tools LIST         only these commands (names as printed: check_backup,
+#                        check_backup+sha256, pipeline, gzip, igzip, pigz, zstd, xz, bzip2,
+#                        lbzip2, tail, sha256sum); default all
 #   --variant NAME=BIN   also time another check_backup binary (repeatable), e.g. a build
 #                        with a different decoder
 #   --bin PATH           the check_backup binary (default: cargo build --release)
@@ -30,7 +33,7 @@
 #                        SIZEs, alternating between the sizes (cost per GiB, memory)
 #
 # Needs: cargo, GNU time (/usr/bin/time, Debian package `time`), gzip, zstd, xz-utils,
-# bzip2; optional: isal (igzip), pigz, lbzip2.
+# bzip2, coreutils (sha256sum); optional: isal (igzip), pigz, lbzip2.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,6 +110,7 @@ text_file() {
     if [ ! -s "$f" ]; then
         echo "== generating $f" >&2
         "$GEN" "$size" >"$f.tmp" && mv "$f.tmp" "$f"
+        touch -d '-1 day' "$f" # not "backup in progress" (--settle)
     fi
     echo "$f"
 }
@@ -123,8 +127,22 @@ compressed_file() {
         text=$(text_file "$size")
         echo "== compressing $f ($cmd)" >&2
         $cmd <"$text" >"$f.tmp" && mv "$f.tmp" "$f"
+        touch -d '-1 day' "$f" # not "backup in progress" (--settle)
     fi
     echo "$f"
+}
+# The dump F again (a hard link: no copy) in $DATA/sums/, with the `.sha256` that
+# `sha256sum` writes beside it, as a backup job would: check_backup then verifies it too.
+with_sha256() {
+    local f=$1 dir=$DATA/sums name
+    name=$(basename "$f")
+    mkdir -p "$dir"
+    ln -f "$f" "$dir/$name"
+    if [ ! -s "$dir/$name.sha256" ] || [ "$dir/$name.sha256" -ot "$f" ]; then
+        echo "== sha256sum $name > $dir/$name.sha256" >&2
+        (cd "$dir" && sha256sum "$name" >"$name.sha256.tmp" && mv "$name.sha256.tmp" "$name.sha256")
+    fi
+    echo "$dir/$name"
 }
 
 # Runs one command once; appends "name wall_seconds rss_kib" to $TMP/times.
@@ -235,6 +253,9 @@ for size in "${SIZES[@]}"; do
         list=$TMP/list
         : >"$list"
         printf 'check_backup\t%q -f %q %s\n' "$BIN" "$f" "$(cb_args "$BIN")" >>"$list"
+        if { [ "$fmt" = gzip ] || [ "$fmt" = plain ]; } && want_tool check_backup+sha256; then
+            printf 'check_backup+sha256\t%q -f %q %s --checksum require\n' "$BIN" "$(with_sha256 "$f")" "$(cb_args "$BIN")" >>"$list"
+        fi
         for v in "${VARIANTS[@]}"; do
             printf 'check_backup(%s)\t%q -f %q %s\n' "${v%%=*}" "${v#*=}" "$f" "$(cb_args "${v#*=}")" >>"$list"
         done
@@ -243,7 +264,8 @@ for size in "${SIZES[@]}"; do
                 printf 'pipeline\tzcat %q | tail -1 | grep -q "^-- Dump completed"\n' "$f" >>"$list"
                 printf 'gzip\tgzip -dc %q >/dev/null\n' "$f" >>"$list"
                 has igzip && printf 'igzip\tigzip -dc %q >/dev/null\n' "$f" >>"$list"
-                has pigz && printf 'pigz\tpigz -dc %q >/dev/null\n' "$f" >>"$list" ;;
+                has pigz && printf 'pigz\tpigz -dc %q >/dev/null\n' "$f" >>"$list"
+                printf 'sha256sum\tsha256sum %q >/dev/null\n' "$f" >>"$list" ;;
             zstd)
                 printf 'pipeline\tzstdcat %q | tail -1 | grep -q "^-- Dump completed"\n' "$f" >>"$list"
                 printf 'zstd\tzstd -dc %q >/dev/null\n' "$f" >>"$list" ;;
@@ -255,7 +277,8 @@ for size in "${SIZES[@]}"; do
                 printf 'bzip2\tbzip2 -dc %q >/dev/null\n' "$f" >>"$list"
                 has lbzip2 && printf 'lbzip2\tlbzip2 -n 2 -dc %q >/dev/null\n' "$f" >>"$list" ;;
             plain)
-                printf 'tail\ttail -1 %q | grep -q "^-- Dump completed"\n' "$f" >>"$list" ;;
+                printf 'tail\ttail -1 %q | grep -q "^-- Dump completed"\n' "$f" >>"$list"
+                printf 'sha256sum\tsha256sum %q >/dev/null\n' "$f" >>"$list" ;;
         esac
         echo "== $fmt, $fsize of dump text: $(stat -c %s "$f") bytes on disk" >&2
         run_set "$list"

@@ -10,10 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
 use crate::acquire::cache::{Cache, FileKey, Lookup, ProgressNote};
+use crate::acquire::checksum::{self, Search};
 use crate::acquire::discover::{self, DiscoverError, Discovery};
 use crate::acquire::{self, backup_dir, Unreadable};
 use crate::cli::{Config, LogConfig};
-use crate::facts::{Candidate, Compression, ContentFacts, DirKind, MarkerVerdict, Writer};
+use crate::facts::{
+    Candidate, ChecksumFacts, Compression, ContentFacts, DirKind, MarkerVerdict, Writer,
+};
 use crate::judge::{self, databases, obstacles, Check, Report, PATH_CHARS};
 use crate::sys;
 use crate::text::{safe, safe_path};
@@ -122,8 +125,8 @@ impl Run<'_> {
             "looking for the dump",
             "dump presence, age, size, stream integrity, completion marker",
         );
-        let follow = self.config.follow_symlinks;
-        let discovery = match discover::discover(spec, follow) {
+        let options = &self.config.discovery;
+        let discovery = match discover::discover(spec, options) {
             Ok(d) => d,
             Err(e) => {
                 report.push(obstacles::discovery(&e));
@@ -131,7 +134,7 @@ impl Run<'_> {
             }
         };
         trace_discovery(report, &discovery);
-        self.judge_newest(discovery, &|| discover::discover(spec, follow), report)
+        self.judge_newest(discovery, &|| discover::discover(spec, options), report)
     }
 
     /// One dump per database: the newest dump of each database is judged exactly as a single
@@ -144,9 +147,9 @@ impl Run<'_> {
         report: &mut Report,
     ) -> Vec<(String, DumpSeen)> {
         let root = Path::new(spec);
-        let follow = self.config.follow_symlinks;
+        let options = &self.config.discovery;
         report.file = Some(safe_path(root, PATH_CHARS));
-        let groups = match discover::discover_per_database(root, re, follow) {
+        let groups = match discover::discover_per_database(root, re, options) {
             Ok(g) => g,
             Err(e) => {
                 report.push(obstacles::discovery(&e));
@@ -162,7 +165,7 @@ impl Run<'_> {
         let mut seen = Vec::new();
         for (db, candidates) in &groups {
             let again = || {
-                discover::discover_per_database(root, re, follow)?
+                discover::discover_per_database(root, re, options)?
                     .remove(db)
                     .and_then(discover::per_database_discovery)
                     .ok_or_else(|| {
@@ -327,7 +330,9 @@ impl Run<'_> {
                 return Checked::done(chosen, report);
             }
         };
-        let (content, verified_at) = match self.content_facts(&file, &meta, path, report) {
+        let sidecar = self.find_checksum(path, report);
+        let (content, verified_at) = match self.content_facts(&file, &meta, path, &sidecar, report)
+        {
             Ok(c) => c,
             Err(finding) => {
                 report.push(finding);
@@ -347,8 +352,42 @@ impl Run<'_> {
             }
         }
         judge::dump::content(&content, verified_at, chosen.size, self.now, report);
+        let dump_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let context = judge::checksum::Context {
+            mode: config.checksum,
+            dump_name: &dump_name,
+            dump_mtime: chosen.mtime,
+            settle: config.settle,
+            ignored: &sidecar.ignored,
+        };
+        judge::checksum::checksum(&content, verified_at, &context, self.now, report);
         self.progress.set_partial(report);
         Checked::done(chosen, report)
+    }
+
+    /// The checksum file of the dump at `path` (unless `--checksum off`), said in the trace.
+    fn find_checksum(&self, path: &Path, report: &mut Report) -> Search {
+        if self.config.checksum == judge::checksum::Mode::Off {
+            return Search::default();
+        }
+        let search = checksum::find(path);
+        for note in &search.ignored {
+            report.trace.push(format!("checksum: {note}"));
+        }
+        match &search.found {
+            Some(s) => report.trace.push(format!(
+                "checksum: {} of the dump in {}",
+                s.algorithm,
+                safe_path(&s.path, PATH_CHARS)
+            )),
+            None => report
+                .trace
+                .push("checksum: no checksum file for the dump".into()),
+        }
+        search
     }
 
     /// Verifies a backup directory (from the cache when nothing in it changed).
@@ -366,7 +405,7 @@ impl Run<'_> {
         };
         const MARKER_KEY: &str = "backup-directory";
         if let (Some(cache), false) = (&self.cache, self.config.verify_only) {
-            match cache.lookup(path, &key, MARKER_KEY) {
+            match cache.lookup(path, &key, MARKER_KEY, "none") {
                 Lookup::Hit {
                     content,
                     verified_at,
@@ -418,9 +457,13 @@ impl Run<'_> {
             writer: Writer::Directory(kind),
             marker: MarkerVerdict::NotChecked,
             archive: Some(facts),
+            checksum: None,
         };
         if let Some(cache) = &self.cache {
-            if cache.store(path, &key, MARKER_KEY, &content).is_ok() {
+            if cache
+                .store(path, &key, MARKER_KEY, "none", &content)
+                .is_ok()
+            {
                 report.trace.push("cache: verdict stored".into());
             }
         }
@@ -429,20 +472,24 @@ impl Run<'_> {
     }
 
     /// The content facts of the dump: from the cache when this exact file version was
-    /// verified before (with the time it was), else by reading it once (and caching the
-    /// result).
+    /// verified before against this version of its checksum file (with the time it was),
+    /// else by reading it once, hashing it in the same pass when it has a checksum file (and
+    /// caching the result).
     fn content_facts(
         &self,
         file: &File,
         meta: &std::fs::Metadata,
         path: &Path,
+        sidecar: &Search,
         report: &mut Report,
     ) -> Result<(ContentFacts, Option<SystemTime>), judge::Finding> {
         let (config, progress, cache) = (self.config, self.progress, self.cache.as_ref());
         let key = FileKey::of(meta);
         let marker = config.marker.key();
+        let sidecar = sidecar.found.as_ref();
+        let checksum_key = sidecar.map_or_else(|| "none".to_string(), |s| s.identity());
         if let (Some(cache), false) = (cache, config.verify_only) {
-            match cache.lookup(path, &key, &marker) {
+            match cache.lookup(path, &key, &marker, &checksum_key) {
                 Lookup::Hit {
                     content,
                     verified_at,
@@ -479,6 +526,7 @@ impl Run<'_> {
                 canonical.into(),
             ];
             args.extend(config.marker.to_args().into_iter().map(Into::into));
+            args.extend(["--checksum".into(), config.checksum.name().into()]);
             args.extend(["--cache-dir".into(), cache.dir().as_os_str().to_owned()]);
             progress.set_background(Some(args));
         }
@@ -493,14 +541,19 @@ impl Run<'_> {
             if let (true, Some(cache)) = (config.background, cache) {
                 scope.spawn(|| write_progress_until(&done, cache, path, key, progress));
             }
-            let result = file
-                .try_clone()
-                .and_then(|f| acquire::content::read(f, meta.len(), &progress.bytes_read));
+            let result = file.try_clone().and_then(|f| match sidecar {
+                Some(s) => {
+                    acquire::content::read_hashed(f, meta.len(), &progress.bytes_read, s.algorithm)
+                        .map(|(facts, digest)| (facts, Some(digest)))
+                }
+                None => acquire::content::read(f, meta.len(), &progress.bytes_read)
+                    .map(|facts| (facts, None)),
+            });
             done.store(true, Ordering::Relaxed);
             result
         });
         progress.set_background(None);
-        let facts = result.map_err(|e| obstacles::read_error(path, &e))?;
+        let (facts, digest) = result.map_err(|e| obstacles::read_error(path, &e))?;
         report.trace.push(format!(
             "read {} of {} ({}) in {:.3}s, decoded {}",
             human_size(facts.compressed_read as f64),
@@ -509,9 +562,23 @@ impl Run<'_> {
             read_started.elapsed().as_secs_f64(),
             human_size(facts.uncompressed_size as f64),
         ));
-        let content = crate::formats::interpret(&facts, &config.marker);
+        if let (Some(s), Some(_)) = (sidecar, &digest) {
+            report.trace.push(format!(
+                "hashed all {} ({}) in the same pass",
+                human_size(meta.len() as f64),
+                s.algorithm
+            ));
+        }
+        let mut content = crate::formats::interpret(&facts, &config.marker);
+        content.checksum = sidecar.zip(digest).map(|(s, actual)| ChecksumFacts {
+            file: s.name.clone(),
+            algorithm: s.algorithm,
+            expected: s.digest.clone(),
+            actual,
+            mtime: s.mtime,
+        });
         if let Some(cache) = cache {
-            match cache.store(path, &key, &marker, &content) {
+            match cache.store(path, &key, &marker, &checksum_key, &content) {
                 Ok(()) => report.trace.push("cache: verdict stored".into()),
                 Err(e) => report.trace.push(format!(
                     "cache: cannot store: {}",

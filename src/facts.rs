@@ -341,6 +341,76 @@ pub struct ContentFacts {
     /// For an archive format walked block by block (pg_dump custom), what it established.
     #[serde(default)]
     pub archive: Option<ArchiveFacts>,
+    /// The checksum file found for the dump and what hashing the dump gave (None: no
+    /// checksum file, or `--checksum off`).
+    #[serde(default)]
+    pub checksum: Option<ChecksumFacts>,
+}
+
+/// A hash algorithm that backup jobs write checksum files with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumAlgorithm {
+    /// SHA-256 (`sha256sum`).
+    Sha256,
+    /// SHA-512 (`sha512sum`).
+    Sha512,
+    /// SHA-1 (`sha1sum`).
+    Sha1,
+    /// MD5 (`md5sum`).
+    Md5,
+}
+
+impl ChecksumAlgorithm {
+    /// Every algorithm, strongest first (the order sidecars are looked for in).
+    pub const ALL: [ChecksumAlgorithm; 4] = [
+        ChecksumAlgorithm::Sha256,
+        ChecksumAlgorithm::Sha512,
+        ChecksumAlgorithm::Sha1,
+        ChecksumAlgorithm::Md5,
+    ];
+
+    /// Lowercase name, also the sidecar suffix (`.sha256`) and the sums file's stem
+    /// (`SHA256SUMS`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChecksumAlgorithm::Sha256 => "sha256",
+            ChecksumAlgorithm::Sha512 => "sha512",
+            ChecksumAlgorithm::Sha1 => "sha1",
+            ChecksumAlgorithm::Md5 => "md5",
+        }
+    }
+
+    /// Length of the digest in hex digits.
+    pub fn hex_len(&self) -> usize {
+        match self {
+            ChecksumAlgorithm::Sha256 => 64,
+            ChecksumAlgorithm::Sha512 => 128,
+            ChecksumAlgorithm::Sha1 => 40,
+            ChecksumAlgorithm::Md5 => 32,
+        }
+    }
+}
+
+impl fmt::Display for ChecksumAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A checksum file's claim about the dump, and what the dump's bytes hash to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChecksumFacts {
+    /// The checksum file's name (`shop.sql.gz.sha256`, `SHA256SUMS`), as found.
+    pub file: String,
+    /// Its algorithm.
+    pub algorithm: ChecksumAlgorithm,
+    /// The digest it records for the dump (lowercase hex).
+    pub expected: String,
+    /// The digest of the dump's bytes (lowercase hex).
+    pub actual: String,
+    /// The checksum file's modification time.
+    pub mtime: SystemTime,
 }
 
 /// The kinds of backup directory.

@@ -2,8 +2,9 @@
 //!
 //! Icinga checks every few minutes and dumps are often tens of GB: decoding them on every
 //! check is what makes operators skip content checks. The cache keeps the [`ContentFacts`]
-//! of a dump, keyed by device, inode, size, mtime and ctime (nanoseconds) and by the marker
-//! choice, in one small JSON file per dump. Any change to the file changes its ctime, so the
+//! of a dump, keyed by device, inode, size, mtime and ctime (nanoseconds), by the marker
+//! choice and by the checksum file used (its path and version: a rewritten or new checksum
+//! file is checked again), in one small JSON file per dump. Any change to the file changes its ctime, so the
 //! entry no longer matches. Entries are written atomically (temp file + rename); an entry
 //! that is corrupt, of another format or version, for another file, or writable by other
 //! users is ignored, never trusted. Age, size and log checks are never cached.
@@ -51,7 +52,7 @@ impl FileKey {
 
 /// Bumped whenever the meaning of a cached verdict changes; the plugin version is part of
 /// the format too, so an upgrade re-verifies everything once.
-const FORMAT: &str = concat!("check_backup-cache-2/", env!("CARGO_PKG_VERSION"));
+const FORMAT: &str = concat!("check_backup-cache-3/", env!("CARGO_PKG_VERSION"));
 /// An entry is a few hundred bytes; anything much larger is not ours.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024;
 
@@ -61,6 +62,7 @@ struct Entry {
     path: String,
     key: FileKey,
     marker: String,
+    checksum: String,
     verified_at: u64,
     content: ContentFacts,
 }
@@ -203,8 +205,9 @@ impl Cache {
         Ok(bytes)
     }
 
-    /// Looks up the verdict for `dump` at version `key` under marker choice `marker`.
-    pub fn lookup(&self, dump: &Path, key: &FileKey, marker: &str) -> Lookup {
+    /// Looks up the verdict for `dump` at version `key` under marker choice `marker`, with
+    /// the checksum file `checksum` (its identity, or "none").
+    pub fn lookup(&self, dump: &Path, key: &FileKey, marker: &str, checksum: &str) -> Lookup {
         let path = self.stem(dump).with_extension("json");
         let bytes = match Self::read_trusted(&path) {
             Ok(b) => b,
@@ -222,6 +225,8 @@ impl Cache {
             Some("the dump changed since it was verified")
         } else if entry.marker != marker {
             Some("verified with another marker rule")
+        } else if entry.checksum != checksum {
+            Some("the checksum file beside it is new, changed or gone")
         } else {
             None
         };
@@ -241,6 +246,7 @@ impl Cache {
         dump: &Path,
         key: &FileKey,
         marker: &str,
+        checksum: &str,
         content: &ContentFacts,
     ) -> io::Result<()> {
         let entry = Entry {
@@ -248,6 +254,7 @@ impl Cache {
             path: Self::canonical(dump),
             key: *key,
             marker: marker.into(),
+            checksum: checksum.into(),
             verified_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -338,6 +345,7 @@ mod tests {
                 rule: "mysqldump".into(),
             },
             archive: None,
+            checksum: None,
         }
     }
 
@@ -353,35 +361,50 @@ mod tests {
     #[test]
     fn hit_after_store_and_miss_on_any_difference() {
         let (_d, cache, dump, key) = setup();
-        assert!(matches!(cache.lookup(&dump, &key, "auto"), Lookup::Miss(_)));
-        cache.store(&dump, &key, "auto", &content()).unwrap();
-        match cache.lookup(&dump, &key, "auto") {
+        assert!(matches!(
+            cache.lookup(&dump, &key, "auto", "none"),
+            Lookup::Miss(_)
+        ));
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
+        match cache.lookup(&dump, &key, "auto", "none") {
             Lookup::Hit { content: c, .. } => assert_eq!(*c, content()),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(cache.lookup(&dump, &key, "none"), Lookup::Miss(_)));
+        assert!(matches!(
+            cache.lookup(&dump, &key, "none", "none"),
+            Lookup::Miss(_)
+        ));
+        assert!(
+            matches!(cache.lookup(&dump, &key, "auto", "sha256 1:2:3:4:5"), Lookup::Miss(m) if m.contains("checksum file"))
+        );
         let changed = FileKey {
             ctime_ns: key.ctime_ns + 1,
             ..key
         };
         assert!(
-            matches!(cache.lookup(&dump, &changed, "auto"), Lookup::Miss(m) if m.contains("changed"))
+            matches!(cache.lookup(&dump, &changed, "auto", "none"), Lookup::Miss(m) if m.contains("changed"))
         );
     }
 
     #[test]
     fn corrupt_and_foreign_entries_are_ignored() {
         let (_d, cache, dump, key) = setup();
-        cache.store(&dump, &key, "auto", &content()).unwrap();
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
         let entry = cache.stem(&dump).with_extension("json");
         fs::write(&entry, b"{not json").unwrap();
         assert!(
-            matches!(cache.lookup(&dump, &key, "auto"), Lookup::Miss(m) if m.contains("corrupt"))
+            matches!(cache.lookup(&dump, &key, "auto", "none"), Lookup::Miss(m) if m.contains("corrupt"))
         );
-        cache.store(&dump, &key, "auto", &content()).unwrap();
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
         fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
         assert!(
-            matches!(cache.lookup(&dump, &key, "auto"), Lookup::Miss(m) if m.contains("writable by others"))
+            matches!(cache.lookup(&dump, &key, "auto", "none"), Lookup::Miss(m) if m.contains("writable by others"))
         );
     }
 

@@ -5,9 +5,26 @@
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::AtomicU64;
 
+use super::checksum::HashingReader;
 use crate::decode::{self, CountingReader, CHUNK};
-use crate::facts::{Compression, StreamFacts};
+use crate::facts::{ChecksumAlgorithm, Compression, StreamFacts};
 use crate::formats::{pg_archive, tar};
+
+/// [`read`], hashing the file's bytes with `algorithm` in the same pass (a checksum file
+/// records the dump's digest): every compressed byte the decoder reads is hashed as it goes
+/// by; what the pass does not read (most of a plain dump) is read afterwards. Returns the
+/// facts and the digest (lowercase hex).
+pub fn read_hashed<R: Read + Seek>(
+    file: R,
+    size: u64,
+    progress: &AtomicU64,
+    algorithm: ChecksumAlgorithm,
+) -> io::Result<(StreamFacts, String)> {
+    let mut hashing = HashingReader::new(file, algorithm);
+    let facts = read(&mut hashing, size, progress)?;
+    let digest = hashing.finish(progress)?;
+    Ok((facts, digest))
+}
 
 /// Reads `file` (of `size` bytes: a file, or any seekable reader such as a fuzzer's buffer)
 /// and establishes its [`StreamFacts`]. `progress` receives the compressed bytes read so

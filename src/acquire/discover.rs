@@ -1,5 +1,7 @@
 //! Finding the dump to check: a file, the newest regular file of a directory, or the newest
-//! match of a glob.
+//! match of a glob. Files that backup jobs leave beside a dump (checksums, signatures, their
+//! log) are skipped by name, as are the operator's `--exclude` globs; never by content: a
+//! damaged newest dump must be judged, not passed over for an older good one.
 
 use std::fs;
 use std::io;
@@ -130,6 +132,56 @@ fn io_error(path: &Path, err: io::Error) -> DiscoverError {
     }
 }
 
+/// How to look: the operator's choices.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Follow symlinks found in a directory or glob.
+    pub follow_symlinks: bool,
+    /// `--exclude`: file names that are not dumps, matched against the name alone.
+    pub exclude: Vec<glob::Pattern>,
+}
+
+impl Options {
+    /// Why an entry called `name` is not a dump candidate, if it is not one by its name.
+    fn not_a_dump(&self, name: &str) -> Option<&'static str> {
+        if self.exclude.iter().any(|p| p.matches(name)) {
+            return Some("matches --exclude");
+        }
+        sidecar_reason(name)
+    }
+}
+
+/// Suffixes of the files backup jobs write beside a dump, with what they are.
+const SIDECAR_SUFFIXES: [(&str, &str); 10] = [
+    (".sha256", "checksum file, not a dump"),
+    (".sha512", "checksum file, not a dump"),
+    (".sha1", "checksum file, not a dump"),
+    (".md5", "checksum file, not a dump"),
+    (".b2", "checksum file, not a dump"),
+    (".sum", "checksum file, not a dump"),
+    (".sig", "signature, not a dump"),
+    (".asc", "signature, not a dump"),
+    (".minisig", "signature, not a dump"),
+    (".log", "log file, not a dump"),
+];
+
+/// Why a file called `name` is a file beside a dump rather than a dump (by its name only:
+/// `shop.sql.gz.sha256`, `SHA256SUMS`, `backup.log`...), or None.
+pub fn sidecar_reason(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if let Some((_, why)) = SIDECAR_SUFFIXES.iter().find(|(s, _)| lower.ends_with(s)) {
+        return Some(why);
+    }
+    let list = ["sha256sums", "sha512sums", "sha1sums", "md5sums", "b2sums"]
+        .iter()
+        .any(|stem| {
+            lower
+                .strip_prefix(stem)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '-', '_']))
+        });
+    list.then_some("checksum list, not a dump")
+}
+
 /// Names that are never a finished dump: hidden files and writers' temporary names.
 pub fn is_temporary_name(name: &str) -> bool {
     name.starts_with('.')
@@ -161,8 +213,9 @@ fn has_glob_chars(s: &str) -> bool {
 
 /// Finds the dump named by `spec`: a file, a directory (newest regular file in it, no
 /// descent), or a glob (newest match). Symlinks inside a directory or glob are followed
-/// only with `follow_symlinks`; an explicitly named file may be a symlink.
-pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
+/// only with `follow_symlinks`; an explicitly named file may be a symlink (and is checked
+/// whatever its name).
+pub fn discover(spec: &str, options: &Options) -> Result<Discovery, DiscoverError> {
     let path = Path::new(spec);
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => match backup_dir::detect(path) {
@@ -176,7 +229,7 @@ pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, Discover
                 skipped_total: 0,
                 newest_temporary: None,
             }),
-            None => discover_directory(path, follow_symlinks),
+            None => discover_directory(path, options),
         },
         Ok(meta) if meta.is_file() => Ok(Discovery {
             chosen: Candidate {
@@ -196,7 +249,7 @@ pub fn discover(spec: &str, follow_symlinks: bool) -> Result<Discovery, Discover
             path: path.to_path_buf(),
             kind: file_kind(&meta.file_type()),
         }),
-        Err(_) if has_glob_chars(spec) => discover_glob(spec, follow_symlinks),
+        Err(_) if has_glob_chars(spec) => discover_glob(spec, options),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             match path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 Some(parent) if fs::metadata(parent).is_err() => {
@@ -281,7 +334,7 @@ pub fn per_database_discovery(mut candidates: Vec<Candidate>) -> Option<Discover
 pub fn discover_per_database(
     root: &Path,
     re: &regex::Regex,
-    follow_symlinks: bool,
+    options: &Options,
 ) -> Result<std::collections::BTreeMap<String, Vec<Candidate>>, DiscoverError> {
     match fs::metadata(root) {
         Ok(m) if m.is_dir() => {}
@@ -312,14 +365,14 @@ pub fn discover_per_database(
             }
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_temporary_name(&name) {
+            if is_temporary_name(&name) || options.not_a_dump(&name).is_some() {
                 continue;
             }
             let Ok(lmeta) = fs::symlink_metadata(&path) else {
                 continue;
             };
             let meta = if lmeta.file_type().is_symlink() {
-                if !follow_symlinks {
+                if !options.follow_symlinks {
                     continue;
                 }
                 match fs::metadata(&path) {
@@ -437,11 +490,16 @@ impl Collector {
     }
 
     /// Looks at one directory entry or glob match.
-    fn consider(&mut self, path: PathBuf, follow_symlinks: bool) {
+    fn consider(&mut self, path: PathBuf, options: &Options) {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // The operator's --exclude first: it also keeps a temporary name from counting as a
+        // backup in progress.
+        if options.exclude.iter().any(|p| p.matches(&name)) {
+            return self.skip(path, "matches --exclude");
+        }
         if is_temporary_name(&name) {
             if let Ok(meta) = fs::symlink_metadata(&path) {
                 if let (true, Ok(mtime)) = (meta.is_file(), meta.modified()) {
@@ -461,12 +519,15 @@ impl Collector {
             }
             return self.skip(path, "hidden or temporary name");
         }
+        if let Some(why) = sidecar_reason(&name) {
+            return self.skip(path, why);
+        }
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(_) => return self.skip(path, "vanished or unreadable"),
         };
         let meta = if meta.file_type().is_symlink() {
-            if !follow_symlinks {
+            if !options.follow_symlinks {
                 return self.skip(path, "symlink (use --follow-symlinks)");
             }
             match fs::metadata(&path) {
@@ -554,12 +615,12 @@ impl Collector {
     }
 }
 
-fn discover_directory(dir: &Path, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
+fn discover_directory(dir: &Path, options: &Options) -> Result<Discovery, DiscoverError> {
     let entries = fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
     let mut collector = Collector::new();
     for entry in entries {
         let entry = entry.map_err(|e| io_error(dir, e))?;
-        collector.consider(entry.path(), follow_symlinks);
+        collector.consider(entry.path(), options);
     }
     let what = format!("in {}", dir.display());
     let nothing = if collector.skipped_total > 0 {
@@ -575,7 +636,7 @@ fn discover_directory(dir: &Path, follow_symlinks: bool) -> Result<Discovery, Di
     collector.finish(Mode::Directory, nothing)
 }
 
-fn discover_glob(pattern: &str, follow_symlinks: bool) -> Result<Discovery, DiscoverError> {
+fn discover_glob(pattern: &str, options: &Options) -> Result<Discovery, DiscoverError> {
     let paths = glob::glob(pattern).map_err(|e| DiscoverError::BadGlob {
         pattern: pattern.to_string(),
         reason: e.to_string(),
@@ -584,7 +645,7 @@ fn discover_glob(pattern: &str, follow_symlinks: bool) -> Result<Discovery, Disc
     let mut denied = None;
     for entry in paths {
         match entry {
-            Ok(path) => collector.consider(path, follow_symlinks),
+            Ok(path) => collector.consider(path, options),
             Err(e) => {
                 if e.error().kind() == io::ErrorKind::PermissionDenied && denied.is_none() {
                     denied = Some(e.path().to_path_buf());
@@ -624,6 +685,87 @@ mod tests {
         p
     }
 
+    fn follow() -> Options {
+        Options {
+            follow_symlinks: true,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn sidecar_names() {
+        for n in [
+            "shop.sql.gz.sha256",
+            "shop.sql.gz.SHA512",
+            "x.sha1",
+            "x.md5",
+            "x.b2",
+            "x.sum",
+            "x.sig",
+            "x.asc",
+            "x.minisig",
+            "backup.log",
+            "SHA256SUMS",
+            "sha512sums",
+            "SHA1SUMS.txt",
+            "MD5SUMS",
+            "B2SUMS",
+            "sha256sums-2026-12-01",
+        ] {
+            assert!(sidecar_reason(n).is_some(), "{n}");
+        }
+        for n in [
+            "shop.sql.gz",
+            "log.sql",
+            "catalog.sql.gz",
+            "summary.sql",
+            "md5sumsdb.sql",
+            "shop.sql.gz.1",
+            "x.logs.tar",
+        ] {
+            assert_eq!(sidecar_reason(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn sidecars_and_excluded_names_are_skipped_with_a_reason() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "shop.sql.gz", 1000);
+        touch(d.path(), "shop.sql.gz.sha256", 2000);
+        touch(d.path(), "SHA256SUMS", 2000);
+        touch(d.path(), "backup.log", 3000);
+        touch(d.path(), "notes.txt", 4000);
+        let options = Options {
+            exclude: vec![glob::Pattern::new("*.txt").unwrap()],
+            ..Options::default()
+        };
+        let found = discover(d.path().to_str().unwrap(), &options).unwrap();
+        assert_eq!(found.chosen.path, d.path().join("shop.sql.gz"));
+        assert_eq!((found.considered, found.skipped_total), (1, 4));
+        let mut reasons: Vec<_> = found
+            .skipped
+            .iter()
+            .map(|(p, why)| format!("{}: {why}", p.file_name().unwrap().to_string_lossy()))
+            .collect();
+        reasons.sort();
+        assert_eq!(
+            reasons,
+            [
+                "SHA256SUMS: checksum list, not a dump",
+                "backup.log: log file, not a dump",
+                "notes.txt: matches --exclude",
+                "shop.sql.gz.sha256: checksum file, not a dump",
+            ]
+        );
+        // A glob skips them too; a file named explicitly is checked whatever its name.
+        let pattern = format!("{}/shop*", d.path().display());
+        let found = discover(&pattern, &Options::default()).unwrap();
+        assert_eq!(found.chosen.path, d.path().join("shop.sql.gz"));
+        let named = d.path().join("backup.log");
+        let found = discover(named.to_str().unwrap(), &options).unwrap();
+        assert_eq!(found.chosen.path, named);
+    }
+
     #[test]
     fn temporary_names() {
         for n in [".hidden", "db.sql.gz.tmp", "x.part", "x.partial"] {
@@ -643,7 +785,7 @@ mod tests {
         touch(d.path(), "z.sql.tmp", 9000);
         touch(d.path(), ".hidden", 9000);
         fs::create_dir(d.path().join("sub")).unwrap();
-        let found = discover(d.path().to_str().unwrap(), false).unwrap();
+        let found = discover(d.path().to_str().unwrap(), &Options::default()).unwrap();
         assert_eq!(found.chosen.path, d.path().join("c.sql"));
         assert_eq!(found.considered, 3);
         assert_eq!(found.skipped_total, 2);
@@ -657,7 +799,7 @@ mod tests {
         touch(d.path(), "db-2.sql.gz", 1000);
         touch(d.path(), "other.txt", 9000);
         let pattern = format!("{}/db-*.sql.gz", d.path().display());
-        let found = discover(&pattern, false).unwrap();
+        let found = discover(&pattern, &Options::default()).unwrap();
         assert_eq!(found.chosen.path, d.path().join("db-1.sql.gz"));
         assert_eq!(found.mode, Mode::Glob);
     }
@@ -665,13 +807,21 @@ mod tests {
     #[test]
     fn missing_things() {
         let d = tempfile::tempdir().unwrap();
-        let e = discover(d.path().join("nope/deeper/x.sql").to_str().unwrap(), false).unwrap_err();
+        let e = discover(
+            d.path().join("nope/deeper/x.sql").to_str().unwrap(),
+            &Options::default(),
+        )
+        .unwrap_err();
         assert!(matches!(&e, DiscoverError::MissingDirectory(p) if p == &d.path().join("nope")));
-        let e = discover(d.path().join("x.sql").to_str().unwrap(), false).unwrap_err();
+        let e = discover(
+            d.path().join("x.sql").to_str().unwrap(),
+            &Options::default(),
+        )
+        .unwrap_err();
         assert!(matches!(e, DiscoverError::NoDump(_)));
-        let e = discover(d.path().to_str().unwrap(), false).unwrap_err();
+        let e = discover(d.path().to_str().unwrap(), &Options::default()).unwrap_err();
         assert!(e.to_string().contains("directory is empty"), "{e}");
-        let e = discover(&format!("{}/*.gz", d.path().display()), false).unwrap_err();
+        let e = discover(&format!("{}/*.gz", d.path().display()), &Options::default()).unwrap_err();
         assert!(e.to_string().contains("matching"), "{e}");
         assert!(e.is_missing_backup());
     }
@@ -682,10 +832,10 @@ mod tests {
         let real = touch(d.path(), "real.sql", 1000);
         std::os::unix::fs::symlink(&real, d.path().join("link.sql")).unwrap();
         set_file_mtime(&real, FileTime::from_unix_time(1000, 0)).unwrap();
-        let found = discover(d.path().to_str().unwrap(), false).unwrap();
+        let found = discover(d.path().to_str().unwrap(), &Options::default()).unwrap();
         assert_eq!(found.chosen.path, real);
         assert_eq!(found.skipped_total, 1);
-        let found = discover(d.path().to_str().unwrap(), true).unwrap();
+        let found = discover(d.path().to_str().unwrap(), &follow()).unwrap();
         assert_eq!(found.considered, 2);
     }
 }

@@ -1,10 +1,12 @@
 //! Acquiring facts: all the I/O of a check. Finding the dump (`discover`), reading a dump
-//! file's content once (`content`), verifying backup directories (`backup_dir`), the
-//! verdict cache (`cache`) and reading the backup log (`log`). Nothing here decides a
-//! state: what is found is handed to `judge` as plain facts.
+//! file's content once (`content`), the checksum file beside it (`checksum`), verifying
+//! backup directories (`backup_dir`), the verdict cache (`cache`) and reading the backup
+//! log (`log`). Nothing here decides a state: what is found is handed to `judge` as plain
+//! facts.
 
 pub mod backup_dir;
 pub mod cache;
+pub mod checksum;
 pub mod content;
 pub mod discover;
 pub mod log;

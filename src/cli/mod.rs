@@ -5,6 +5,7 @@
 
 pub mod config;
 
+use clap::builder::TypedValueParser;
 use clap::{ArgAction, Parser, ValueEnum};
 use regex::{Regex, RegexBuilder};
 use std::ffi::OsString;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use crate::acquire::log::LogRules;
 use crate::formats::writer::{MarkerChoice, MarkerRule};
+use crate::judge::checksum::Mode as ChecksumMode;
 use crate::judge::log::LogThresholds;
 use crate::judge::{State, Thresholds};
 use crate::present::Format;
@@ -118,6 +120,24 @@ pub struct Args {
     #[arg(long)]
     pub follow_symlinks: bool,
 
+    /// In a directory or glob, files whose name matches this glob are not dumps (repeatable;
+    /// checksum, signature and log files such as *.sha256, SHA256SUMS, *.asc, *.log are
+    /// skipped without it).
+    #[arg(long, value_name = "GLOB", value_parser = name_glob)]
+    pub exclude: Vec<glob::Pattern>,
+
+    /// The checksum file beside the dump (<dump>.sha256, .sha512, .sha1, .md5, or its line in
+    /// SHA256SUMS, MD5SUMS...): auto = verify the dump against it when there is one; require =
+    /// also WARNING when there is none; off = ignore checksum files.
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "auto",
+        value_parser = clap::builder::PossibleValuesParser::new(ChecksumMode::NAMES)
+            .map(|s: String| ChecksumMode::from_name(&s).unwrap_or_default())
+    )]
+    pub checksum: ChecksumMode,
+
     /// The backup job's log: its last run's exit status, ERROR and WARN lines, and age.
     #[arg(short = 'l', long, value_name = "PATH", help_heading = "Backup log")]
     pub log: Option<String>,
@@ -219,6 +239,15 @@ fn size_range(s: &str) -> Result<Range, String> {
     }
 }
 
+fn name_glob(s: &str) -> Result<glob::Pattern, String> {
+    if s.contains('/') {
+        return Err(format!(
+            "invalid --exclude '{s}': it is matched against file names alone, without '/'"
+        ));
+    }
+    glob::Pattern::new(s).map_err(|e| format!("invalid glob '{s}': {e}"))
+}
+
 fn service_state(s: &str) -> Result<State, String> {
     s.parse::<State>()
         .map_err(|_| format!("invalid state '{s}': use ok, warning, critical or unknown"))
@@ -306,8 +335,10 @@ pub struct Config {
     pub expect_databases: Option<Vec<String>>,
     /// Completion marker to require.
     pub marker: MarkerChoice,
-    /// Follow symlinks in directories and globs.
-    pub follow_symlinks: bool,
+    /// How discovery looks: symlinks, `--exclude`.
+    pub discovery: crate::acquire::discover::Options,
+    /// `--checksum`.
+    pub checksum: ChecksumMode,
     /// Seconds within which a modified dump counts as still being written.
     pub settle: f64,
     /// State of "backup in progress".
@@ -382,7 +413,11 @@ impl Args {
             max_shrink: self.max_shrink,
             per_database: self.per_database,
             expect_databases: self.expect_databases.map(|l| l.0),
-            follow_symlinks: self.follow_symlinks,
+            discovery: crate::acquire::discover::Options {
+                follow_symlinks: self.follow_symlinks,
+                exclude: self.exclude,
+            },
+            checksum: self.checksum,
             settle: self.settle,
             in_progress_state: self.in_progress_state,
             timeout: {
@@ -574,6 +609,12 @@ mod tests {
             "--in-progress-state",
             "critical",
             "--follow-symlinks",
+            "--exclude",
+            "*.txt",
+            "--exclude",
+            "README*",
+            "--checksum",
+            "require",
             "-l",
             "/y",
             "--log-error",
@@ -609,6 +650,9 @@ mod tests {
             Some(vec!["a".to_string(), "b".to_string()])
         );
         assert!(c.per_database.is_some() && c.no_cache && c.verify_only);
+        assert_eq!(c.discovery.exclude.len(), 2);
+        assert!(c.discovery.follow_symlinks);
+        assert_eq!(c.checksum, ChecksumMode::Require);
         assert_eq!(c.verbose, 2);
     }
 
@@ -620,6 +664,8 @@ mod tests {
         assert_eq!(c.timeout, Some(Duration::from_secs(50)));
         assert!(matches!(c.marker, MarkerChoice::Auto));
         assert_eq!(c.format, Format::Nagios);
+        assert_eq!(c.checksum, ChecksumMode::Auto);
+        assert!(c.discovery.exclude.is_empty());
     }
 
     #[test]
@@ -673,6 +719,9 @@ mod tests {
             &["-f", "x", "--bogus"],
             &["-f", "x", "-w", "20h:10h"],
             &["-f", "x", "--unverified-state", "maybe"],
+            &["-f", "x", "--checksum", "yes"],
+            &["-f", "x", "--exclude", "/backups/*.txt"],
+            &["-f", "x", "--exclude", "[a"],
         ] {
             let text = exit_text(args);
             assert!(

@@ -1,8 +1,9 @@
 //! Pure readers of dump formats over decoded bytes: which tool wrote a dump and whether its
 //! completion marker is there (`writer`), tar archives (`tar`), pg_dump's archive formats
-//! (`pg_archive`), the databases a whole-server dump holds (`sections`). No file is opened
+//! (`pg_archive`), checksum files (`checksums`), the databases a whole-server dump holds (`sections`). No file is opened
 //! here: the callers in `acquire` hand in readers and samples.
 
+pub mod checksums;
 pub mod pg_archive;
 pub mod sections;
 pub mod tar;
@@ -61,5 +62,6 @@ pub fn interpret(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFacts {
             .archive
             .clone()
             .or_else(|| stream.tar.as_ref().map(|t| tar::judge(t, choice))),
+        checksum: None,
     }
 }

@@ -1,8 +1,10 @@
 //! Judging facts: pure functions from what was measured (and the operator's thresholds) to
 //! findings with states and perfdata. No I/O here, so every rule is unit-tested directly.
-//! `dump` judges a dump (age, size, trend, content), `log` a backup log, `databases` a
-//! per-database set and coverage, `obstacles` what kept a fact from being established.
+//! `dump` judges a dump (age, size, trend, content), `checksum` its checksum file, `log` a
+//! backup log, `databases` a per-database set and coverage, `obstacles` what kept a fact
+//! from being established.
 
+pub mod checksum;
 pub mod databases;
 pub mod dump;
 pub mod log;
@@ -43,6 +45,8 @@ pub enum Check {
     Archive,
     /// The writer's completion marker.
     Marker,
+    /// The checksum file beside the dump.
+    Checksum,
     /// The log against the dump.
     Consistency,
     /// Which databases have a dump.
@@ -84,6 +88,7 @@ impl Check {
             Check::Content => "content",
             Check::Archive => "archive",
             Check::Marker => "marker",
+            Check::Checksum => "checksum",
             Check::Consistency => "consistency",
             Check::Coverage => "coverage",
             Check::Database => "database",
@@ -202,6 +207,8 @@ pub struct Facts {
     pub marker: Option<String>,
     /// mysqldump's trailer date.
     pub marker_date: Option<String>,
+    /// The checksum file the dump was verified against, when there was one.
+    pub checksum: Option<checksum::Summary>,
     /// Whether the content verdict came from the cache.
     pub content_cached: Option<bool>,
     /// When the content was verified, if from the cache (RFC 3339).

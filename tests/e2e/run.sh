@@ -647,6 +647,8 @@ object Host "db-e2e" {
     backup_marker_regex = "^-- Dump completed"
     backup_future_tolerance = "10m"
     backup_follow_symlinks = true
+    backup_exclude = [ "*.manifest", "README*" ]
+    backup_checksum = "auto"
     backup_log = "$IB/options.log"
     backup_log_error = [ "rsync error", "upload failed" ]
     backup_log_warning = [ "slow disk" ]
@@ -798,11 +800,12 @@ for kv in "--dump=$IB/options/" "--warning-age=30h" "--critical-age=3d" "--warni
     "--future-tolerance=10m" "--log=$IB/options.log" "--log-error=rsync error" \
     "--log-error=upload failed" "--log-warning=slow disk" "--log-ignore=Using a password" \
     "--log-ignore=is deprecated" "--log-success=backup complete" "--log-run-start=INFO - starting " \
-    "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40"; do
+    "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40" \
+    "--exclude=*.manifest" "--exclude=README*" "--checksum=auto"; do
     has_pair "${kv%%=*}" "${kv#*=}" || missing_pairs+="[$kv] "
 done
 expect_eq "Icinga built every option/value pair of the options service" "" "$missing_pairs"
-expect_eq "repeat_key: --log-error twice, --log-ignore twice" "2 2" "$(count_arg --log-error) $(count_arg --log-ignore)"
+expect_eq "repeat_key: --log-error, --log-ignore, --exclude twice" "2 2 2" "$(count_arg --log-error) $(count_arg --log-ignore) $(count_arg --exclude)"
 expect_eq "set_if flags present without a value" "1 1" "$(count_arg --follow-symlinks) $(count_arg --verbose)"
 expect_eq "--output is never passed" 0 "$(count_arg --output)"
 not_passed=
@@ -816,7 +819,7 @@ done
 expect_eq "every CLI option reached the plugin through Icinga 2" "" "$not_passed"
 mapfile -t argv < <(cr backup-pg_dump '.command[]')
 expect_eq "defaults from vars.backup_*: backup-pg_dump's argv" \
-    "$PLUGIN --critical-age 50h --dump $IB/pg/shop-*.sql.* --future-tolerance 5m --log-dump-slack 2h --marker pg_dump --timeout 50 --warning-age 26h" \
+    "$PLUGIN --checksum auto --critical-age 50h --dump $IB/pg/shop-*.sql.* --future-tolerance 5m --log-dump-slack 2h --marker pg_dump --timeout 50 --warning-age 26h" \
     "${argv[*]}"
 
 # Perfdata as Icinga 2 parses it: its own parse_performance_data() over the API console...
