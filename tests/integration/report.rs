@@ -893,18 +893,20 @@ fn a_set_that_fails_or_hangs_is_unknown_and_does_not_hold_the_others() {
 
     // How many sets run at once, seen by their subprocesses: a wrapper around check_backup
     // notes, as it starts, how many wrappers are running, then waits until BARRIER of them
-    // are before it goes on. With --jobs 4, each of the four gets past a barrier of 4 only
-    // if all four run at once (else the first waits until --timeout kills it: UNKNOWN).
-    // With --jobs 1, each starts alone.
+    // have started before it goes on. With --jobs 4, each of the four gets past a barrier
+    // of 4 only if all four were started together (else the first waits until --timeout
+    // kills it: UNKNOWN). With --jobs 1, each starts alone. The barrier counts starts, which
+    // are never undone: counting the running ones raced with a wrapper that had already
+    // finished before a slower one looked.
     let runs = f.path().join("runs");
     std::fs::create_dir(&runs).unwrap();
     let wrapper = f.path().join("check_backup_wrapper");
     std::fs::write(
         &wrapper,
         r#"#!/bin/sh
-touch "$RUNS/running.$$"
+touch "$RUNS/running.$$" "$RUNS/started.$$"
 ls "$RUNS" | grep -c '^running\.' >> "$RUNS/seen"
-while [ "$(ls "$RUNS" | grep -c '^running\.')" -lt "$BARRIER" ]; do sleep 0.01; done
+while [ "$(ls "$RUNS" | grep -c '^started\.')" -lt "$BARRIER" ]; do sleep 0.01; done
 "$REAL" "$@"
 code=$?
 rm "$RUNS/running.$$"
@@ -918,7 +920,9 @@ exit $code
     )
     .unwrap();
     let wrapped = |jobs: &str, barrier: &str| {
-        let _ = std::fs::remove_file(runs.join("seen"));
+        for entry in std::fs::read_dir(&runs).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
         let out = report_env(
             &f,
             &[
