@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use super::cache::FileKey;
-use crate::facts::{ArchiveFacts, ArchiveKind, DirKind};
+use crate::facts::{ArchiveFacts, ArchiveKind, ClusterEntryFacts, DirKind};
 use crate::formats::pg_archive;
 
 impl DirKind {
@@ -20,6 +20,7 @@ impl DirKind {
             DirKind::PgDirectory => &["toc.dat"],
             DirKind::Mydumper => &["metadata", "metadata.partial"],
             DirKind::Xtrabackup => &["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
+            DirKind::PgClusterDump | DirKind::PgBaseBackup => &["status"],
         };
         names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
     }
@@ -44,6 +45,9 @@ pub fn detect(dir: &Path) -> Option<DirKind> {
     let has = |name: &str| dir.join(name).is_file();
     if has("toc.dat") {
         return Some(DirKind::PgDirectory);
+    }
+    if let Some(kind) = super::pg_cluster::detect_entry(dir) {
+        return Some(kind);
     }
     // A finished backup has its checkpoints file; an unfinished one (killed, disk full)
     // still has what the tool copies first.
@@ -123,13 +127,25 @@ pub fn metadata(dir: &Path, kind: DirKind) -> io::Result<(SystemTime, u64, FileK
     Ok((mtime, size, key))
 }
 
+/// What verifying a backup directory established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirFacts {
+    /// An archive's facts, ready for the content findings.
+    Archive(ArchiveFacts),
+    /// A pg_backupcluster entry's facts, for `judge::pg_cluster` to summarise.
+    ClusterEntry(ClusterEntryFacts),
+}
+
 /// Verifies a backup directory of the given kind.
-pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
-    match kind {
-        DirKind::PgDirectory => verify_pg_directory(dir, progress),
-        DirKind::Mydumper => verify_mydumper(dir, progress),
-        DirKind::Xtrabackup => verify_xtrabackup(dir),
-    }
+pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<DirFacts> {
+    Ok(match kind {
+        DirKind::PgDirectory => DirFacts::Archive(verify_pg_directory(dir, progress)?),
+        DirKind::Mydumper => DirFacts::Archive(verify_mydumper(dir, progress)?),
+        DirKind::Xtrabackup => DirFacts::Archive(verify_xtrabackup(dir)?),
+        DirKind::PgClusterDump | DirKind::PgBaseBackup => {
+            DirFacts::ClusterEntry(super::pg_cluster::verify(dir, kind, progress)?)
+        }
+    })
 }
 
 fn read_small(path: &Path) -> io::Result<String> {
@@ -359,6 +375,13 @@ fn verify_pg_directory(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verify(dir: &Path, kind: DirKind, p: &AtomicU64) -> io::Result<ArchiveFacts> {
+        match super::verify(dir, kind, p)? {
+            DirFacts::Archive(a) => Ok(a),
+            DirFacts::ClusterEntry(_) => panic!("not an archive"),
+        }
+    }
 
     fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

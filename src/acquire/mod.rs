@@ -8,6 +8,7 @@ pub mod cache;
 pub mod content;
 pub mod discover;
 pub mod log;
+pub mod pg_cluster;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -43,6 +43,15 @@ pub enum MarkerKind {
     None,
 }
 
+/// Which kind of pg_backupcluster entry to require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntryKind {
+    /// `pg_backupcluster ... dump`: `<timestamp>.dump/`.
+    Dump,
+    /// `pg_backupcluster ... basebackup`: `<timestamp>.backup/`.
+    Basebackup,
+}
+
 /// check_backup: is last night's database backup really good?
 #[derive(Debug, Parser)]
 #[command(
@@ -92,6 +101,11 @@ pub struct Args {
     /// Databases that must each have a dump (comma-separated, or @FILE with one per line).
     #[arg(long, value_name = "LIST", value_parser = database_list, help_heading = "Sets of dumps")]
     pub expect_databases: Option<DatabaseList>,
+
+    /// Debian's pg_backupcluster (--dump /var/backups/postgresql/15-main): judge only this
+    /// kind of entry and require one; by default the newest entry of each kind there is judged.
+    #[arg(long, value_enum, value_name = "KIND", help_heading = "Sets of dumps")]
+    pub kind: Option<EntryKind>,
 
     /// Completion marker to require.
     #[arg(long, value_enum, value_name = "KIND", default_value = "auto")]
@@ -304,6 +318,8 @@ pub struct Config {
     pub per_database: Option<Regex>,
     /// Databases that must have a dump.
     pub expect_databases: Option<Vec<String>>,
+    /// pg_backupcluster: the one kind of entry to judge and require.
+    pub kind: Option<crate::facts::DirKind>,
     /// Completion marker to require.
     pub marker: MarkerChoice,
     /// Follow symlinks in directories and globs.
@@ -382,6 +398,10 @@ impl Args {
             max_shrink: self.max_shrink,
             per_database: self.per_database,
             expect_databases: self.expect_databases.map(|l| l.0),
+            kind: self.kind.map(|k| match k {
+                EntryKind::Dump => crate::facts::DirKind::PgClusterDump,
+                EntryKind::Basebackup => crate::facts::DirKind::PgBaseBackup,
+            }),
             follow_symlinks: self.follow_symlinks,
             settle: self.settle,
             in_progress_state: self.in_progress_state,
@@ -563,6 +583,8 @@ mod tests {
             "^(\\w+)/",
             "--expect-databases",
             "a,b",
+            "--kind",
+            "basebackup",
             "--marker",
             "mysqldump",
             "--marker-regex",
@@ -609,6 +631,7 @@ mod tests {
             Some(vec!["a".to_string(), "b".to_string()])
         );
         assert!(c.per_database.is_some() && c.no_cache && c.verify_only);
+        assert_eq!(c.kind, Some(crate::facts::DirKind::PgBaseBackup));
         assert_eq!(c.verbose, 2);
     }
 

@@ -4,6 +4,7 @@
 //! here: the callers in `acquire` hand in readers and samples.
 
 pub mod pg_archive;
+pub mod pg_cluster;
 pub mod sections;
 pub mod tar;
 pub mod writer;
