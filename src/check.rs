@@ -126,6 +126,14 @@ impl Run<'_> {
             "dump presence, age, size, stream integrity, completion marker",
         );
         let options = &self.config.discovery;
+        // Debian's pg_backupcluster directory: the newest entry of each kind.
+        let root = Path::new(spec);
+        if root.is_dir() {
+            if let Ok(Some(entries)) = acquire::pg_cluster::entries(root) {
+                self.pg_cluster(root, entries, report);
+                return None;
+            }
+        }
         let discovery = match discover::discover(spec, options) {
             Ok(d) => d,
             Err(e) => {
@@ -134,6 +142,20 @@ impl Run<'_> {
             }
         };
         trace_discovery(report, &discovery);
+        if let Some(kind) = self.config.kind {
+            if discovery.chosen.dir_kind != Some(kind) {
+                let what = match discovery.chosen.dir_kind {
+                    Some(k) => format!("a {}", k.name()),
+                    None => "a file".into(),
+                };
+                report.push(judge::pg_cluster::kind_mismatch(
+                    kind.entry_word().unwrap_or("dump"),
+                    &discovery.chosen.path,
+                    &what,
+                ));
+                return None;
+            }
+        }
         self.judge_newest(discovery, &|| discover::discover(spec, options), report)
     }
 
@@ -217,6 +239,82 @@ impl Run<'_> {
         report.facts.databases = Some(summaries);
         self.progress.set_partial(report);
         seen
+    }
+
+    /// Debian's pg_backupcluster directory (`/var/backups/postgresql/15-main`): the newest
+    /// entry of each kind (`<timestamp>.dump`, `<timestamp>.backup`) is judged exactly as a
+    /// single backup directory is, each becoming one line and `<kind>_...` perfdata; the
+    /// state is the worst. `--kind` judges one kind and requires it.
+    fn pg_cluster(&self, root: &Path, entries: [Vec<std::path::PathBuf>; 2], report: &mut Report) {
+        report.file = Some(safe_path(root, PATH_CHARS));
+        let mut summaries = Vec::new();
+        let [dumps, backups] = entries;
+        for (kind, paths) in [
+            (DirKind::PgClusterDump, dumps),
+            (DirKind::PgBaseBackup, backups),
+        ] {
+            let word = kind.entry_word().unwrap_or("dump");
+            if self.config.kind.is_some_and(|k| k != kind) {
+                continue;
+            }
+            let mut sub = Report::default();
+            match discover::cluster_discovery(&paths, kind) {
+                Ok(None) => {
+                    if self.config.kind == Some(kind) {
+                        report.push(judge::pg_cluster::missing_kind(word, root));
+                    }
+                    continue;
+                }
+                Ok(Some(discovery)) => {
+                    trace_discovery(&mut sub, &discovery);
+                    let again = || {
+                        let paths = acquire::pg_cluster::entries(root)
+                            .map_err(|e| DiscoverError::Io {
+                                path: root.to_path_buf(),
+                                source: e,
+                            })?
+                            .map(|[d, b]| if kind == DirKind::PgClusterDump { d } else { b })
+                            .unwrap_or_default();
+                        discover::cluster_discovery(&paths, kind)
+                            .map_err(|(path, source)| DiscoverError::Io { path, source })?
+                            .ok_or_else(|| {
+                                DiscoverError::NoDump(format!(
+                                    "in {} any more (the {word} entries vanished while being checked)",
+                                    root.display()
+                                ))
+                            })
+                    };
+                    let _judged = self.judge_newest(discovery, &again, &mut sub);
+                }
+                Err((path, e)) => {
+                    sub.file = Some(safe_path(&path, PATH_CHARS));
+                    sub.push(obstacles::unreadable(
+                        Check::Access,
+                        &Unreadable::new(&path, &e),
+                    ));
+                }
+            }
+            if let (DirKind::PgClusterDump, Some(expected)) = (kind, &self.config.expect_databases)
+            {
+                let found = sub.facts.sections.clone();
+                sub.push(databases::sections(expected, found.as_deref()));
+            }
+            let (finding, summary) = judge::pg_cluster::entry_line(word, &sub);
+            report.push(finding);
+            for mut p in sub.perfdata {
+                p.label = format!("{word}_{}", p.label);
+                report.perfdata.push(p);
+            }
+            report
+                .trace
+                .extend(sub.trace.into_iter().map(|t| format!("{word}: {t}")));
+            summaries.push(summary);
+        }
+        if report.findings.is_empty() {
+            report.push(judge::pg_cluster::missing_kind("dump or basebackup", root));
+        }
+        report.facts.entries = Some(summaries);
+        self.progress.set_partial(report);
     }
 
     /// Judges the newest dump of a discovery: metadata, then content; a dump still being
@@ -420,6 +518,7 @@ impl Run<'_> {
                         self.now,
                         report,
                     );
+                    cluster_sections(kind, &content, report);
                     return Checked::done(chosen, report);
                 }
                 Lookup::Miss(why) => report
@@ -432,7 +531,8 @@ impl Run<'_> {
             "backup directory completeness",
         );
         let facts = match backup_dir::verify(path, kind, &self.progress.bytes_read) {
-            Ok(f) => f,
+            Ok(backup_dir::DirFacts::Archive(f)) => f,
+            Ok(backup_dir::DirFacts::ClusterEntry(entry)) => judge::pg_cluster::summarise(&entry),
             Err(e) => {
                 report.push(obstacles::unreadable(
                     Check::Read,
@@ -468,6 +568,7 @@ impl Run<'_> {
             }
         }
         judge::dump::content(&content, None, chosen.size, self.now, report);
+        cluster_sections(kind, &content, report);
         Checked::done(chosen, report)
     }
 
@@ -675,6 +776,16 @@ impl Run<'_> {
     }
 }
 
+/// The databases a pg_backupcluster dump entry holds a complete dump of (for
+/// `--expect-databases`).
+fn cluster_sections(kind: DirKind, content: &ContentFacts, report: &mut Report) {
+    if let (DirKind::PgClusterDump, Some(a)) = (kind, &content.archive) {
+        if a.problem.is_none() {
+            report.facts.sections = Some(a.databases.clone());
+        }
+    }
+}
+
 /// Reads which databases a whole-server dump holds (a second pass over it, only for
 /// `--expect-databases`, and only when its stream was found whole).
 fn read_sections(dump: &DumpSeen, progress: &Progress, report: &mut Report) {
@@ -764,12 +875,14 @@ fn trace_discovery(report: &mut Report, d: &Discovery) {
         t.push(format!("skipped {}: {why}", safe_path(path, PATH_CHARS)));
     }
     t.push(format!(
-        "chose {} (newest by mtime{})",
+        "chose {} (newest by {})",
         safe_path(&d.chosen.path, PATH_CHARS),
         if d.mode == discover::Mode::File {
-            ", named explicitly"
+            "mtime, named explicitly"
+        } else if d.mode == discover::Mode::PgCluster {
+            "entry name: the run's start time"
         } else {
-            ", ties broken by name"
+            "mtime, ties broken by name"
         }
     ));
     for c in &d.runners_up {

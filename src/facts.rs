@@ -229,6 +229,10 @@ pub enum ArchiveKind {
     Xtrabackup,
     /// A directory that holds no backup (see [`DirKind::NoBackup`]).
     NoBackup,
+    /// A `pg_backupcluster ... dump` entry (`<timestamp>.dump/`).
+    PgClusterDump,
+    /// A `pg_backupcluster ... basebackup` entry (`<timestamp>.backup/`).
+    PgBaseBackup,
 }
 
 impl ArchiveKind {
@@ -242,6 +246,8 @@ impl ArchiveKind {
             ArchiveKind::Mydumper => DirKind::Mydumper.name(),
             ArchiveKind::Xtrabackup => DirKind::Xtrabackup.name(),
             ArchiveKind::NoBackup => DirKind::NoBackup.name(),
+            ArchiveKind::PgClusterDump => DirKind::PgClusterDump.name(),
+            ArchiveKind::PgBaseBackup => DirKind::PgBaseBackup.name(),
         }
     }
 
@@ -281,6 +287,9 @@ pub struct ArchiveFacts {
     /// Extra words for the OK message (e.g. mariabackup's backup type and LSN).
     #[serde(default)]
     pub detail: String,
+    /// The databases it holds a dump of, when it is a set of them (pg_backupcluster).
+    #[serde(default)]
+    pub databases: Vec<String>,
 }
 
 impl ArchiveFacts {
@@ -426,6 +435,12 @@ pub enum DirKind {
     /// directories, or one named like a database's dumps) that holds none: the run that
     /// made it left no backup (server down, killed before writing anything).
     NoBackup,
+    /// Debian's `pg_backupcluster ... dump`: `<db>.dump` (pg_dump custom) per database,
+    /// `globals.sql`, `databases.sql`, `createcluster.opts`, `config.tar.gz`, then `status`.
+    PgClusterDump,
+    /// Debian's `pg_backupcluster ... basebackup`: pg_basebackup's `base.tar.gz`,
+    /// `pg_wal.tar.gz` and `backup_manifest`, `config.tar.gz`, then `status`.
+    PgBaseBackup,
 }
 
 impl DirKind {
@@ -436,8 +451,67 @@ impl DirKind {
             DirKind::Mydumper => "mydumper directory",
             DirKind::Xtrabackup => "mariabackup/xtrabackup directory",
             DirKind::NoBackup => "backup directory",
+            DirKind::PgClusterDump => "pg_backupcluster dump",
+            DirKind::PgBaseBackup => "pg_backupcluster base backup",
         }
     }
+
+    /// For the two pg_backupcluster entries: the word `--kind` and the output use.
+    pub fn entry_word(&self) -> Option<&'static str> {
+        match self {
+            DirKind::PgClusterDump => Some("dump"),
+            DirKind::PgBaseBackup => Some("basebackup"),
+            _ => None,
+        }
+    }
+}
+
+/// What a pg_backupcluster entry's `status` file said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryStatus {
+    /// There is none: the run did not finish (killed, or failed and kept).
+    Missing,
+    /// It is not what pg_backupcluster writes (the reason).
+    Invalid(String),
+    /// It parsed.
+    Parsed {
+        /// Its `status` value (`ok` on success).
+        status: String,
+        /// Its `type` (`dump`, `basebackup`).
+        kind: String,
+        /// Its `end` time, as written.
+        end: String,
+    },
+}
+
+/// One file of a pg_backupcluster entry that was verified, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFile {
+    /// Its name in the entry.
+    pub name: String,
+    /// What is wrong (names the database, member or manifest entry), or None.
+    pub problem: Option<String>,
+    /// What could not be verified (a format version this check does not know), if so.
+    pub unverified: Option<String>,
+}
+
+/// What verifying one pg_backupcluster entry established (judged by `judge::pg_cluster`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEntryFacts {
+    /// Dump or base backup.
+    pub kind: DirKind,
+    /// The `status` file.
+    pub status: EntryStatus,
+    /// Every file in the entry, by name, with its size.
+    pub present: Vec<(String, u64)>,
+    /// Every file verified, in order.
+    pub files: Vec<EntryFile>,
+    /// Dump entries: the databases `databases.sql` creates (None when it is unreadable).
+    pub created_databases: Option<Vec<String>>,
+    /// Dump entries: the databases with a `<db>.dump` that verified complete.
+    pub dumped_databases: Vec<String>,
+    /// Base backups: what the manifest check established, in words.
+    pub manifest: Option<String>,
 }
 
 /// One regular file that could be the dump.

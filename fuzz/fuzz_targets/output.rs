@@ -173,6 +173,8 @@ fn report(u: &mut Unstructured) -> Result<Report> {
         },
         databases: None,
         sections: None,
+        checksum: None,
+        entries: None,
     };
     for _ in 0..u.int_in_range(0..=4u8)? {
         let level = *u.choose(&["ERROR", "WARN"])?;

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use super::cache::FileKey;
-use crate::facts::{ArchiveFacts, ArchiveKind, DirKind};
+use crate::facts::{ArchiveFacts, ArchiveKind, ClusterEntryFacts, DirKind};
 use crate::formats::pg_archive;
 
 impl DirKind {
@@ -21,6 +21,7 @@ impl DirKind {
             DirKind::Mydumper => &["metadata", "metadata.partial"],
             DirKind::Xtrabackup => &["xtrabackup_checkpoints", "mariadb_backup_checkpoints"],
             DirKind::NoBackup => &[],
+            DirKind::PgClusterDump | DirKind::PgBaseBackup => &["status"],
         };
         names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
     }
@@ -45,6 +46,9 @@ pub fn detect(dir: &Path) -> Option<DirKind> {
     let has = |name: &str| dir.join(name).is_file();
     if has("toc.dat") {
         return Some(DirKind::PgDirectory);
+    }
+    if let Some(kind) = super::pg_cluster::detect_entry(dir) {
+        return Some(kind);
     }
     // A finished backup has its checkpoints file; an unfinished one (killed, disk full)
     // still has what the tool copies first.
@@ -124,14 +128,26 @@ pub fn metadata(dir: &Path, kind: DirKind) -> io::Result<(SystemTime, u64, FileK
     Ok((mtime, size, key))
 }
 
+/// What verifying a backup directory established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirFacts {
+    /// An archive's facts, ready for the content findings.
+    Archive(ArchiveFacts),
+    /// A pg_backupcluster entry's facts, for `judge::pg_cluster` to summarise.
+    ClusterEntry(ClusterEntryFacts),
+}
+
 /// Verifies a backup directory of the given kind.
-pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<ArchiveFacts> {
-    match kind {
-        DirKind::PgDirectory => verify_pg_directory(dir, progress),
-        DirKind::Mydumper => verify_mydumper(dir, progress),
-        DirKind::Xtrabackup => verify_xtrabackup(dir),
-        DirKind::NoBackup => verify_no_backup(dir),
-    }
+pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<DirFacts> {
+    Ok(match kind {
+        DirKind::PgDirectory => DirFacts::Archive(verify_pg_directory(dir, progress)?),
+        DirKind::Mydumper => DirFacts::Archive(verify_mydumper(dir, progress)?),
+        DirKind::Xtrabackup => DirFacts::Archive(verify_xtrabackup(dir)?),
+        DirKind::NoBackup => DirFacts::Archive(verify_no_backup(dir)?),
+        DirKind::PgClusterDump | DirKind::PgBaseBackup => {
+            DirFacts::ClusterEntry(super::pg_cluster::verify(dir, kind, progress)?)
+        }
+    })
 }
 
 /// The databases a backup directory holds, from its layout: mydumper's
@@ -153,6 +169,8 @@ pub fn databases(dir: &Path, kind: DirKind) -> io::Result<Vec<String>> {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect(),
         DirKind::PgDirectory | DirKind::NoBackup => Vec::new(),
+        // pg_backupcluster entries are judged against their own databases.sql.
+        DirKind::PgClusterDump | DirKind::PgBaseBackup => Vec::new(),
     };
     names.sort();
     Ok(names)
@@ -405,6 +423,13 @@ fn verify_pg_directory(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verify(dir: &Path, kind: DirKind, p: &AtomicU64) -> io::Result<ArchiveFacts> {
+        match super::verify(dir, kind, p)? {
+            DirFacts::Archive(a) => Ok(a),
+            DirFacts::ClusterEntry(_) => panic!("not an archive"),
+        }
+    }
 
     fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

@@ -27,6 +27,8 @@ pub enum Mode {
     Glob,
     /// The newest dump of one database of a per-database set.
     PerDatabase,
+    /// The newest entry of one kind of a pg_backupcluster directory.
+    PgCluster,
 }
 
 impl std::fmt::Display for Mode {
@@ -37,6 +39,7 @@ impl std::fmt::Display for Mode {
             Mode::Directory => "directory",
             Mode::Glob => "glob",
             Mode::PerDatabase => "per database",
+            Mode::PgCluster => "pg_backupcluster directory",
         })
     }
 }
@@ -326,6 +329,33 @@ pub fn per_database_discovery(mut candidates: Vec<Candidate>) -> Option<Discover
         skipped_total: 0,
         newest_temporary: None,
     })
+}
+
+/// The entries of one kind of a pg_backupcluster directory (as
+/// [`super::pg_cluster::entries`] lists them, newest first) as a discovery: the newest, and
+/// up to 8 before it. The error names the newest entry when it cannot be read.
+pub fn cluster_discovery(
+    paths: &[PathBuf],
+    kind: DirKind,
+) -> Result<Option<Discovery>, (PathBuf, io::Error)> {
+    let Some(newest) = paths.first() else {
+        return Ok(None);
+    };
+    let chosen = backup_dir_candidate(newest, kind).map_err(|e| (newest.clone(), e))?;
+    let runners_up: Vec<Candidate> = paths[1..]
+        .iter()
+        .take(KEEP_RUNNERS_UP)
+        .filter_map(|p| backup_dir_candidate(p, kind).ok())
+        .collect();
+    Ok(Some(Discovery {
+        chosen,
+        mode: Mode::PgCluster,
+        considered: paths.len(),
+        runners_up,
+        skipped: Vec::new(),
+        skipped_total: 0,
+        newest_temporary: None,
+    }))
 }
 
 /// One dump per database: walks `root` (at most 4 levels, 200,000 entries) and groups the

@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod content;
 pub mod discover;
 pub mod log;
+pub mod pg_cluster;
 
 use std::io;
 use std::path::{Path, PathBuf};

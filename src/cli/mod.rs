@@ -45,6 +45,15 @@ pub enum MarkerKind {
     None,
 }
 
+/// Which kind of pg_backupcluster entry to require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntryKind {
+    /// `pg_backupcluster ... dump`: `<timestamp>.dump/`.
+    Dump,
+    /// `pg_backupcluster ... basebackup`: `<timestamp>.backup/`.
+    Basebackup,
+}
+
 /// check_backup: is last night's database backup really good?
 #[derive(Debug, Parser)]
 #[command(
@@ -94,6 +103,11 @@ pub struct Args {
     /// Databases that must each have a dump (comma-separated, or @FILE with one per line).
     #[arg(long, value_name = "LIST", value_parser = database_list, help_heading = "Sets of dumps")]
     pub expect_databases: Option<DatabaseList>,
+
+    /// Debian's pg_backupcluster (--dump /var/backups/postgresql/15-main): judge only this
+    /// kind of entry and require one; by default the newest entry of each kind there is judged.
+    #[arg(long, value_enum, value_name = "KIND", help_heading = "Sets of dumps")]
+    pub kind: Option<EntryKind>,
 
     /// Completion marker to require.
     #[arg(long, value_enum, value_name = "KIND", default_value = "auto")]
@@ -333,6 +347,8 @@ pub struct Config {
     pub per_database: Option<Regex>,
     /// Databases that must have a dump.
     pub expect_databases: Option<Vec<String>>,
+    /// pg_backupcluster: the one kind of entry to judge and require.
+    pub kind: Option<crate::facts::DirKind>,
     /// Completion marker to require.
     pub marker: MarkerChoice,
     /// How discovery looks: symlinks, `--exclude`.
@@ -418,6 +434,10 @@ impl Args {
                 exclude: self.exclude,
             },
             checksum: self.checksum,
+            kind: self.kind.map(|k| match k {
+                EntryKind::Dump => crate::facts::DirKind::PgClusterDump,
+                EntryKind::Basebackup => crate::facts::DirKind::PgBaseBackup,
+            }),
             settle: self.settle,
             in_progress_state: self.in_progress_state,
             timeout: {
@@ -598,6 +618,8 @@ mod tests {
             "^(\\w+)/",
             "--expect-databases",
             "a,b",
+            "--kind",
+            "basebackup",
             "--marker",
             "mysqldump",
             "--marker-regex",
@@ -653,6 +675,7 @@ mod tests {
         assert_eq!(c.discovery.exclude.len(), 2);
         assert!(c.discovery.follow_symlinks);
         assert_eq!(c.checksum, ChecksumMode::Require);
+        assert_eq!(c.kind, Some(crate::facts::DirKind::PgBaseBackup));
         assert_eq!(c.verbose, 2);
     }
 

@@ -5,6 +5,7 @@
 
 pub mod checksums;
 pub mod pg_archive;
+pub mod pg_cluster;
 pub mod sections;
 pub mod tar;
 pub mod writer;

@@ -110,9 +110,32 @@ fn read_block<R: Read>(r: &mut R, buf: &mut [u8; BLOCK]) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// Receives every regular member's bytes as [`walk_with`] streams them by (for checksums).
+pub trait MemberSink {
+    /// A regular member starts: its name and size (from its header).
+    fn begin(&mut self, name: &str, size: u64);
+    /// The next bytes of its data (padding excluded).
+    fn data(&mut self, bytes: &[u8]);
+    /// The member was read to its end (not called when the archive is cut inside it).
+    fn end(&mut self);
+}
+
+struct NoSink;
+
+impl MemberSink for NoSink {
+    fn begin(&mut self, _: &str, _: u64) {}
+    fn data(&mut self, _: &[u8]) {}
+    fn end(&mut self) {}
+}
+
 /// Walks a tar stream to its end. Errors are the reader's (I/O or decoder); everything
 /// wrong with the archive itself is in [`TarFacts::problem`].
-pub fn walk<R: Read>(mut r: R) -> io::Result<TarFacts> {
+pub fn walk<R: Read>(r: R) -> io::Result<TarFacts> {
+    walk_with(r, &mut NoSink)
+}
+
+/// [`walk`], handing every regular member's data to `sink` on the way.
+pub fn walk_with<R: Read>(mut r: R, sink: &mut dyn MemberSink) -> io::Result<TarFacts> {
     let mut facts = TarFacts::default();
     let mut block = [0u8; BLOCK];
     let mut offset: u64 = 0;
@@ -175,6 +198,9 @@ pub fn walk<R: Read>(mut r: R) -> io::Result<TarFacts> {
             total: 0,
         };
         let mut kept = Vec::new();
+        if regular {
+            sink.begin(&name, size);
+        }
         let mut left = padded;
         let mut data_left = size;
         let mut buf = [0u8; 64 * 1024];
@@ -196,6 +222,9 @@ pub fn walk<R: Read>(mut r: R) -> io::Result<TarFacts> {
             if regular && facts.members.len() < MAX_SAMPLED {
                 sampler.feed(&buf[..data]);
             }
+            if regular {
+                sink.data(&buf[..data]);
+            }
             if keep_bytes && kept.len() < 64 * 1024 * 1024 {
                 kept.extend_from_slice(&buf[..data]);
             }
@@ -209,6 +238,7 @@ pub fn walk<R: Read>(mut r: R) -> io::Result<TarFacts> {
                 long_name = Some(String::from_utf8_lossy(&kept[..end]).into_owned());
             }
             _ if regular => {
+                sink.end();
                 facts.member_count += 1;
                 if facts.names.len() < 100_000 {
                     facts.names.push(name.clone());

@@ -9,6 +9,7 @@ pub mod databases;
 pub mod dump;
 pub mod log;
 pub mod obstacles;
+pub mod pg_cluster;
 pub mod summary;
 
 use std::time::SystemTime;
@@ -53,6 +54,8 @@ pub enum Check {
     Coverage,
     /// One database of a per-database set.
     Database,
+    /// The newest entry of one kind of a pg_backupcluster directory.
+    Entry,
     /// The log file itself.
     Log,
     /// The log's age.
@@ -92,6 +95,7 @@ impl Check {
             Check::Consistency => "consistency",
             Check::Coverage => "coverage",
             Check::Database => "database",
+            Check::Entry => "entry",
             Check::Log => "log",
             Check::LogAge => "log_age",
             Check::LogErrors => "log_errors",
@@ -217,6 +221,8 @@ pub struct Facts {
     pub log: Option<log::LogSummary>,
     /// With --per-database: one entry per database.
     pub databases: Option<Vec<DatabaseSummary>>,
+    /// A pg_backupcluster directory: its newest entry of each kind.
+    pub entries: Option<Vec<EntrySummary>>,
     /// The databases an --all-databases mysqldump or a pg_dumpall holds (its
     /// `-- Current Database:` / `\connect` sections), when they were read.
     pub sections: Option<Vec<String>>,
@@ -234,6 +240,23 @@ pub struct DatabaseSummary {
     /// Age of that dump in seconds.
     pub age_seconds: Option<f64>,
     /// Size of that dump in bytes.
+    pub size_bytes: Option<u64>,
+}
+
+/// The newest entry of one kind of a pg_backupcluster directory, for JSON and the headline.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct EntrySummary {
+    /// `dump` or `basebackup`.
+    pub kind: String,
+    /// The entry's name (`2026-12-01T172419Z.dump`).
+    pub entry: String,
+    /// Its worst state.
+    pub state: String,
+    /// Its path (made safe).
+    pub file: Option<String>,
+    /// Its age in seconds.
+    pub age_seconds: Option<f64>,
+    /// Its size in bytes.
     pub size_bytes: Option<u64>,
 }
 

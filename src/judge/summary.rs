@@ -25,6 +25,23 @@ fn headline(file: &str, facts: &Facts) -> String {
             crate::text::safe(&names.join(", "), 300)
         ));
     }
+    if let Some(entries) = &facts.entries {
+        for e in entries {
+            let mut words = Vec::new();
+            if let Some(age) = e.age_seconds {
+                words.push(format!("{} old", human_duration(age)));
+            }
+            if let Some(size) = e.size_bytes {
+                words.push(human_size(size as f64));
+            }
+            parts.push(format!(
+                "{} {} ({})",
+                e.kind,
+                crate::text::safe(&e.entry, 80),
+                words.join(", ")
+            ));
+        }
+    }
     if let Some(age) = facts.age_seconds {
         parts.push(format!("{} old", human_duration(age)));
     }

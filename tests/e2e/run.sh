@@ -809,11 +809,11 @@ expect_eq "repeat_key: --log-error, --log-ignore, --exclude twice" "2 2 2" "$(co
 expect_eq "set_if flags present without a value" "1 1" "$(count_arg --follow-symlinks) $(count_arg --verbose)"
 expect_eq "--output is never passed" 0 "$(count_arg --output)"
 not_passed=
-# --config/--set, --per-database/--expect-databases and --verify-only change what is
-# checked (a set of the file, one dump per database, a full verification): the options
-# service leaves them out; the Rust tests cover them.
+# --config/--set, --per-database/--expect-databases, --kind and --verify-only change what
+# is checked (a set of the file, one dump per database, one kind of pg_backupcluster entry,
+# a full verification): the options service leaves them out; the Rust tests cover them.
 for o in $cli_opts; do
-    case $o in --config | --set | --per-database | --expect-databases | --verify-only) continue ;; esac
+    case $o in --config | --set | --per-database | --expect-databases | --kind | --verify-only) continue ;; esac
     [[ $(count_arg "$o") -ge 1 ]] || not_passed+="$o "
 done
 expect_eq "every CLI option reached the plugin through Icinga 2" "" "$not_passed"

@@ -20,6 +20,7 @@ mod log_check;
 mod no_false_ok;
 mod real_dumps;
 mod real_formats;
+mod real_pgcluster;
 mod reliability;
 mod report;
 mod sidecars;
