@@ -22,3 +22,4 @@ mod real_dumps;
 mod real_formats;
 mod reliability;
 mod report;
+mod schedule;
