@@ -402,6 +402,12 @@ impl Run<'_> {
     ) -> Checked {
         let config = self.config;
         judge::dump::metadata(chosen, &config.thresholds, self.now, report);
+        if let Some(schedule) = &config.schedule {
+            let now = chrono::DateTime::<chrono::Local>::from(self.now);
+            let (finding, perf) = judge::schedule::evaluate(schedule, chosen.mtime, now);
+            report.push(finding);
+            report.perfdata.push(perf);
+        }
         let sizes: Vec<u64> = earlier.iter().take(7).map(|c| c.size).collect();
         if let Some((finding, perf)) =
             judge::dump::evaluate_shrink(chosen.size, &sizes, config.max_shrink)

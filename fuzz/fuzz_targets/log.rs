@@ -197,8 +197,8 @@ fuzz_target!(|data: &[u8]| {
     let now = UNIX_EPOCH + Duration::from_secs(1_795_683_600);
     let mtime = now - Duration::from_secs(600);
     let t = LogThresholds {
-        warn_age: Range::upper(93_600.0),
-        crit_age: Range::upper(180_000.0),
+        warn_age: Some(Range::upper(93_600.0)),
+        crit_age: Some(Range::upper(180_000.0)),
         dump_slack: 7200.0,
         skew: 300.0,
     };

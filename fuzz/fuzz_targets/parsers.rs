@@ -77,7 +77,7 @@ fn value_parsers(text: &str) {
 
 fn check_config(c: &cli::Config) {
     let t = &c.thresholds;
-    for r in [Some(t.warn_age), Some(t.crit_age), t.warn_size, t.crit_size]
+    for r in [t.warn_age, t.crit_age, t.warn_size, t.crit_size]
         .into_iter()
         .flatten()
     {
@@ -99,7 +99,7 @@ fn check_config(c: &cli::Config) {
     if let Some(log) = &c.log {
         let lt = &log.thresholds;
         assert!(lt.dump_slack.is_finite() && lt.skew.is_finite());
-        for r in [lt.warn_age, lt.crit_age] {
+        for r in [lt.warn_age, lt.crit_age].into_iter().flatten() {
             assert!(r.start <= r.end);
         }
     }

@@ -73,13 +73,27 @@ pub struct Args {
     )]
     pub dump: Option<String>,
 
-    /// WARNING when the dump is older than this.
-    #[arg(short = 'w', long, value_name = "DURATION", default_value = "26h", value_parser = age_range)]
-    pub warning_age: Range,
+    /// WARNING when the dump is older than this [default: 26h; none with --schedule].
+    #[arg(short = 'w', long, value_name = "DURATION", value_parser = age_range)]
+    pub warning_age: Option<Range>,
 
-    /// CRITICAL when the dump is older than this.
-    #[arg(short = 'c', long, value_name = "DURATION", default_value = "50h", value_parser = age_range)]
-    pub critical_age: Range,
+    /// CRITICAL when the dump is older than this [default: 50h; none with --schedule].
+    #[arg(short = 'c', long, value_name = "DURATION", value_parser = age_range)]
+    pub critical_age: Option<Range>,
+
+    /// When the backup job starts: a 5-field cron expression in local time ('30 2 * * 1-5')
+    /// or @daily, @weekly, @monthly. The newest dump must be newer than the start of the last
+    /// run that is due (its start plus --grace); -w/-c become optional extra limits.
+    #[arg(long, value_name = "CRON", value_parser = schedule_expr, help_heading = "Schedule")]
+    pub schedule: Option<croner::Cron>,
+
+    /// How long after its scheduled start a run's dump is due.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = duration, help_heading = "Schedule")]
+    pub grace: f64,
+
+    /// Missed runs from which the state is CRITICAL (one missed run is WARNING).
+    #[arg(long, value_name = "N", default_value = "2", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Schedule")]
+    pub missed_critical: u32,
 
     /// WARNING when the dump file is smaller than this.
     #[arg(short = 'W', long, value_name = "SIZE", value_parser = size_range)]
@@ -238,6 +252,10 @@ pub struct Args {
     pub verbose: u8,
 }
 
+fn schedule_expr(s: &str) -> Result<croner::Cron, String> {
+    crate::judge::schedule::parse(s)
+}
+
 fn age_range(s: &str) -> Result<Range, String> {
     // A bare duration is an upper bound: alert when older.
     Range::parse_with(s, parse_duration).map_err(|e| e.to_string())
@@ -343,6 +361,8 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// Size-trend limit in percent (0 = off).
     pub max_shrink: f64,
+    /// The job's schedule, when given.
+    pub schedule: Option<crate::judge::schedule::Schedule>,
     /// One dump per database: the regex whose first group names the database.
     pub per_database: Option<Regex>,
     /// Databases that must have a dump.
@@ -399,6 +419,20 @@ impl Args {
             (None, MarkerKind::PgDumpall) => MarkerChoice::Rule(MarkerRule::PgDumpall),
             (None, MarkerKind::None) => MarkerChoice::None,
         };
+        // With a schedule, the age limits are only those given; else the classic defaults.
+        let (warn_age, crit_age) = match (&self.schedule, self.warning_age, self.critical_age) {
+            (Some(_), w, c) => (w, c),
+            (None, w, c) => (
+                Some(w.unwrap_or(Range::upper(26.0 * 3600.0))),
+                Some(c.unwrap_or(Range::upper(50.0 * 3600.0))),
+            ),
+        };
+        let schedule = self.schedule.map(|cron| crate::judge::schedule::Schedule {
+            text: cron.pattern.to_string(),
+            cron,
+            grace: self.grace,
+            missed_critical: self.missed_critical,
+        });
         let log = self.log.map(|path| LogConfig {
             path,
             rules: LogRules {
@@ -409,8 +443,8 @@ impl Args {
                 run_start: self.log_run_start,
             },
             thresholds: LogThresholds {
-                warn_age: self.log_warning_age.unwrap_or(self.warning_age),
-                crit_age: self.log_critical_age.unwrap_or(self.critical_age),
+                warn_age: self.log_warning_age.or(warn_age),
+                crit_age: self.log_critical_age.or(crit_age),
                 dump_slack: self.log_dump_slack,
                 skew: self.future_tolerance,
             },
@@ -419,14 +453,15 @@ impl Args {
             dump: self.dump,
             log,
             thresholds: Thresholds {
-                warn_age: self.warning_age,
-                crit_age: self.critical_age,
+                warn_age,
+                crit_age,
                 warn_size: self.warning_size,
                 crit_size: self.critical_size,
                 future_tolerance: self.future_tolerance,
             },
             marker,
             max_shrink: self.max_shrink,
+            schedule,
             per_database: self.per_database,
             expect_databases: self.expect_databases.map(|l| l.0),
             discovery: crate::acquire::discover::Options {
@@ -682,8 +717,8 @@ mod tests {
     #[test]
     fn defaults() {
         let c = config(&["-f", "/x"]);
-        assert_eq!(c.thresholds.warn_age, Range::upper(93_600.0));
-        assert_eq!(c.thresholds.crit_age, Range::upper(180_000.0));
+        assert_eq!(c.thresholds.warn_age, Some(Range::upper(93_600.0)));
+        assert_eq!(c.thresholds.crit_age, Some(Range::upper(180_000.0)));
         assert_eq!(c.timeout, Some(Duration::from_secs(50)));
         assert!(matches!(c.marker, MarkerChoice::Auto));
         assert_eq!(c.format, Format::Nagios);

@@ -132,16 +132,20 @@ pub fn evaluate_age(mtime: SystemTime, now: SystemTime, t: &Thresholds) -> (Find
         )
     } else {
         // A little in the future (clock skew within tolerance) counts as brand new.
-        let state = threshold_state(age.max(0.0), Some(&t.warn_age), Some(&t.crit_age));
+        let state = threshold_state(age.max(0.0), t.warn_age.as_ref(), t.crit_age.as_ref());
         let message = match state {
             State::Ok => format!("{shown} old"),
             State::Critical => format!(
                 "dump is {shown} old (critical {})",
-                describe_limit(&t.crit_age, human_duration)
+                t.crit_age
+                    .as_ref()
+                    .map_or(String::new(), |r| describe_limit(r, human_duration))
             ),
             _ => format!(
                 "dump is {shown} old (warning {})",
-                describe_limit(&t.warn_age, human_duration)
+                t.warn_age
+                    .as_ref()
+                    .map_or(String::new(), |r| describe_limit(r, human_duration))
             ),
         };
         Finding::new(Check::Age, state, message)
@@ -150,8 +154,8 @@ pub fn evaluate_age(mtime: SystemTime, now: SystemTime, t: &Thresholds) -> (Find
         label: "age".into(),
         value: age.round(),
         uom: "s",
-        warn: Some(t.warn_age),
-        crit: Some(t.crit_age),
+        warn: t.warn_age,
+        crit: t.crit_age,
         min: Some(0.0),
         max: None,
     };
@@ -467,8 +471,8 @@ mod tests {
 
     fn thresholds() -> Thresholds {
         Thresholds {
-            warn_age: Range::upper(26.0 * 3600.0),
-            crit_age: Range::upper(50.0 * 3600.0),
+            warn_age: Some(Range::upper(26.0 * 3600.0)),
+            crit_age: Some(Range::upper(50.0 * 3600.0)),
             warn_size: Some(Range::lower(1000.0)),
             crit_size: Some(Range::lower(100.0)),
             future_tolerance: 300.0,

@@ -12,9 +12,9 @@ use crate::units::human_duration;
 #[derive(Debug, Clone)]
 pub struct LogThresholds {
     /// Warning when the log was last written longer ago than this range allows.
-    pub warn_age: Range,
+    pub warn_age: Option<Range>,
     /// Critical when the log was last written longer ago than this range allows.
-    pub crit_age: Range,
+    pub crit_age: Option<Range>,
     /// How long after writing the dump the job may keep writing its log (uploads,
     /// rotation); used when the log lines carry no timestamps.
     pub dump_slack: f64,
@@ -184,7 +184,7 @@ pub fn evaluate_log(
             ),
         ));
     }
-    let state = threshold_state(age.max(0.0), Some(&t.warn_age), Some(&t.crit_age));
+    let state = threshold_state(age.max(0.0), t.warn_age.as_ref(), t.crit_age.as_ref());
     let shown = human_duration(age);
     findings.push(Finding::new(
         Check::LogAge,
@@ -219,8 +219,8 @@ pub fn evaluate_log(
             label: "log_age".into(),
             value: age.round(),
             uom: "s",
-            warn: Some(t.warn_age),
-            crit: Some(t.crit_age),
+            warn: t.warn_age,
+            crit: t.crit_age,
             min: Some(0.0),
             max: None,
         },

@@ -10,6 +10,7 @@ pub mod dump;
 pub mod log;
 pub mod obstacles;
 pub mod pg_cluster;
+pub mod schedule;
 pub mod summary;
 
 use std::time::SystemTime;
@@ -66,6 +67,8 @@ pub enum Check {
     LogWarnings,
     /// The log's last run.
     LogRun,
+    /// The newest dump against the job's schedule.
+    Schedule,
     /// The job's exit status in the log.
     LogStatus,
     /// The required success line in the log.
@@ -101,6 +104,7 @@ impl Check {
             Check::LogErrors => "log_errors",
             Check::LogWarnings => "log_warnings",
             Check::LogRun => "log_run",
+            Check::Schedule => "schedule",
             Check::LogStatus => "log_status",
             Check::LogSuccess => "log_success",
             Check::Timeout => "timeout",
@@ -264,9 +268,9 @@ pub struct EntrySummary {
 #[derive(Debug, Clone)]
 pub struct Thresholds {
     /// Warning when the age (seconds) alerts this range.
-    pub warn_age: Range,
+    pub warn_age: Option<Range>,
     /// Critical when the age alerts this range.
-    pub crit_age: Range,
+    pub crit_age: Option<Range>,
     /// Warning when the size (bytes) alerts this range.
     pub warn_size: Option<Range>,
     /// Critical when the size alerts this range.

@@ -23,4 +23,5 @@ mod real_formats;
 mod real_pgcluster;
 mod reliability;
 mod report;
+mod schedule;
 mod sidecars;
