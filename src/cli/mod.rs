@@ -175,7 +175,8 @@ pub struct Args {
     pub no_cache: bool,
 
     /// Verify the dump fully (no time limit unless -t) and fill the cache; for the backup
-    /// job to run right after writing the dump. Exit code as usual.
+    /// job to run right after writing the dump (so --settle does not apply). Exit code: the
+    /// verdict's. Entries are readable by the monitoring user (0644).
     #[arg(long, help_heading = "Cache")]
     pub verify_only: bool,
 
@@ -383,7 +384,13 @@ impl Args {
             per_database: self.per_database,
             expect_databases: self.expect_databases.map(|l| l.0),
             follow_symlinks: self.follow_symlinks,
-            settle: self.settle,
+            // The job runs --verify-only once the dump is written: it is finished, however
+            // recent (no "backup in progress", no waiting).
+            settle: if self.verify_only || self.background {
+                0.0
+            } else {
+                self.settle
+            },
             in_progress_state: self.in_progress_state,
             timeout: {
                 let default = if self.verify_only { 0.0 } else { 50.0 };
@@ -652,6 +659,11 @@ mod tests {
         ));
         assert_eq!(config(&["-f", "x", "-t", "0"]).timeout, None);
         assert_eq!(config(&["-f", "x", "--verify-only"]).timeout, None);
+        assert_eq!(config(&["-f", "x"]).settle, 120.0);
+        assert_eq!(
+            config(&["-f", "x", "--verify-only", "--settle", "10m"]).settle,
+            0.0
+        );
         assert_eq!(
             config(&["-f", "x", "--verify-only", "-t", "9"]).timeout,
             Some(Duration::from_secs(9))

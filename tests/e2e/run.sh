@@ -278,6 +278,10 @@ for f in $(printf '%s\n' "${!MODES[@]}" | sort); do
         fail "installed $f" "missing or not from check-backup: $(dpkg -S "$f" 2>&1)"
     fi
 done
+# The content-verdict cache: nagios (the checks) reads and writes, root (the backup job's
+# --verify-only) writes, nobody else looks in.
+expect_eq "postinst created /var/cache/check_backup (mode, owner)" "750 nagios:nagios" \
+    "$(stat -c '%a %U:%G' /var/cache/check_backup 2>&1)"
 executables=$(dpkg -L check-backup | while read -r f; do [[ -f $f && -x $f ]] && echo "$f"; done)
 expect_eq "the package's executables are the plugin and backup-report (no gen-docs)" "$(printf '%s\n' /usr/bin/backup-report "$PLUGIN")" "$(sort <<<"$executables")"
 expect_eq "NRPE example is a conffile" "/etc/nagios/nrpe.d/check_backup.cfg" \
@@ -1192,6 +1196,28 @@ moved shop.sql.gz "$OUT/mysql/shop-gzip.sql.gz"
 check_as_nagios -f "$OUT/mysql/shop-gzip.sql.gz" -l "$OUT/mysql-gzip.log" -C 1K
 expect_eq "check mariadb-dump | gzip + log: OK" 0 "$CHECK_RC"
 expect_re "check mariadb-dump | gzip + log: summary" "^BACKUP OK - .*shop-gzip\\.sql\\.gz: .*, gzip, .* uncompressed, mysqldump complete on .*; log .*exit status 0, 0 errors, 0 warnings \\| " "$(first_line "$CHECK_OUT")"
+
+# The backup job's hook, as README says: --verify-only as root right after the dump is
+# written (no --settle 0: the job knows the dump is finished), then the check as nagios
+# uses the job's verdict from the package's cache directory instead of decoding again.
+wrap "$OUT/mysql-job.log" shop.sql.gz -- mariadb-dump shop
+mkdir -p "$OUT/mysql-job"
+moved shop.sql.gz "$OUT/mysql-job/shop.sql.gz"
+set +e
+job_out=$(cd / && "$PLUGIN" --verify-only -f "$OUT/mysql-job/shop.sql.gz" -v 2>&1)
+job_rc=$?
+set -e
+expect_eq "--verify-only as root right after the dump: exit 0, the verdict's" 0 "$job_rc"
+expect_not_contains "--verify-only as root right after the dump: no 'backup in progress'" "in progress" "$job_out"
+expect_contains "--verify-only as root: uses the package's cache directory" "cache: /var/cache/check_backup" "$job_out"
+expect_contains "--verify-only as root: stores its verdict" "cache: verdict stored" "$job_out"
+entry=$(grep -lF "\"$OUT/mysql-job/shop.sql.gz\"" /var/cache/check_backup/*.json 2>/dev/null | head -n 1 || true)
+expect_eq "--verify-only as root: its entry is root's and readable by all" "644 root" "$(stat -c '%a %U' "$entry" 2>&1)"
+check_as_nagios -f "$OUT/mysql-job/shop.sql.gz" -v
+expect_eq "check as nagios after the job's --verify-only: OK" 0 "$CHECK_RC"
+expect_contains "check as nagios after the job's --verify-only: a cache hit, not decoded again" \
+    "cache: hit, dump not decoded" "$CHECK_OUT"
+expect_re "check as nagios after the job's --verify-only: says so" "mysqldump complete .*\\(verified [^)]* ago, cached\\)" "$CHECK_OUT"
 
 wrap "$OUT/mysql-zstd.log" shop.sql.zst -z 'zstd -q' -- mariadb-dump shop
 expect_eq "mariadb-dump shop | zstd: job exit 0" 0 "$WRAP_RC"
