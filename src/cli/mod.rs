@@ -499,13 +499,17 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // A script that asked for JSON gets JSON for usage errors too.
+    let json = raw_option(&args, "output").is_some_and(|v| v == "json");
     let args = match expand_config(args) {
         Ok(a) => a,
         Err(message) => {
-            return Parsed::Exit(format!(
-                "BACKUP UNKNOWN - {}\n",
-                crate::text::safe(&message, 600)
-            ))
+            let message = crate::text::safe(&message, 600);
+            return Parsed::Exit(if json {
+                usage_json(&message, "")
+            } else {
+                format!("BACKUP UNKNOWN - {message}\n")
+            });
         }
     };
     match Args::try_parse_from(&args) {
@@ -522,13 +526,32 @@ where
                         .filter(|l| !l.trim().is_empty())
                         .map(|l| format!("{}\n", crate::text::safe(l, 300)))
                         .collect();
-                    Parsed::Exit(format!(
-                        "BACKUP UNKNOWN - invalid arguments: {first}\n{rest}"
-                    ))
+                    Parsed::Exit(if json {
+                        usage_json(&format!("invalid arguments: {first}"), &rest)
+                    } else {
+                        format!("BACKUP UNKNOWN - invalid arguments: {first}\n{rest}")
+                    })
                 }
             }
         }
     }
+}
+
+/// A usage error as the JSON document of a check (the same fields, state UNKNOWN, one
+/// finding `usage`); `detail` (clap's further lines) goes into the trace.
+fn usage_json(message: &str, detail: &str) -> String {
+    let mut report = crate::judge::Report::default();
+    report.push(crate::judge::Finding::new(
+        crate::judge::Check::Usage,
+        State::Unknown,
+        message.to_string(),
+    ));
+    report.trace.extend(detail.lines().map(str::to_string));
+    let mut text = crate::present::json(&report, 1);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// What to check, for a command line that names nothing to check.
@@ -813,6 +836,32 @@ mod tests {
         assert!(!text.contains("--log-run-start"), "{text}");
         let text = exit_text(&["-f", "x", "--warnin-age", "1h"]);
         assert!(text.contains("'--warning-age'"), "{text}");
+    }
+
+    #[test]
+    fn usage_errors_are_json_with_output_json() {
+        for args in [
+            &["-f", "x", "-w", "10x", "--output", "json"][..],
+            &["--output=json", "-f", "x", "--bogus"],
+            &[
+                "--output",
+                "json",
+                "--set",
+                "shop",
+                "--config",
+                "/nonexistent/backups.toml",
+            ],
+        ] {
+            let text = exit_text(args);
+            let v: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"));
+            assert_eq!(v["state"], "UNKNOWN", "{text}");
+            assert_eq!(v["exit_code"], 3, "{text}");
+            assert_eq!(v["findings"][0]["check"], "usage", "{text}");
+            assert_eq!(v["plugin"], "check_backup", "{text}");
+            assert!(v["summary"].as_str().unwrap().len() > 10, "{text}");
+        }
+        assert!(exit_text(&["-f", "x", "--bogus"]).starts_with("BACKUP UNKNOWN - "));
     }
 
     #[test]

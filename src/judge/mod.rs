@@ -67,6 +67,8 @@ pub enum Check {
     Timeout,
     /// A bug in the check itself.
     Internal,
+    /// The command line or the configuration file (usage errors).
+    Usage,
 }
 
 impl Check {
@@ -96,6 +98,7 @@ impl Check {
             Check::LogSuccess => "log_success",
             Check::Timeout => "timeout",
             Check::Internal => "internal",
+            Check::Usage => "usage",
         }
     }
 }
