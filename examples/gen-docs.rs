@@ -118,7 +118,9 @@ fn exit_status(after_help: &str) -> Roff {
         (
             "1",
             "WARNING: old-ish, small-ish, log warnings, content that cannot be verified \
-             (unknown format, pg_dump custom format), a dump dated in the future.",
+             (unknown format, a pg_dump custom archive of a newer format version or one \
+             compressed as a whole; the pg_dump custom format itself is verified block by \
+             block), a dump dated in the future.",
         ),
         (
             "2",

@@ -9,14 +9,23 @@
 //! that is corrupt, of another format or version, for another file, or writable by other
 //! users is ignored, never trusted. Age, size and log checks are never cached.
 //!
+//! The backup job (root, `--verify-only`) and the monitoring user (`nagios`) share the
+//! directory: entries are readable by all (0644), and an entry owned by root or by the
+//! reading user is trusted (one owned by anybody else, or writable by group or others, is
+//! not). Every file is opened relative to a handle on the directory, never following a
+//! symlink planted there (`O_NOFOLLOW`); new files are created with `O_EXCL` under a fresh
+//! name and renamed over the entry.
+//!
 //! The same directory holds, per dump, a lock file and a progress file for a background
 //! verification still running (see [`BackgroundLock`]).
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::CString;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::facts::ContentFacts;
@@ -159,16 +168,29 @@ impl Cache {
         &self.dir
     }
 
-    /// Per-dump file stem: a hash of the canonical path (FNV-1a; the entry repeats the
-    /// path, so a collision is a miss, never a wrong verdict).
-    fn stem(&self, dump: &Path) -> PathBuf {
+    /// Per-dump file name: a hash of the canonical path (FNV-1a; the entry repeats the
+    /// path, so a collision is a miss, never a wrong verdict) and `extension`.
+    fn name(dump: &Path, extension: &str) -> String {
         let canonical = fs::canonicalize(dump).unwrap_or_else(|_| dump.to_path_buf());
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for b in canonical.as_os_str().as_encoded_bytes() {
             hash ^= u64::from(*b);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
-        self.dir.join(format!("{hash:016x}"))
+        format!("{hash:016x}.{extension}")
+    }
+
+    /// Where the file `extension` of `dump` is (for messages and tests).
+    fn path_of(&self, dump: &Path, extension: &str) -> PathBuf {
+        self.dir.join(Self::name(dump, extension))
+    }
+
+    /// A handle on the cache directory, every file is opened relative to.
+    fn open_dir(&self) -> io::Result<File> {
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&self.dir)
     }
 
     fn canonical(dump: &Path) -> String {
@@ -178,19 +200,35 @@ impl Cache {
             .into_owned()
     }
 
-    /// Reads a file of ours: owned by us, not writable by others, small.
-    fn read_trusted(path: &Path) -> Result<Vec<u8>, String> {
-        let mut f = match File::open(path) {
+    /// Reads a file of the cache: a regular file (never through a symlink), owned by root
+    /// (the backup job's `--verify-only`) or by us, not writable by group or others, small.
+    fn read_trusted(&self, name: &str) -> Result<Vec<u8>, String> {
+        let path = self.dir.join(name);
+        let opened = self.open_dir().and_then(|dir| {
+            openat(
+                &dir,
+                name,
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+                0,
+            )
+        });
+        let mut f = match opened {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err("no entry".into()),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(format!("{} is a symlink: ignored", path.display()))
+            }
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
         let meta = f.metadata().map_err(|e| e.to_string())?;
         // SAFETY: geteuid cannot fail.
         let me = unsafe { libc::geteuid() };
-        if meta.uid() != me || meta.mode() & 0o022 != 0 {
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file: ignored", path.display()));
+        }
+        if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
             return Err(format!(
-                "{} is not ours or is writable by others: ignored",
+                "{} is owned by neither root nor us, or is writable by others: ignored",
                 path.display()
             ));
         }
@@ -208,8 +246,8 @@ impl Cache {
     /// Looks up the verdict for `dump` at version `key` under marker choice `marker`, with
     /// the checksum file `checksum` (its identity, or "none").
     pub fn lookup(&self, dump: &Path, key: &FileKey, marker: &str, checksum: &str) -> Lookup {
-        let path = self.stem(dump).with_extension("json");
-        let bytes = match Self::read_trusted(&path) {
+        let path = self.path_of(dump, "json");
+        let bytes = match self.read_trusted(&Self::name(dump, "json")) {
             Ok(b) => b,
             Err(reason) => return Lookup::Miss(reason),
         };
@@ -261,65 +299,138 @@ impl Cache {
                 .unwrap_or(0),
             content: content.clone(),
         };
-        self.write_atomic(
-            &self.stem(dump).with_extension("json"),
-            &serde_json::to_vec(&entry)?,
-        )
+        self.write_atomic(&Self::name(dump, "json"), &serde_json::to_vec(&entry)?)
     }
 
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .tempfile_in(&self.dir)?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_data()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+    /// Writes `name` atomically: a new file (`O_EXCL | O_NOFOLLOW`, so nothing planted in
+    /// the directory is followed or reused) readable by all (0644, whatever the umask: the
+    /// monitoring user reads what the backup job wrote), synced, then renamed over `name`.
+    fn write_atomic(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let dir = self.open_dir()?;
+        let mut attempt = 0;
+        let (tmp_name, mut tmp) = loop {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let tmp_name = format!(
+                ".tmp-{}-{}-{nanos:08x}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            );
+            let flags =
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            match openat(&dir, &tmp_name, flags, 0o644) {
+                Ok(f) => break (tmp_name, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 10 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let written = (|| {
+            // SAFETY: fchmod on a descriptor we own.
+            if unsafe { libc::fchmod(tmp.as_raw_fd(), 0o644) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            tmp.write_all(bytes)?;
+            tmp.sync_data()?;
+            renameat(&dir, &tmp_name, name)
+        })();
+        if written.is_err() {
+            let _ = unlinkat(&dir, &tmp_name);
+        }
+        written
     }
 
     /// Records the progress of a background verification.
     pub fn write_progress(&self, dump: &Path, note: &ProgressNote) -> io::Result<()> {
-        self.write_atomic(
-            &self.stem(dump).with_extension("progress"),
-            &serde_json::to_vec(note)?,
-        )
+        self.write_atomic(&Self::name(dump, "progress"), &serde_json::to_vec(note)?)
     }
 
     /// The progress of a background verification of exactly this file version, if one is
     /// running now (its verifier holds the lock).
     pub fn running_verification(&self, dump: &Path, key: &FileKey) -> Option<ProgressNote> {
-        let lock = self.stem(dump).with_extension("lock");
-        if BackgroundLock::try_acquire_path(&lock).is_some() {
+        if self.lock(dump).is_some() {
             return None; // nobody holds it: nothing running
         }
-        let bytes = Self::read_trusted(&self.stem(dump).with_extension("progress")).ok()?;
+        let bytes = self.read_trusted(&Self::name(dump, "progress")).ok()?;
         let note: ProgressNote = serde_json::from_slice(&bytes).ok()?;
         (note.key == *key).then_some(note)
     }
 
     /// Takes the per-dump verifier lock, unless another verifier holds it.
     pub fn try_lock(&self, dump: &Path) -> Option<BackgroundLock> {
-        BackgroundLock::try_acquire_path(&self.stem(dump).with_extension("lock"))
+        self.lock(dump)
+    }
+
+    fn lock(&self, dump: &Path) -> Option<BackgroundLock> {
+        let dir = self.open_dir().ok()?;
+        BackgroundLock::try_acquire_at(&dir, &Self::name(dump, "lock"))
     }
 }
 
+fn c_name(name: &str) -> io::Result<CString> {
+    if name.contains('/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file name",
+        ));
+    }
+    CString::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// `openat(2)` relative to the directory handle `dir`.
+fn openat(dir: &File, name: &str, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
+    let c = c_name(name)?;
+    // SAFETY: `c` is a valid NUL-terminated name; the returned descriptor is new and owned
+    // by the File it is wrapped in.
+    unsafe {
+        let fd = libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, libc::c_uint::from(mode));
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(File::from_raw_fd(fd))
+    }
+}
+
+/// `renameat(2)` within the directory `dir` (atomic: readers see the old file or the new).
+fn renameat(dir: &File, from: &str, to: &str) -> io::Result<()> {
+    let (f, t) = (c_name(from)?, c_name(to)?);
+    // SAFETY: both names are valid NUL-terminated strings; the descriptor is open.
+    let rc = unsafe { libc::renameat(dir.as_raw_fd(), f.as_ptr(), dir.as_raw_fd(), t.as_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn unlinkat(dir: &File, name: &str) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: a valid NUL-terminated name; the descriptor is open.
+    if unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// An exclusive `flock` on a per-dump lock file in the cache directory (never on the
-/// backup itself): held by a background verifier for as long as it runs.
+/// backup itself): held by a background verifier for as long as it runs. The file is
+/// opened read-only (a `flock` needs no more), so a lock file root created (0644) serves
+/// the monitoring user too; a symlink in its place is never followed.
 #[derive(Debug)]
 pub struct BackgroundLock {
     _file: File,
 }
 
 impl BackgroundLock {
-    fn try_acquire_path(path: &Path) -> Option<BackgroundLock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(path)
-            .ok()?;
+    fn try_acquire_at(dir: &File, name: &str) -> Option<BackgroundLock> {
+        let flags = libc::O_RDONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        let file = openat(dir, name, flags, 0o644).ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
         // SAFETY: flock on a file descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         (rc == 0).then_some(BackgroundLock { _file: file })
@@ -394,7 +505,7 @@ mod tests {
         cache
             .store(&dump, &key, "auto", "none", &content())
             .unwrap();
-        let entry = cache.stem(&dump).with_extension("json");
+        let entry = cache.path_of(&dump, "json");
         fs::write(&entry, b"{not json").unwrap();
         assert!(
             matches!(cache.lookup(&dump, &key, "auto", "none"), Lookup::Miss(m) if m.contains("corrupt"))
@@ -406,6 +517,70 @@ mod tests {
         assert!(
             matches!(cache.lookup(&dump, &key, "auto", "none"), Lookup::Miss(m) if m.contains("writable by others"))
         );
+    }
+
+    #[test]
+    fn entries_are_readable_by_all_and_root_or_ours_are_trusted() {
+        let (_d, cache, dump, key) = setup();
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
+        let entry = cache.path_of(&dump, "json");
+        // The monitoring user reads what the backup job (root) wrote.
+        assert_eq!(fs::metadata(&entry).unwrap().mode() & 0o777, 0o644);
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
+            assert!(
+                matches!(cache.lookup(&dump, &key, "auto", "none"), Lookup::Miss(m) if m.contains("owned by neither root nor us"))
+            );
+            std::os::unix::fs::chown(&entry, Some(0), None).unwrap();
+            assert!(matches!(
+                cache.lookup(&dump, &key, "auto", "none"),
+                Lookup::Hit { .. }
+            ));
+        }
+        fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(0o664)).unwrap();
+        assert!(
+            matches!(cache.lookup(&dump, &key, "auto", "none"), Lookup::Miss(m) if m.contains("writable by others"))
+        );
+    }
+
+    #[test]
+    fn a_symlink_planted_in_the_cache_is_never_followed() {
+        let (d, cache, dump, key) = setup();
+        // A valid entry elsewhere, and a symlink to it where the entry belongs.
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
+        let entry = cache.path_of(&dump, "json");
+        let elsewhere = d.path().join("elsewhere.json");
+        fs::rename(&entry, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+        assert!(
+            matches!(cache.lookup(&dump, &key, "auto", "none"), Lookup::Miss(m) if m.contains("symlink")),
+        );
+        // Storing replaces the symlink itself; its target is left alone.
+        let before = fs::read(&elsewhere).unwrap();
+        cache
+            .store(&dump, &key, "none", "none", &content())
+            .unwrap();
+        assert!(fs::symlink_metadata(&entry).unwrap().is_file());
+        assert_eq!(fs::read(&elsewhere).unwrap(), before);
+        assert!(matches!(
+            cache.lookup(&dump, &key, "none", "none"),
+            Lookup::Hit { .. }
+        ));
+        // A symlink as the lock: not followed, nothing created at its target.
+        let target = d.path().join("created-through-the-symlink");
+        std::os::unix::fs::symlink(&target, cache.path_of(&dump, "lock")).unwrap();
+        assert!(cache.try_lock(&dump).is_none());
+        assert!(!target.exists());
+        // No temporary file is left behind.
+        let names: Vec<String> = fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.starts_with(".tmp-")), "{names:?}");
     }
 
     #[test]

@@ -382,10 +382,17 @@ pub fn discover_per_database(
     let mut groups: std::collections::BTreeMap<String, Vec<Candidate>> = Default::default();
     let mut todo = vec![(root.to_path_buf(), 0usize)];
     let mut seen = 0usize;
+    let mut denied = None;
     while let Some((dir, depth)) = todo.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if dir == root => return Err(io_error(root, e)),
+            // A subdirectory we may not list (lost+found of a backup volume, or a
+            // database's directory): an error only if it leaves no dump at all.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                denied.get_or_insert((dir, e));
+                continue;
+            }
             Err(_) => continue,
         };
         for entry in entries.flatten() {
@@ -398,8 +405,13 @@ pub fn discover_per_database(
             if is_temporary_name(&name) || options.not_a_dump(&name).is_some() {
                 continue;
             }
-            let Ok(lmeta) = fs::symlink_metadata(&path) else {
-                continue;
+            let lmeta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                // A directory we may list but not traverse: its dumps are invisible.
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    return Err(io_error(&dir, e));
+                }
+                Err(_) => continue,
             };
             let meta = if lmeta.file_type().is_symlink() {
                 if !options.follow_symlinks {
@@ -468,6 +480,9 @@ pub fn discover_per_database(
             group.truncate(9);
         }
     }
+    if let (true, Some((dir, e))) = (groups.is_empty(), denied) {
+        return Err(io_error(&dir, e));
+    }
     Ok(groups)
 }
 
@@ -498,6 +513,9 @@ struct Collector {
     newest_temporary: Option<Candidate>,
     /// The newest subdirectory that is not a backup directory.
     newest_other_dir: Option<Candidate>,
+    /// The first entry whose metadata the user may not read (a directory it may list but
+    /// not traverse): such an entry may be the newest dump, so nothing can be chosen.
+    denied: Option<PathBuf>,
 }
 
 impl Collector {
@@ -509,6 +527,7 @@ impl Collector {
             skipped_total: 0,
             newest_temporary: None,
             newest_other_dir: None,
+            denied: None,
         }
     }
 
@@ -554,6 +573,10 @@ impl Collector {
         }
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                self.denied.get_or_insert_with(|| path.clone());
+                return self.skip(path, "permission denied");
+            }
             Err(_) => return self.skip(path, "vanished or unreadable"),
         };
         let meta = if meta.file_type().is_symlink() {
@@ -591,6 +614,10 @@ impl Collector {
             };
             match backup_dir_candidate(&path, kind) {
                 Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    self.denied.get_or_insert_with(|| path.clone());
+                    return self.skip(path, "permission denied");
+                }
                 Err(_) => return self.skip(path, "unreadable backup directory"),
             }
         } else if meta.is_file() {
@@ -619,7 +646,29 @@ impl Collector {
         }
     }
 
-    fn finish(mut self, mode: Mode, nothing: String) -> Result<Discovery, DiscoverError> {
+    /// The newest candidate, unless an entry could not be looked at for lack of permission
+    /// (`listed`: the directory or glob that was listed): then the newest dump is unknown,
+    /// and saying "no dump" or judging an older one would be wrong.
+    fn finish(
+        mut self,
+        mode: Mode,
+        nothing: String,
+        listed: &Path,
+    ) -> Result<Discovery, DiscoverError> {
+        if let Some(entry) = self.denied.take() {
+            // Stat refused inside a listable directory: the directory lacks x (search)
+            // permission for us; else it is the entry itself (a backup directory).
+            let parent = entry.parent().unwrap_or(listed);
+            let at = if fs::symlink_metadata(&entry).is_err() {
+                parent
+            } else {
+                &entry
+            };
+            return Err(io_error(
+                at,
+                io::Error::from(io::ErrorKind::PermissionDenied),
+            ));
+        }
         if self.best.is_empty() {
             return Err(DiscoverError::NoDump(nothing));
         }
@@ -663,7 +712,7 @@ fn discover_directory(dir: &Path, options: &Options) -> Result<Discovery, Discov
     } else {
         format!("{what} (directory is empty)")
     };
-    collector.finish(Mode::Directory, nothing)
+    collector.finish(Mode::Directory, nothing, dir)
 }
 
 fn discover_glob(pattern: &str, options: &Options) -> Result<Discovery, DiscoverError> {
@@ -700,7 +749,7 @@ fn discover_glob(pattern: &str, options: &Options) -> Result<Discovery, Discover
         }
     }
     let nothing = format!("matching {pattern}");
-    collector.finish(Mode::Glob, nothing)
+    collector.finish(Mode::Glob, nothing, Path::new(pattern))
 }
 
 #[cfg(test)]

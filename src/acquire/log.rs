@@ -76,6 +76,8 @@ pub struct LogFacts {
     pub exit_status: Option<(i64, LogLine)>,
     /// Whether the success pattern was seen (None when none was asked for).
     pub success_seen: Option<bool>,
+    /// The last line of the run that matched the success pattern.
+    pub success_line: Option<LogLine>,
     /// The first timestamp of the run.
     pub first_time: Option<DateTime<Local>>,
     /// The last timestamp of the run.
@@ -203,9 +205,10 @@ fn classify_into(
     if let Some(status) = exit_status(text) {
         facts.exit_status = Some((status, keep()));
     }
-    if let (Some(seen), Some(re)) = (facts.success_seen.as_mut(), &rules.success) {
+    if let (Some(_), Some(re)) = (facts.success_seen, &rules.success) {
         if re.is_match(text) {
-            *seen = true;
+            facts.success_seen = Some(true);
+            facts.success_line = Some(keep());
         }
     }
     let mut level = parsed.level.max(content_level(parsed.message));

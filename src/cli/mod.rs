@@ -34,6 +34,7 @@ pub enum MarkerKind {
     /// Recognise the writer from the dump's first lines and require its trailer.
     Auto,
     /// mysqldump / mariadb-dump: `-- Dump completed` as the last line.
+    #[value(alias = "mariadb-dump")]
     Mysqldump,
     /// pg_dump plain format: `-- PostgreSQL database dump complete`.
     #[value(name = "pg_dump")]
@@ -111,7 +112,7 @@ pub struct Args {
     /// One dump per database (automysqlbackup, pg_back): a regex matched against each file's
     /// path below the --dump directory (or else its name), whose first group is the database
     /// name; the newest dump of each database is judged, the state is the worst.
-    #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Sets of dumps")]
+    #[arg(long, value_name = "RE", value_parser = per_database_regex, help_heading = "Sets of dumps")]
     pub per_database: Option<Regex>,
 
     /// Databases that must each have a dump (comma-separated, or @FILE with one per line).
@@ -223,7 +224,8 @@ pub struct Args {
     pub no_cache: bool,
 
     /// Verify the dump fully (no time limit unless -t) and fill the cache; for the backup
-    /// job to run right after writing the dump. Exit code as usual.
+    /// job to run right after writing the dump (so --settle does not apply). Exit code: the
+    /// verdict's. Entries are readable by the monitoring user (0644).
     #[arg(long, help_heading = "Cache")]
     pub verify_only: bool,
 
@@ -350,6 +352,17 @@ fn marker_regex(s: &str) -> Result<Regex, String> {
     bounded_regex(s)
 }
 
+/// `--per-database`: its first capture group names the database, so it must have one.
+fn per_database_regex(s: &str) -> Result<Regex, String> {
+    let re = bounded_regex(s)?;
+    if re.captures_len() < 2 {
+        return Err(format!(
+            "'{s}' has no capture group: its first group (...) must match the database name, e.g. '^([^/_]+)_' or '/([^/]+)/[^/]+$'"
+        ));
+    }
+    Ok(re)
+}
+
 /// What the check needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -473,7 +486,13 @@ impl Args {
                 EntryKind::Dump => crate::facts::DirKind::PgClusterDump,
                 EntryKind::Basebackup => crate::facts::DirKind::PgBaseBackup,
             }),
-            settle: self.settle,
+            // The job runs --verify-only once the dump is written: it is finished, however
+            // recent (no "backup in progress", no waiting).
+            settle: if self.verify_only || self.background {
+                0.0
+            } else {
+                self.settle
+            },
             in_progress_state: self.in_progress_state,
             timeout: {
                 let default = if self.verify_only { 0.0 } else { 50.0 };
@@ -570,41 +589,131 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // A script that asked for JSON gets JSON for usage errors too.
+    let json = raw_option(&args, "output").is_some_and(|v| v == "json");
     let args = match expand_config(args) {
         Ok(a) => a,
         Err(message) => {
-            return Parsed::Exit(format!(
-                "BACKUP UNKNOWN - {}\n",
-                crate::text::safe(&message, 600)
-            ))
+            let message = crate::text::safe(&message, 600);
+            return Parsed::Exit(if json {
+                usage_json(&message, "")
+            } else {
+                format!("BACKUP UNKNOWN - {message}\n")
+            });
         }
     };
-    match Args::try_parse_from(args) {
+    match Args::try_parse_from(&args) {
         Ok(args) => Parsed::Run(Box::new(args.into_config())),
         Err(e) => {
             use clap::error::ErrorKind;
             match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Parsed::Exit(e.to_string()),
                 _ => {
-                    let rendered = e.render().to_string();
-                    let first = rendered
-                        .lines()
-                        .next()
-                        .unwrap_or("invalid arguments")
-                        .trim_start_matches("error: ");
-                    let first = crate::text::safe(first, 300);
-                    let rest: String = rendered
-                        .lines()
-                        .skip(1)
+                    let (first, rest) = usage_error(&e, &args);
+                    let first = crate::text::safe(&first, 600);
+                    let rest: String = rest
+                        .iter()
                         .filter(|l| !l.trim().is_empty())
                         .map(|l| format!("{}\n", crate::text::safe(l, 300)))
                         .collect();
-                    Parsed::Exit(format!(
-                        "BACKUP UNKNOWN - invalid arguments: {first}\n{rest}"
-                    ))
+                    Parsed::Exit(if json {
+                        usage_json(&format!("invalid arguments: {first}"), &rest)
+                    } else {
+                        format!("BACKUP UNKNOWN - invalid arguments: {first}\n{rest}")
+                    })
                 }
             }
         }
+    }
+}
+
+/// A usage error as the JSON document of a check (the same fields, state UNKNOWN, one
+/// finding `usage`); `detail` (clap's further lines) goes into the trace.
+fn usage_json(message: &str, detail: &str) -> String {
+    let mut report = crate::judge::Report::default();
+    report.push(crate::judge::Finding::new(
+        crate::judge::Check::Usage,
+        State::Unknown,
+        message.to_string(),
+    ));
+    report.trace.extend(detail.lines().map(str::to_string));
+    let mut text = crate::present::json(&report, 1);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// What to check, for a command line that names nothing to check.
+const NOTHING_TO_CHECK: &str = "nothing to check: give -f/--dump PATH (a dump file, a directory or a quoted glob), -l/--log PATH (the backup job's log), or --set NAME (a backup set of the configuration file, /etc/check_backup/backups.toml by default)";
+
+/// clap's complaint (first line, further lines) with what a newcomer needs to fix it: what
+/// to check when nothing is named; to quote a glob the shell expanded; no far-fetched
+/// "similar argument" for a misspelt option.
+fn usage_error(e: &clap::Error, args: &[OsString]) -> (String, Vec<String>) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().map(str::to_string);
+    let first = lines
+        .next()
+        .unwrap_or_else(|| "invalid arguments".into())
+        .trim_start_matches("error: ")
+        .to_string();
+    let mut rest: Vec<String> = lines.collect();
+    let invalid = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(" "),
+        _ => String::new(),
+    };
+    match e.kind() {
+        ErrorKind::MissingRequiredArgument if invalid.starts_with("--dump") => {
+            rest.retain(|l| l.trim() != invalid.trim() && !l.starts_with("Usage:"));
+            rest.insert(0, "Usage: check_backup -f PATH [OPTIONS], or -l PATH [OPTIONS], or --set NAME [OPTIONS]".into());
+            (NOTHING_TO_CHECK.to_string(), rest)
+        }
+        ErrorKind::UnknownArgument if !invalid.starts_with('-') => {
+            let dump_given = args.iter().skip(1).any(|a| {
+                let a = a.to_string_lossy();
+                a == "-f" || a == "--dump" || a.starts_with("--dump=") || a.starts_with("-f")
+            });
+            if dump_given {
+                (
+                    format!(
+                        "{first}: more than one path given; if -f was an unquoted glob, the shell expanded it into every match: quote it (-f '/var/backups/mysql/shop-*.sql.gz'), check_backup picks the newest match itself"
+                    ),
+                    rest,
+                )
+            } else {
+                (first, rest)
+            }
+        }
+        ErrorKind::UnknownArgument => {
+            // clap suggests the closest option however far it is (--bogus: --log-run-start):
+            // keep the tip only for a near miss (same first three letters).
+            let stem = |o: &str| {
+                o.trim_start_matches('-')
+                    .chars()
+                    .take(3)
+                    .collect::<String>()
+            };
+            let suggested = match e.get(ContextKind::SuggestedArg) {
+                Some(ContextValue::String(s)) => Some(s.clone()),
+                _ => None,
+            };
+            if let Some(suggested) = suggested {
+                if stem(&suggested) != stem(&invalid) {
+                    rest.retain(|l| {
+                        !l.trim_start().starts_with("tip:") && !l.starts_with("Usage:")
+                    });
+                    rest.insert(
+                        0,
+                        "Usage: check_backup -f PATH [OPTIONS] (see --help for the options)".into(),
+                    );
+                }
+            }
+            (first, rest)
+        }
+        _ => (first, rest),
     }
 }
 
@@ -756,6 +865,11 @@ mod tests {
         ));
         assert_eq!(config(&["-f", "x", "-t", "0"]).timeout, None);
         assert_eq!(config(&["-f", "x", "--verify-only"]).timeout, None);
+        assert_eq!(config(&["-f", "x"]).settle, 120.0);
+        assert_eq!(
+            config(&["-f", "x", "--verify-only", "--settle", "10m"]).settle,
+            0.0
+        );
         assert_eq!(
             config(&["-f", "x", "--verify-only", "-t", "9"]).timeout,
             Some(Duration::from_secs(9))
@@ -789,6 +903,81 @@ mod tests {
             assert_eq!(text.lines().next().unwrap().matches('|').count(), 0);
         }
         assert!(exit_text(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
+        assert!(exit_text(&["--help"]).contains("--warning-age"));
+    }
+
+    #[test]
+    fn usage_errors_tell_a_newcomer_what_to_do() {
+        // Nothing to check: all three ways to name something.
+        for args in [&[][..], &["-w", "1h"]] {
+            let text = exit_text(args);
+            for needle in [
+                "nothing to check",
+                "-f/--dump PATH",
+                "-l/--log PATH",
+                "--set NAME",
+            ] {
+                assert!(text.contains(needle), "{args:?}: {text}");
+            }
+        }
+        // An unquoted glob the shell expanded: quote it.
+        let text = exit_text(&[
+            "-f",
+            "/b/shop-2026-11-21.sql.gz",
+            "/b/shop-2026-11-22.sql.gz",
+        ]);
+        assert!(
+            text.contains("unexpected argument '/b/shop-2026-11-22.sql.gz'")
+                && text.contains("unquoted glob")
+                && text.contains("quote it"),
+            "{text}"
+        );
+        // --per-database names the database with its first group.
+        let text = exit_text(&["-f", "/b", "--per-database", "^[a-z]+_"]);
+        assert!(text.contains("has no capture group"), "{text}");
+        assert!(config(&["-f", "/b", "--per-database", "^([a-z]+)_"])
+            .per_database
+            .is_some());
+        // A misspelt option: a near miss is suggested, a far-fetched one is not.
+        let text = exit_text(&["-f", "x", "--bogus"]);
+        assert!(!text.contains("--log-run-start"), "{text}");
+        let text = exit_text(&["-f", "x", "--warnin-age", "1h"]);
+        assert!(text.contains("'--warning-age'"), "{text}");
+    }
+
+    #[test]
+    fn usage_errors_are_json_with_output_json() {
+        for args in [
+            &["-f", "x", "-w", "10x", "--output", "json"][..],
+            &["--output=json", "-f", "x", "--bogus"],
+            &[
+                "--output",
+                "json",
+                "--set",
+                "shop",
+                "--config",
+                "/nonexistent/backups.toml",
+            ],
+        ] {
+            let text = exit_text(args);
+            let v: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"));
+            assert_eq!(v["state"], "UNKNOWN", "{text}");
+            assert_eq!(v["exit_code"], 3, "{text}");
+            assert_eq!(v["findings"][0]["check"], "usage", "{text}");
+            assert_eq!(v["plugin"], "check_backup", "{text}");
+            assert!(v["summary"].as_str().unwrap().len() > 10, "{text}");
+        }
+        assert!(exit_text(&["-f", "x", "--bogus"]).starts_with("BACKUP UNKNOWN - "));
+    }
+
+    #[test]
+    fn mariadb_dump_is_an_alias_of_mysqldump() {
+        assert!(matches!(
+            config(&["-f", "x", "--marker", "mariadb-dump"]).marker,
+            MarkerChoice::Rule(MarkerRule::Mysqldump)
+        ));
+        assert!(!exit_text(&["-f", "x", "--marker", "oracle"]).is_empty());
         assert!(exit_text(&["--help"]).contains("--warning-age"));
     }
 }

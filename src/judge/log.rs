@@ -141,6 +141,18 @@ pub fn evaluate_log(
             )
         });
     }
+    if let (Some(true), Some(line)) = (log.success_seen, &log.success_line) {
+        let re = rules.success.as_ref().map(|r| r.as_str()).unwrap_or("");
+        findings.push(Finding::new(
+            Check::LogSuccess,
+            State::Ok,
+            format!(
+                "success line /{}/ found ({})",
+                crate::text::safe(re, 80),
+                quote_line(line)
+            ),
+        ));
+    }
     if log.success_seen == Some(false) {
         let re = rules.success.as_ref().map(|r| r.as_str()).unwrap_or("");
         findings.push(Finding::new(

@@ -77,6 +77,8 @@ pub enum Check {
     Timeout,
     /// A bug in the check itself.
     Internal,
+    /// The command line or the configuration file (usage errors).
+    Usage,
 }
 
 impl Check {
@@ -109,6 +111,7 @@ impl Check {
             Check::LogSuccess => "log_success",
             Check::Timeout => "timeout",
             Check::Internal => "internal",
+            Check::Usage => "usage",
         }
     }
 }

@@ -17,11 +17,18 @@ impl Report {
 fn headline(file: &str, facts: &Facts) -> String {
     let mut parts = Vec::new();
     if let Some(dbs) = &facts.databases {
-        let names: Vec<&str> = dbs.iter().map(|d| d.name.as_str()).take(20).collect();
+        // The databases that have a dump: an expected one without any is a problem of its
+        // own ("no dump of database ..."), not one of the databases backed up.
+        let dumped: Vec<&str> = dbs
+            .iter()
+            .filter(|d| d.file.is_some())
+            .map(|d| d.name.as_str())
+            .collect();
+        let names: Vec<&str> = dumped.iter().copied().take(20).collect();
         parts.push(format!(
             "{} database{} ({})",
-            dbs.len(),
-            if dbs.len() == 1 { "" } else { "s" },
+            dumped.len(),
+            if dumped.len() == 1 { "" } else { "s" },
             crate::text::safe(&names.join(", "), 300)
         ));
     }
@@ -126,5 +133,26 @@ mod tests {
         r.facts.age_seconds = Some(7200.0);
         r.facts.size_bytes = Some(2048);
         assert_eq!(r.summary(), "cut; old; /b/db.sql.gz: 2h 0m old, 2.0 KiB");
+    }
+
+    #[test]
+    fn headline_counts_only_databases_with_a_dump() {
+        use crate::judge::DatabaseSummary;
+        let mut r = Report {
+            file: Some("/b".into()),
+            ..Default::default()
+        };
+        let db = |name: &str, file: Option<&str>| DatabaseSummary {
+            name: name.into(),
+            file: file.map(Into::into),
+            ..Default::default()
+        };
+        r.facts.databases = Some(vec![
+            db("shop", Some("/b/shop.sql.gz")),
+            db("crm", Some("/b/crm.sql.gz")),
+            db("billing", None),
+            db("hr", None),
+        ]);
+        assert_eq!(r.summary(), "/b: 2 databases (shop, crm)");
     }
 }

@@ -278,6 +278,10 @@ for f in $(printf '%s\n' "${!MODES[@]}" | sort); do
         fail "installed $f" "missing or not from check-backup: $(dpkg -S "$f" 2>&1)"
     fi
 done
+# The content-verdict cache: nagios (the checks) reads and writes, root (the backup job's
+# --verify-only) writes, nobody else looks in.
+expect_eq "postinst created /var/cache/check_backup (mode, owner)" "750 nagios:nagios" \
+    "$(stat -c '%a %U:%G' /var/cache/check_backup 2>&1)"
 executables=$(dpkg -L check-backup | while read -r f; do [[ -f $f && -x $f ]] && echo "$f"; done)
 expect_eq "the package's executables are the plugin and backup-report (no gen-docs)" "$(printf '%s\n' /usr/bin/backup-report "$PLUGIN")" "$(sort <<<"$executables")"
 expect_eq "NRPE example is a conffile" "/etc/nagios/nrpe.d/check_backup.cfg" \
@@ -528,7 +532,7 @@ part "C. Icinga 2 (the shipped CheckCommand and apply rule, REST API)"
 I=$T/icinga2
 IB=$I/backups
 mkdir -p "$I/etc" "$I/data/certs" "$I/log" "$I/cache" "$I/spool" "$I/run" \
-    "$IB/mysql-ok" "$IB/mysql-incident" "$IB/pg" "$IB/cluster" "$IB/options"
+    "$IB/mysql-ok" "$IB/mysql-incident" "$IB/pg" "$IB/cluster" "$IB/options" "$IB/set"
 NODE=check-backup-e2e
 API_PORT=$(free_port)
 SINK_PORT=$(free_port)
@@ -550,6 +554,20 @@ put "$FIX/postgres/shop.sql.gz" "$IB/pg/shop-2026-11-24.sql.gz" $((27 * 3600))
 put "$FIX/postgres/cluster.sql.gz" "$IB/cluster/cluster-2026-11-25.sql.gz" 300
 put "$FIX/mariadb/shop-wrapper.sql.gz" "$IB/options/shop-2026-11-25.sql.gz" 120
 put "$FIX/logs/mariadb-clean.log" "$IB/options.log" 60
+# A backup set of the configuration file with non-default thresholds: a 30 h old dump is
+# OK under warning-age = "2d" (it would be WARNING under the plugin's default 26h).
+put "$FIX/mariadb/shop-wrapper.sql.gz" "$IB/set/shop-2026-11-24.sql.gz" $((30 * 3600))
+cat >"$IB/backups.toml" <<EOF
+[defaults]
+warning-age = "2d"
+critical-age = "4d"
+
+[set.shop]
+dump = "$IB/set/"
+marker = "mysqldump"
+critical-size = "1K"
+max-shrink = 30
+EOF
 
 # PKI as `icinga2 api setup` does it, into the temporary data directory (the icinga2 CLI
 # runs as nagios).
@@ -636,6 +654,11 @@ object Host "db-e2e" {
     backup_dump = "$IB/cluster/"
     backup_marker = "pg_dumpall"
   }
+  /* a backup set of the configuration file: only --config and --set are passed */
+  vars.backups["set"] = {
+    backup_config = "$IB/backups.toml"
+    backup_set = "shop"
+  }
   /* every argument of the CheckCommand at once */
   vars.backups["options"] = {
     backup_dump = "$IB/options/"
@@ -706,7 +729,7 @@ up=
 for _ in $(seq 1 300); do
     kill -0 "$ICINGA_PID" 2>/dev/null || break
     if n=$(api GET '/objects/services?attrs=name' 2>/dev/null | jq '.results | length'); then
-        if [[ $n -ge 6 ]]; then up=$n; break; fi
+        if [[ $n -ge 7 ]]; then up=$n; break; fi
     fi
     sleep 0.1
 done
@@ -715,7 +738,7 @@ pass "icinga2 (pid $ICINGA_PID) REST API up on 127.0.0.1:$API_PORT in $(($(ms_si
 expect_loopback_only icinga2 "$ICINGA_PID"
 services=$(api GET '/objects/services?attrs=name' | jq -r '.results[].attrs.name' | sort | paste -sd' ')
 expect_eq "the shipped apply rule made one service per vars.backups entry" \
-    "backup-mysql backup-mysql-incident backup-options backup-pg_dump backup-pg_dumpall perfdata-control" "$services"
+    "backup-mysql backup-mysql-incident backup-options backup-pg_dump backup-pg_dumpall backup-set perfdata-control" "$services"
 
 # The Graphite writer connects on its reconnect timer (10 s after the start): results that
 # come before are not sent. Wait for it.
@@ -733,7 +756,7 @@ done
 t_req=$(date +%s.%N)
 resched=$(api POST /actions/reschedule-check '{"type": "Service", "filter": "host.name == \"db-e2e\"", "force": true}' \
     | jq '[.results[] | select(.code == 200)] | length')
-expect_eq "reschedule-check accepted for every service" 6 "$resched"
+expect_eq "reschedule-check accepted for every service" 7 "$resched"
 fresh=
 for i in $(seq 1 150); do
     stale=$(api GET '/objects/services?attrs=last_check_result' \
@@ -817,10 +840,30 @@ for o in $cli_opts; do
     [[ $(count_arg "$o") -ge 1 ]] || not_passed+="$o "
 done
 expect_eq "every CLI option reached the plugin through Icinga 2" "" "$not_passed"
+# The CheckCommand has no defaults of its own: only the vars a service sets are passed,
+# every other default is the plugin's (one place).
 mapfile -t argv < <(cr backup-pg_dump '.command[]')
-expect_eq "defaults from vars.backup_*: backup-pg_dump's argv" \
-    "$PLUGIN --checksum auto --critical-age 50h --dump $IB/pg/shop-*.sql.* --future-tolerance 5m --log-dump-slack 2h --marker pg_dump --timeout 50 --warning-age 26h" \
-    "${argv[*]}"
+expect_eq "only the service's vars are passed: backup-pg_dump's argv" \
+    "$PLUGIN --dump $IB/pg/shop-*.sql.* --marker pg_dump" "${argv[*]}"
+mapfile -t argv < <(cr backup-set '.command[]')
+expect_eq "a backup set through Icinga 2: argv is --config and --set only" \
+    "$PLUGIN --config $IB/backups.toml --set shop" "${argv[*]}"
+# ...and Icinga's answer is exactly the one check_backup gives by hand (as nagios, cwd /).
+set +e
+hand_out=$(cd / && runuser -u nagios -- env -i PATH=/usr/bin:/bin "$PLUGIN" --config "$IB/backups.toml" --set shop 2>&1)
+hand_rc=$?
+set -e
+hand_first=$(first_line "$hand_out")
+expect_eq "backup set by hand: OK (30 h old, warning-age = \"2d\" in the file)" 0 "$hand_rc"
+expect_re "backup set by hand: summary" "^BACKUP OK - $IB/set/shop-2026-11-24\\.sql\\.gz: 1d 6h old, " "$hand_first"
+expect_eq "backup set through Icinga 2: exit_status as by hand" "$hand_rc" "$(cr backup-set .exit_status)"
+expect_eq "backup set through Icinga 2: output as by hand" "${hand_first%% | *}" "$(cr backup-set .output | head -n 1 | sed 's/ *$//')"
+norm_age() { sed -E 's/^age=[0-9]+s;/age=Ns;/'; }
+expect_eq "backup set through Icinga 2: perfdata (the file's thresholds) as by hand" \
+    "$(tr ' ' '\n' <<<"${hand_first#* | }" | norm_age)" \
+    "$(cr backup-set '.performance_data[]' | norm_age)"
+expect_re "backup set: the file's warning-age (2d = 172800 s) in the perfdata" '^age=Ns;172800;345600;0$' \
+    "$(cr backup-set '.performance_data[0]' | norm_age)"
 
 # Perfdata as Icinga 2 parses it: its own parse_performance_data() over the API console...
 for s in backup-mysql backup-mysql-incident backup-pg_dump; do
@@ -1156,6 +1199,28 @@ moved shop.sql.gz "$OUT/mysql/shop-gzip.sql.gz"
 check_as_nagios -f "$OUT/mysql/shop-gzip.sql.gz" -l "$OUT/mysql-gzip.log" -C 1K
 expect_eq "check mariadb-dump | gzip + log: OK" 0 "$CHECK_RC"
 expect_re "check mariadb-dump | gzip + log: summary" "^BACKUP OK - .*shop-gzip\\.sql\\.gz: .*, gzip, .* uncompressed, mysqldump complete on .*; log .*exit status 0, 0 errors, 0 warnings \\| " "$(first_line "$CHECK_OUT")"
+
+# The backup job's hook, as README says: --verify-only as root right after the dump is
+# written (no --settle 0: the job knows the dump is finished), then the check as nagios
+# uses the job's verdict from the package's cache directory instead of decoding again.
+wrap "$OUT/mysql-job.log" shop.sql.gz -- mariadb-dump shop
+mkdir -p "$OUT/mysql-job"
+moved shop.sql.gz "$OUT/mysql-job/shop.sql.gz"
+set +e
+job_out=$(cd / && "$PLUGIN" --verify-only -f "$OUT/mysql-job/shop.sql.gz" -v 2>&1)
+job_rc=$?
+set -e
+expect_eq "--verify-only as root right after the dump: exit 0, the verdict's" 0 "$job_rc"
+expect_not_contains "--verify-only as root right after the dump: no 'backup in progress'" "in progress" "$job_out"
+expect_contains "--verify-only as root: uses the package's cache directory" "cache: /var/cache/check_backup" "$job_out"
+expect_contains "--verify-only as root: stores its verdict" "cache: verdict stored" "$job_out"
+entry=$(grep -lF "\"$OUT/mysql-job/shop.sql.gz\"" /var/cache/check_backup/*.json 2>/dev/null | head -n 1 || true)
+expect_eq "--verify-only as root: its entry is root's and readable by all" "644 root" "$(stat -c '%a %U' "$entry" 2>&1)"
+check_as_nagios -f "$OUT/mysql-job/shop.sql.gz" -v
+expect_eq "check as nagios after the job's --verify-only: OK" 0 "$CHECK_RC"
+expect_contains "check as nagios after the job's --verify-only: a cache hit, not decoded again" \
+    "cache: hit, dump not decoded" "$CHECK_OUT"
+expect_re "check as nagios after the job's --verify-only: says so" "mysqldump complete .*\\(verified [^)]* ago, cached\\)" "$CHECK_OUT"
 
 wrap "$OUT/mysql-zstd.log" shop.sql.zst -z 'zstd -q' -- mariadb-dump shop
 expect_eq "mariadb-dump shop | zstd: job exit 0" 0 "$WRAP_RC"

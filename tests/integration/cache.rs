@@ -349,3 +349,93 @@ impl Drop for Stopped {
         unsafe { libc::kill(self.0, libc::SIGCONT) };
     }
 }
+
+/// The backup job runs `--verify-only` as root right after writing the dump; the check runs
+/// as the monitoring user (here `nobody`) from the same cache directory, set up as the
+/// package sets up /var/cache/check_backup (owned by the monitoring user, 0750).
+#[test]
+fn verify_only_as_root_hands_over_to_the_unprivileged_check() {
+    let dir = tempfile::tempdir().unwrap();
+    chmod(dir.path(), 0o755);
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    chmod(&cache, 0o750);
+    if is_root() {
+        let (uid, gid) = nobody();
+        std::os::unix::fs::chown(&cache, Some(uid), Some(gid)).unwrap();
+    }
+    // Written a moment ago: the job knows it is finished.
+    let dump = write_aged(dir.path(), "db.sql.gz", &gzip(&mysqldump(2000, true)), 0);
+    chmod(&dump, 0o644);
+    let job = run(&[
+        "--verify-only",
+        "-f",
+        dump.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "-v",
+    ]);
+    job.expect("OK").says("mysqldump complete");
+    assert!(!job.stdout.contains("in progress"), "{}", job.stdout);
+    assert!(
+        job.stdout.contains("cache: verdict stored"),
+        "{}",
+        job.stdout
+    );
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let meta = std::fs::metadata(&entries[0]).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o644
+    );
+    // The check, as the monitoring user (--settle 0: the dump is seconds old).
+    let check = Run::check_backup_unprivileged(&[
+        "-f",
+        dump.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--settle",
+        "0",
+        "-v",
+    ])
+    .output();
+    check.expect("OK");
+    assert!(
+        check.stdout.contains("cache: hit, dump not decoded") && check.stdout.contains("cached)"),
+        "{}",
+        check.stdout
+    );
+}
+
+/// `--verify-only` runs right after the dump is written: no "backup in progress", and its
+/// exit code is the verdict's (a cut dump is CRITICAL, not WARNING).
+#[test]
+fn verify_only_right_after_the_dump_ignores_settle() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let full = gzip(&mysqldump(2000, true));
+    let cut = write_aged(dir.path(), "cut.sql.gz", &gzip(&mysqldump(2000, false)), 0);
+    let good = write_aged(dir.path(), "good.sql.gz", &full, 0);
+    for (path, state) in [(&good, "OK"), (&cut, "CRITICAL")] {
+        let a = run(&[
+            "--verify-only",
+            "-f",
+            path.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--settle",
+            "10m",
+        ]);
+        a.expect(state);
+        assert!(!a.stdout.contains("in progress"), "{}", a.stdout);
+    }
+    // The check itself still applies --settle.
+    check(&good, &["--cache-dir", cache.to_str().unwrap()])
+        .expect("WARNING")
+        .says("in progress");
+}

@@ -399,7 +399,51 @@ fn unreadable_dump_is_unknown_naming_user_and_fix() {
     );
     assert!(stdout.contains(&path.display().to_string()), "{stdout}");
     assert!(stdout.contains("as user "), "{stdout}");
-    assert!(stdout.contains("setfacl -m u:nagios:r"), "{stdout}");
+    if is_root() {
+        // The fix for the file, and for tomorrow's dump in the same directory.
+        let d = dir.path().display();
+        for hint in [
+            format!("'setfacl -m u:nobody:r {}'", path.display()),
+            format!("'setfacl -R -m u:nobody:rX {d} && setfacl -d -m u:nobody:rX {d}'"),
+            "apt-get install acl".to_string(),
+        ] {
+            assert!(stdout.contains(&hint), "{hint}: {stdout}");
+        }
+    }
+}
+
+/// A directory the monitoring user may list but not traverse (r without x): its entries
+/// cannot even be looked at, so the newest dump is unknown: UNKNOWN naming the directory,
+/// the user and the fix, never CRITICAL "no dump found (1 entries skipped)". The same
+/// through a glob and per database.
+#[test]
+fn listable_but_not_traversable_directory_is_unknown_naming_user_and_fix() {
+    if !is_root() {
+        return; // the owner of a directory can always fix it: only meaningful as root
+    }
+    let top = tempfile::tempdir().unwrap();
+    chmod(top.path(), 0o755);
+    let dir = top.path().join("mysql");
+    std::fs::create_dir(&dir).unwrap();
+    write_aged(&dir, "shop-2026-11-24.sql.gz", &gzip(&complete()), HOUR);
+    chmod(&dir, 0o744);
+    let d = dir.display().to_string();
+    let glob = format!("{d}/shop-*.sql.gz");
+    for args in [
+        vec!["-f", d.as_str()],
+        vec!["-f", glob.as_str()],
+        vec!["-f", d.as_str(), "--per-database", "^([a-z]+)-"],
+    ] {
+        let a = Run::check_backup_unprivileged(&args).output();
+        a.expect("UNKNOWN")
+            .says(&format!(
+                "permission denied reading {d} as user nobody (uid "
+            ))
+            .says(&format!(
+                "'setfacl -R -m u:nobody:rX {d} && setfacl -d -m u:nobody:rX {d}'"
+            ))
+            .says("apt-get install acl");
+    }
 }
 
 #[test]

@@ -195,7 +195,16 @@ fn success_line_is_required_when_asked() {
         "y.log",
         b"INFO - starting\nINFO - backup complete\n",
     );
-    log(&path, &["--log-success", "backup complete"]).expect("OK");
+    let a = log(&path, &["--log-success", "backup complete"]);
+    a.expect("OK");
+    // Met, it has its line in the long output like every other rule.
+    assert!(
+        a.stdout.contains(
+            "[OK] log_success: success line /backup complete/ found (line 2: 'INFO - backup complete')"
+        ),
+        "{}",
+        a.stdout
+    );
 }
 
 #[test]

@@ -413,3 +413,20 @@ pub fn set_age(path: &Path, age_secs: i64) {
         .as_secs() as i64;
     filetime::set_file_mtime(path, filetime::FileTime::from_unix_time(now - age_secs, 0)).unwrap();
 }
+
+/// The uid and gid of `nobody`, the user [`Run::check_backup_unprivileged`] runs as.
+pub fn nobody() -> (u32, u32) {
+    let name = std::ffi::CString::new("nobody").unwrap();
+    // SAFETY: getpwnam returns a pointer into static storage, read at once; no other
+    // thread of the tests calls getpw* functions.
+    unsafe {
+        let pw = libc::getpwnam(name.as_ptr());
+        assert!(!pw.is_null(), "no user nobody");
+        ((*pw).pw_uid, (*pw).pw_gid)
+    }
+}
+
+/// Sets the permission bits of `path`.
+pub fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
