@@ -744,14 +744,21 @@ impl Run<'_> {
         let (findings, perf, summary) =
             judge::log::evaluate_log(&facts, &shown, mtime, self.now, &log.thresholds, &log.rules);
         report.findings.extend(findings);
-        if let Some((_, dump)) = dumps.iter().find(|(_, d)| d.has_marker) {
-            report
-                .findings
-                .extend(judge::log::failed_run_vs_complete_dump(
-                    &facts,
-                    dump.has_marker,
-                    dump.writer,
-                ));
+        // One finding for the run, naming the databases whose dumps look complete.
+        let complete: Vec<&(Option<String>, DumpSeen)> =
+            dumps.iter().filter(|(_, d)| d.has_marker).collect();
+        if let Some((_, dump)) = complete.first() {
+            if let Some(mut f) = judge::log::failed_run_vs_complete_dump(&facts, true, dump.writer)
+            {
+                let names: Vec<&str> = complete
+                    .iter()
+                    .filter_map(|(db, _)| db.as_deref())
+                    .collect();
+                if !names.is_empty() {
+                    f.message = format!("{}: {}", safe(&names.join(", "), 200), f.message);
+                }
+                report.push(f);
+            }
         }
         for (db, dump) in dumps {
             if let Some(mut f) =

@@ -263,6 +263,15 @@ fn verify_mydumper(dir: &Path, progress: &AtomicU64) -> io::Result<ArchiveFacts>
     let mut compressed = 0;
     for (path, size) in &names {
         facts.data_entries += 1;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        // A compressed file holds at least its format's header: an empty one was cut before
+        // its first byte (mydumper 0.10 on a full disk leaves them, finishes and exits 0).
+        if *size == 0 && [".gz", ".zst"].iter().any(|s| name.ends_with(s)) {
+            facts.problem = Some(format!(
+                "{name} is empty (0 bytes, not even a compression header): written on a full disk, or cut"
+            ));
+            return Ok(facts);
+        }
         let file = crate::sys::open_readonly(path)?;
         let stream = crate::decode::verify_stream(file, *size, progress)?;
         if stream.compression != crate::facts::Compression::Plain {
@@ -524,6 +533,17 @@ mod tests {
             "{}",
             f.detail
         );
+        // Finished, but a table file is empty: mydumper 0.10 on a full disk.
+        let full_disk = dir_with(&[
+            ("metadata", b"Finished dump at: 2026-11-27 02:25:00\n"),
+            ("shop-schema-create.sql", b"CREATE DATABASE shop;\n"),
+            ("shop.orders.sql.gz", b""),
+        ]);
+        assert!(verify(full_disk.path(), DirKind::Mydumper, &p)
+            .unwrap()
+            .problem
+            .unwrap()
+            .starts_with("shop.orders.sql.gz is empty (0 bytes"));
         let unfinished = dir_with(&[
             ("metadata", b"Started dump at: x\n"),
             ("shop-schema-create.sql", b""),
