@@ -312,39 +312,30 @@ pub fn run_after_dump(
     dump_mtime: SystemTime,
     t: &LogThresholds,
 ) -> Option<Finding> {
-    let mut findings = Vec::new();
     let dump_time = chrono::DateTime::<chrono::Local>::from(dump_mtime);
     let shown = |t: chrono::DateTime<chrono::Local>| t.format("%Y-%m-%d %H:%M:%S").to_string();
-    match log.first_time {
+    let message = match log.first_time {
         Some(started) => {
             let after = (started - dump_time).num_milliseconds() as f64 / 1000.0;
-            if after > t.skew {
-                findings.push(Finding::new(
-                    Check::Consistency,
-                    State::Critical,
-                    format!(
-                        "the job's last run (started {}) produced no dump: the newest dump was written {} before it, at {}",
-                        shown(started),
-                        human_duration(after),
-                        shown(dump_time)
-                    ),
-                ));
-            }
+            (after > t.skew).then(|| {
+                format!(
+                    "the job's last run (started {}) produced no dump: the newest dump was written {} before it, at {}",
+                    shown(started),
+                    human_duration(after),
+                    shown(dump_time)
+                )
+            })
         }
         None => {
             let after = seconds_between(log_mtime, dump_mtime);
-            if after > t.dump_slack {
-                findings.push(Finding::new(
-                    Check::Consistency,
-                    State::Critical,
-                    format!(
-                        "the log was written {} after the newest dump (more than --log-dump-slack {}): the last run produced no dump",
-                        human_duration(after),
-                        human_duration(t.dump_slack)
-                    ),
-                ));
-            }
+            (after > t.dump_slack).then(|| {
+                format!(
+                    "the log was written {} after the newest dump (more than --log-dump-slack {}): the last run produced no dump",
+                    human_duration(after),
+                    human_duration(t.dump_slack)
+                )
+            })
         }
-    }
-    findings.pop()
+    }?;
+    Some(Finding::new(Check::Consistency, State::Critical, message))
 }
