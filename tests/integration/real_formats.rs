@@ -82,22 +82,7 @@ fn fresh_copy() -> tempfile::TempDir {
     for line in String::from_utf8_lossy(&walk.stdout).lines() {
         set_age(Path::new(line), 600);
     }
-    let mtimes = std::fs::read_to_string(root.join("MTIMES.tsv")).unwrap();
-    let dated: Vec<(String, i64)> = mtimes
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (path, when) = l.split_once('\t').unwrap();
-            let t = chrono::NaiveDateTime::parse_from_str(
-                when.trim_end_matches(" UTC"),
-                "%Y-%m-%d %H:%M:%S",
-            )
-            .unwrap()
-            .and_utc()
-            .timestamp();
-            (path.to_string(), t)
-        })
-        .collect();
+    let dated = read_mtimes(&root.join("MTIMES.tsv"));
     let newest = dated.iter().map(|(_, t)| *t).max().unwrap();
     for (path, t) in &dated {
         set_age(&root.join(path), 600 + (newest - t));

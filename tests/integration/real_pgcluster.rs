@@ -26,22 +26,7 @@ fn fresh_copy(newest_age: i64) -> (tempfile::TempDir, PathBuf) {
         .status()
         .unwrap();
     assert!(status.success());
-    let mtimes = std::fs::read_to_string(root.join("MTIMES.tsv")).unwrap();
-    let dated: Vec<(String, i64)> = mtimes
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (path, when) = l.split_once('\t').unwrap();
-            let t = chrono::NaiveDateTime::parse_from_str(
-                when.trim_end_matches(" UTC"),
-                "%Y-%m-%d %H:%M:%S",
-            )
-            .unwrap()
-            .and_utc()
-            .timestamp();
-            (path.to_string(), t)
-        })
-        .collect();
+    let dated = read_mtimes(&root.join("MTIMES.tsv"));
     assert!(dated.len() > 30, "MTIMES.tsv lists {} files", dated.len());
     let newest = dated.iter().map(|(_, t)| *t).max().unwrap();
     for (path, t) in &dated {

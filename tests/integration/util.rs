@@ -430,3 +430,25 @@ pub fn nobody() -> (u32, u32) {
 pub fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
 }
+
+/// The `path<TAB>YYYY-MM-DD HH:MM:SS UTC` lines of a fixture's MTIMES.tsv (git keeps no
+/// mtimes), as (path, Unix time).
+pub fn read_mtimes(file: &Path) -> Vec<(String, i64)> {
+    let mtimes =
+        std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    mtimes
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (path, when) = l.split_once('\t').unwrap();
+            let t = chrono::NaiveDateTime::parse_from_str(
+                when.trim_end_matches(" UTC"),
+                "%Y-%m-%d %H:%M:%S",
+            )
+            .unwrap()
+            .and_utc()
+            .timestamp();
+            (path.to_string(), t)
+        })
+        .collect()
+}
