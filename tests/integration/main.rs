@@ -25,4 +25,5 @@ mod real_pgcluster;
 mod reliability;
 mod report;
 mod schedule;
+mod shipped;
 mod sidecars;
