@@ -266,6 +266,7 @@ declare -A MODES=(
     [/usr/share/zsh/vendor-completions/_backup-report]=644
     [/usr/share/fish/vendor_completions.d/backup-report.fish]=644
     [$EXAMPLES/backups.toml]=644
+    [$EXAMPLES/check_backup-output.schema.json]=644
     [/etc/nagios/nrpe.d/check_backup.cfg]=644
     [$EXAMPLES/icinga2/command-check-backup.conf]=644
     [$EXAMPLES/icinga2/services.conf]=644
@@ -345,7 +346,7 @@ for f in /usr/share/man/man1/check_backup.1.gz /usr/share/bash-completion/comple
     "$EXAMPLES/nrpe/check_backup.cfg" /usr/share/licenses/check-backup/LICENSE \
     /usr/share/man/man1/backup-report.1.gz /usr/share/bash-completion/completions/backup-report \
     /usr/share/zsh/site-functions/_backup-report /usr/share/fish/vendor_completions.d/backup-report.fish \
-    "$EXAMPLES/backups.toml"; do
+    "$EXAMPLES/backups.toml" "$EXAMPLES/check_backup-output.schema.json"; do
     expect_contains "rpm contains $f" " $f" "$rpm_list"
 done
 expect_eq "rpm: NRPE example is a config file" "/etc/nrpe.d/check_backup.cfg" "$(rpm -qp --configfiles "$RPM" 2>/dev/null)"
