@@ -1,12 +1,13 @@
-//! Generates the man page and the shell completions of `check_backup` from its clap
-//! definitions (`check_backup::cli::Args`), for the packages (`packaging/build.sh`).
+//! Generates the man pages and the shell completions of `check_backup` and `backup-report`
+//! from their clap definitions (`check_backup::cli::Args`, `check_backup::report::Args`),
+//! for the packages (`packaging/build.sh`).
 //!
 //! ```sh
 //! cargo run --release --example gen-docs -- target/assets
 //! ```
 //!
-//! writes `OUT/man/check_backup.1` and `OUT/completions/{check_backup.bash,_check_backup,
-//! check_backup.fish}`. It is a cargo example, not a binary: the packages do not install it.
+//! writes `OUT/man/{check_backup,backup-report}.1` and `OUT/completions/{NAME.bash,_NAME,
+//! NAME.fish}` for both. It is a cargo example, not a binary: the packages do not install it.
 
 use std::fs;
 use std::io::Write;
@@ -17,8 +18,10 @@ use clap_complete::Shell;
 use roff::{bold, roman, Roff};
 
 use check_backup::cli::Args;
+use check_backup::report::Args as ReportArgs;
 
 const BIN: &str = "check_backup";
+const REPORT: &str = "backup-report";
 
 fn main() {
     let out = std::env::args_os()
@@ -41,18 +44,113 @@ fn run(out: &Path) -> std::io::Result<()> {
     fs::write(man_dir.join(format!("{BIN}.1")), page)?;
     println!("{}", man_dir.join(format!("{BIN}.1")).display());
 
-    for (shell, name) in [
-        (Shell::Bash, format!("{BIN}.bash")),
-        (Shell::Zsh, format!("_{BIN}")),
-        (Shell::Fish, format!("{BIN}.fish")),
-    ] {
-        let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut Args::command(), BIN, &mut buf);
-        let path = comp_dir.join(name);
-        fs::write(&path, buf)?;
-        println!("{}", path.display());
+    let page = report_man_page()?;
+    fs::write(man_dir.join(format!("{REPORT}.1")), page)?;
+    println!("{}", man_dir.join(format!("{REPORT}.1")).display());
+
+    for (bin, command) in [(BIN, Args::command()), (REPORT, ReportArgs::command())] {
+        for (shell, name) in [
+            (Shell::Bash, format!("{bin}.bash")),
+            (Shell::Zsh, format!("_{bin}")),
+            (Shell::Fish, format!("{bin}.fish")),
+        ] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut command.clone(), bin, &mut buf);
+            let path = comp_dir.join(name);
+            fs::write(&path, buf)?;
+            println!("{}", path.display());
+        }
     }
     Ok(())
+}
+
+/// backup-report's page: clap's sections plus exit status, examples, files, see also.
+fn report_man_page() -> std::io::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(ReportArgs::command())
+        .section("1")
+        .source(format!("check_backup {}", env!("CARGO_PKG_VERSION")))
+        .manual("Monitoring Plugins");
+    let mut w: Vec<u8> = Vec::new();
+    man.render_title(&mut w)?;
+    man.render_name_section(&mut w)?;
+    man.render_synopsis_section(&mut w)?;
+    man.render_description_section(&mut w)?;
+    let mut r = Roff::new();
+    paragraphs(
+        &mut r,
+        "backup-report runs check_backup --config FILE --set NAME --output json for every \
+         set of the configuration file (in parallel, each with its own time limit), adds the \
+         results other hosts wrote (--from DIR) and the last results of the Icinga 2 \
+         services whose check command is backup (--icinga-api), appends one line per set to \
+         the history file and writes one report: text for a daily mail, JSON, or a \
+         self-contained HTML page with size sparklines.",
+    );
+    r.to_writer(&mut w)?;
+    man.render_options_section(&mut w)?;
+    let mut r = Roff::new();
+    r.control("SH", ["EXIT STATUS"]);
+    for (code, text) in [
+        ("0", "every set is OK (or --help, --version)."),
+        ("1", "the worst set is WARNING."),
+        ("2", "at least one set is CRITICAL."),
+        (
+            "3",
+            "the worst set is UNKNOWN, or the report could not do its job (an unreadable \
+             configuration, an unreachable API, a set that timed out). --help and --version \
+             exit 0.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(code)]);
+        r.text([roman(text)]);
+    }
+    paragraphs(
+        &mut r,
+        "States are ranked as check_backup ranks its findings: CRITICAL, WARNING, UNKNOWN, OK.",
+    );
+    r.control("SH", ["EXAMPLES"]);
+    example(
+        &mut r,
+        "A daily mail of every set of this host:",
+        &["backup-report --config /etc/check_backup/backups.toml --format text | mail -s 'backup report' ops@example.com"],
+    );
+    example(
+        &mut r,
+        "One HTML page for a whole fleet:",
+        &[
+            "backup-report --from /srv/backup-results --icinga-api https://icinga.example.com:5665 \\",
+            "    --icinga-user report --icinga-ca /var/lib/icinga2/certs/ca.crt --format html --output page.html",
+        ],
+    );
+    r.control("SH", ["FILES"]);
+    for (path, text) in [
+        (
+            "/etc/check_backup/backups.toml",
+            "the backup sets of this host (the default of --config); the same file serves \
+             check_backup --set NAME.",
+        ),
+        (
+            "/usr/share/doc/check-backup/examples/backups.toml",
+            "a commented example of every kind of set: a single dump, a glob, one dump per \
+             database, only a log, a schedule.",
+        ),
+        (
+            "/var/lib/check_backup/history.jsonl",
+            "the history (the default of --history): one JSON line per set and run.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(path)]);
+        r.text([roman(text)]);
+    }
+    r.to_writer(&mut w)?;
+    man.render_version_section(&mut w)?;
+    let mut r = Roff::new();
+    r.control("SH", ["SEE ALSO"]);
+    r.text([roman("check_backup(1), icinga2(8), mail(1)")]);
+    r.to_writer(&mut w)?;
+    w.flush()?;
+    Ok(w)
 }
 
 /// The clap-generated sections (name, synopsis, description, options, version) plus the
@@ -211,7 +309,12 @@ fn files() -> Roff {
         (
             "/usr/share/doc/check-backup/examples/",
             "the Icinga 2 CheckCommand \"backup\", Service apply rules and the agent \
-             (command_endpoint) setup.",
+             (command_endpoint) setup; backups.toml, a commented configuration file (every \
+             kind of set).",
+        ),
+        (
+            "/etc/check_backup/backups.toml",
+            "the backup sets of --set NAME (the default of --config).",
         ),
     ] {
         r.control("TP", []);
@@ -231,7 +334,7 @@ fn see_also() -> Roff {
     let mut r = Roff::new();
     r.control("SH", ["SEE ALSO"]);
     r.text([roman(
-        "icinga2(8), nrpe (nagios-nrpe-server), mysqldump(1), mariadb-dump(1), pg_dump(1), \
+        "backup-report(1), icinga2(8), nrpe (nagios-nrpe-server), mysqldump(1), mariadb-dump(1), pg_dump(1), \
          pg_dumpall(1)",
     )]);
     r

@@ -9,7 +9,8 @@
 # the versions below when missing or different. --debug halves their compile time (on 2
 # cores, cargo-generate-rpm: ~110 CPU-s instead of ~230, it pulls in a whole OpenPGP
 # stack); packaging our 3 MB payload then takes 1-4 s instead of 1 s.
-# Steps: release build of the plugin; man page and shell completions generated from the
+# Steps: release build of the plugin; man pages and shell completions (check_backup and
+# backup-report) generated from the
 # clap definitions (cargo example gen-docs, not installed by the packages); cargo deb;
 # cargo generate-rpm. The paths of the packaged files are in Cargo.toml
 # ([package.metadata.deb], [package.metadata.generate-rpm]).
@@ -49,7 +50,9 @@ cargo build --release --locked --bin check_backup --bin backup-report --example 
 note "man page and shell completions from the clap definitions"
 rm -rf "$ASSETS"
 target/release/examples/gen-docs "$ASSETS"
-gzip -9 -n -c "$ASSETS/man/check_backup.1" >"$ASSETS/man/check_backup.1.gz"
+for page in check_backup backup-report; do
+    gzip -9 -n -c "$ASSETS/man/$page.1" >"$ASSETS/man/$page.1.gz"
+done
 # RPM systems keep plugins in /usr/lib64/nagios/plugins and NRPE's includes in /etc/nrpe.d.
 mkdir -p "$ASSETS/rpm"
 sed -e 's#/usr/lib/nagios/plugins/#/usr/lib64/nagios/plugins/#g' \

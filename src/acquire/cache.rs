@@ -18,6 +18,16 @@
 //!
 //! The same directory holds, per dump, a lock file and a progress file for a background
 //! verification still running (see [`BackgroundLock`]).
+//!
+//! Pruning: the directory would otherwise grow by one entry per dump version forever. When
+//! an entry is stored, at most once per [`PRUNE_INTERVAL`] (the mtime of the stamp file
+//! `.prune`), the cache drops the entries of dumps that no longer exist, entries older than
+//! [`PRUNE_MAX_AGE`], and the oldest beyond [`PRUNE_MAX_ENTRIES`]; with an entry go its lock
+//! and progress files. Lock or progress files without an entry, and temporary files a crash
+//! left, go once older than a day. A lock a verifier holds is never removed (nor its entry
+//! or progress): it is `flock`ed non-blocking first, and unlinked while held. Only regular
+//! files owned by us or root are touched, relative to the directory handle, never through
+//! a symlink. Pruning never fails a check: any error just leaves the file in place.
 
 use std::ffi::CString;
 use std::fs::{self, File};
@@ -64,6 +74,56 @@ impl FileKey {
 const FORMAT: &str = concat!("check_backup-cache-3/", env!("CARGO_PKG_VERSION"));
 /// An entry is a few hundred bytes; anything much larger is not ours.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024;
+/// Pruning runs at most this often (per cache directory).
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// Entries verified longer ago than this are dropped (the dump is re-verified if still checked).
+pub const PRUNE_MAX_AGE: Duration = Duration::from_secs(60 * 24 * 60 * 60);
+/// At most this many entries are kept; the oldest beyond go.
+pub const PRUNE_MAX_ENTRIES: usize = 10_000;
+/// Lock and progress files without an entry, and temporary files, older than this go.
+const ORPHAN_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// The stamp file whose mtime says when the directory was last pruned.
+const PRUNE_STAMP: &str = ".prune";
+
+/// The limits of one pruning pass.
+#[derive(Debug, Clone, Copy)]
+pub struct PruneLimits {
+    /// Entries verified longer ago go.
+    pub max_age: Duration,
+    /// The oldest entries beyond this many go.
+    pub max_entries: usize,
+}
+
+impl Default for PruneLimits {
+    fn default() -> Self {
+        PruneLimits {
+            max_age: PRUNE_MAX_AGE,
+            max_entries: PRUNE_MAX_ENTRIES,
+        }
+    }
+}
+
+/// What a pruning pass removed (entries count their lock and progress files with them).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    /// Entries of dumps that no longer exist.
+    pub gone: usize,
+    /// Entries older than the maximum age.
+    pub old: usize,
+    /// Entries beyond the maximum count.
+    pub excess: usize,
+    /// Lock, progress and temporary files without an entry.
+    pub orphans: usize,
+    /// Entries kept because their verifier holds the lock.
+    pub locked: usize,
+}
+
+/// Only what pruning needs of an entry.
+#[derive(serde::Deserialize)]
+struct EntryHead {
+    path: String,
+    verified_at: u64,
+}
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Entry {
@@ -299,7 +359,176 @@ impl Cache {
                 .unwrap_or(0),
             content: content.clone(),
         };
-        self.write_atomic(&Self::name(dump, "json"), &serde_json::to_vec(&entry)?)
+        self.write_atomic(&Self::name(dump, "json"), &serde_json::to_vec(&entry)?)?;
+        self.maybe_prune(SystemTime::now());
+        Ok(())
+    }
+
+    /// Prunes the directory if the last pass is older than [`PRUNE_INTERVAL`] (the stamp
+    /// file's mtime), and renews the stamp first so concurrent checks do not all prune.
+    /// Never fails: pruning is housekeeping.
+    fn maybe_prune(&self, now: SystemTime) -> Option<Pruned> {
+        let dir = self.open_dir().ok()?;
+        if let Ok(meta) = stat_at(&dir, PRUNE_STAMP) {
+            let stamped =
+                UNIX_EPOCH + Duration::from_secs(u64::try_from(meta.st_mtime).unwrap_or(0));
+            if now
+                .duration_since(stamped)
+                .is_ok_and(|d| d < PRUNE_INTERVAL)
+                || stamped > now + PRUNE_INTERVAL
+            {
+                return None;
+            }
+        }
+        self.write_atomic(PRUNE_STAMP, b"").ok()?;
+        Some(self.prune_with(&dir, PruneLimits::default(), now))
+    }
+
+    /// One pruning pass now, whatever the stamp says (for tests and tools).
+    pub fn prune(&self, limits: PruneLimits, now: SystemTime) -> io::Result<Pruned> {
+        let dir = self.open_dir()?;
+        Ok(self.prune_with(&dir, limits, now))
+    }
+
+    fn prune_with(&self, dir: &File, limits: PruneLimits, now: SystemTime) -> Pruned {
+        let mut pruned = Pruned::default();
+        let Ok(listing) = fs::read_dir(&self.dir) else {
+            return pruned;
+        };
+        let mut entries: Vec<(String, u64)> = Vec::new(); // (hash, verified_at) kept so far
+        let mut others: Vec<(String, String)> = Vec::new(); // (name, hash) of lock/progress
+        let mut stems = std::collections::HashSet::new();
+        let now_secs = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        for item in listing.flatten() {
+            let Ok(name) = item.file_name().into_string() else {
+                continue;
+            };
+            if let Some(hash) = name.strip_suffix(".json").filter(|h| is_hash(h)) {
+                stems.insert(hash.to_string());
+                let Ok(meta) = stat_at(dir, &name) else {
+                    continue;
+                };
+                if !removable(&meta) {
+                    continue;
+                }
+                let head = openat(
+                    dir,
+                    &name,
+                    libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+                    0,
+                )
+                .ok()
+                .and_then(|f| {
+                    let mut bytes = Vec::new();
+                    f.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes).ok()?;
+                    serde_json::from_slice::<EntryHead>(&bytes).ok()
+                });
+                let mtime = u64::try_from(meta.st_mtime).unwrap_or(0);
+                let verified_at = head.as_ref().map_or(mtime, |h| h.verified_at);
+                let gone = head.as_ref().is_some_and(|h| {
+                    matches!(fs::symlink_metadata(&h.path), Err(e) if e.kind() == io::ErrorKind::NotFound)
+                });
+                let old = now_secs.saturating_sub(verified_at) > limits.max_age.as_secs();
+                if gone || old {
+                    match self.remove_entry(dir, hash) {
+                        Removal::Removed if gone => pruned.gone += 1,
+                        Removal::Removed => pruned.old += 1,
+                        Removal::Locked => pruned.locked += 1,
+                        Removal::Kept => {}
+                    }
+                } else {
+                    entries.push((hash.to_string(), verified_at));
+                }
+            } else if let Some(hash) = name
+                .strip_suffix(".lock")
+                .or_else(|| name.strip_suffix(".progress"))
+                .filter(|h| is_hash(h))
+            {
+                others.push((name.clone(), hash.to_string()));
+            } else if name.starts_with(".tmp-") {
+                if let Ok(meta) = stat_at(dir, &name) {
+                    if removable(&meta)
+                        && older_than(&meta, now_secs, ORPHAN_AGE)
+                        && unlinkat(dir, &name).is_ok()
+                    {
+                        pruned.orphans += 1;
+                    }
+                }
+            }
+        }
+        if entries.len() > limits.max_entries {
+            entries.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            let excess = entries.len() - limits.max_entries;
+            for (hash, _) in entries.iter().take(excess) {
+                match self.remove_entry(dir, hash) {
+                    Removal::Removed => pruned.excess += 1,
+                    Removal::Locked => pruned.locked += 1,
+                    Removal::Kept => {}
+                }
+            }
+        }
+        // Lock and progress files of no entry: a verifier that never finished, or whose
+        // entry went above. Kept while a verifier holds the lock, and for a day.
+        for (name, hash) in others {
+            if stems.contains(&hash) {
+                continue;
+            }
+            let Ok(meta) = stat_at(dir, &name) else {
+                continue; // removed with its entry above
+            };
+            if !removable(&meta) || !older_than(&meta, now_secs, ORPHAN_AGE) {
+                continue;
+            }
+            let held = match stat_at(dir, &format!("{hash}.lock")) {
+                Ok(_) => lock_held(dir, &format!("{hash}.lock")),
+                Err(_) => false,
+            };
+            if held {
+                continue;
+            }
+            if name.ends_with(".lock") {
+                if let Some(guard) = take_lock(dir, &name) {
+                    if unlinkat(dir, &name).is_ok() {
+                        pruned.orphans += 1;
+                    }
+                    drop(guard);
+                }
+            } else if unlinkat(dir, &name).is_ok() {
+                pruned.orphans += 1;
+            }
+        }
+        pruned
+    }
+
+    /// Removes the entry `hash` with its lock and progress files, unless a verifier holds
+    /// the lock: the lock is taken first (non-blocking) and unlinked while held.
+    fn remove_entry(&self, dir: &File, hash: &str) -> Removal {
+        let lock = format!("{hash}.lock");
+        let guard = match stat_at(dir, &lock) {
+            Ok(meta) if removable(&meta) => match take_lock(dir, &lock) {
+                Some(g) => Some(g),
+                None => return Removal::Locked,
+            },
+            Ok(_) => return Removal::Kept, // not ours, or not a regular file: leave it all
+            Err(_) => None,
+        };
+        if guard.is_some() {
+            let _ = unlinkat(dir, &lock);
+        }
+        let progress = format!("{hash}.progress");
+        if stat_at(dir, &progress).is_ok_and(|m| removable(&m)) {
+            let _ = unlinkat(dir, &progress);
+        }
+        let removed = unlinkat(dir, &format!("{hash}.json")).is_ok();
+        drop(guard);
+        if removed {
+            Removal::Removed
+        } else {
+            Removal::Kept
+        }
     }
 
     /// Writes `name` atomically: a new file (`O_EXCL | O_NOFOLLOW`, so nothing planted in
@@ -369,6 +598,69 @@ impl Cache {
         let dir = self.open_dir().ok()?;
         BackgroundLock::try_acquire_at(&dir, &Self::name(dump, "lock"))
     }
+}
+
+enum Removal {
+    Removed,
+    Locked,
+    Kept,
+}
+
+/// A cache file name: 16 lowercase hex digits.
+fn is_hash(s: &str) -> bool {
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A regular file (not a symlink, not a directory) owned by us or by root.
+fn removable(meta: &libc::stat) -> bool {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    meta.st_mode & libc::S_IFMT == libc::S_IFREG && (meta.st_uid == me || meta.st_uid == 0)
+}
+
+fn older_than(meta: &libc::stat, now_secs: u64, age: Duration) -> bool {
+    now_secs.saturating_sub(u64::try_from(meta.st_mtime).unwrap_or(0)) > age.as_secs()
+}
+
+/// Takes the lock file `name` (never creating it, never through a symlink), non-blocking.
+fn take_lock(dir: &File, name: &str) -> Option<File> {
+    let file = openat(
+        dir,
+        name,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        0,
+    )
+    .ok()?;
+    // SAFETY: flock on a file descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    (rc == 0).then_some(file)
+}
+
+/// Whether a verifier holds the lock file `name` now.
+fn lock_held(dir: &File, name: &str) -> bool {
+    take_lock(dir, name).is_none()
+}
+
+/// `fstatat(2)` relative to `dir`, not following a symlink.
+fn stat_at(dir: &File, name: &str) -> io::Result<libc::stat> {
+    let c = c_name(name)?;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: a valid NUL-terminated name, an open descriptor and a buffer of the right size.
+    let rc = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstatat succeeded, so it filled the buffer.
+    Ok(unsafe { st.assume_init() })
 }
 
 fn c_name(name: &str) -> io::Result<CString> {
@@ -607,5 +899,199 @@ mod tests {
         );
         drop(held);
         assert!(cache.running_verification(&dump, &key).is_none());
+    }
+
+    fn files(cache: &Cache) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != PRUNE_STAMP)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn later(days: u64) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(days * 24 * 60 * 60)
+    }
+
+    #[test]
+    fn pruning_drops_entries_of_gone_dumps_with_their_lock_and_progress() {
+        let (d, cache, kept, key) = setup();
+        let gone = d.path().join("gone.sql.gz");
+        fs::write(&gone, b"y").unwrap();
+        let gone_key = FileKey::of(&fs::metadata(&gone).unwrap());
+        for (dump, key) in [(&kept, key), (&gone, gone_key)] {
+            cache.store(dump, &key, "auto", "none", &content()).unwrap();
+            drop(cache.try_lock(dump).unwrap());
+            let note = ProgressNote {
+                pid: 1,
+                key,
+                bytes_read: 1,
+                started: 0,
+            };
+            cache.write_progress(dump, &note).unwrap();
+        }
+        let gone_files: Vec<String> = ["json", "lock", "progress"]
+            .iter()
+            .map(|e| Cache::name(&gone, e))
+            .collect();
+        fs::remove_file(&gone).unwrap();
+        let pruned = cache
+            .prune(PruneLimits::default(), SystemTime::now())
+            .unwrap();
+        assert_eq!(pruned.gone, 1, "{pruned:?}");
+        let left = files(&cache);
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(gone_files.iter().all(|f| !left.contains(f)), "{left:?}");
+        assert!(matches!(
+            cache.lookup(&kept, &key, "auto", "none"),
+            Lookup::Hit { .. }
+        ));
+        // Nothing more to do the second time.
+        assert_eq!(
+            cache
+                .prune(PruneLimits::default(), SystemTime::now())
+                .unwrap(),
+            Pruned::default()
+        );
+    }
+
+    #[test]
+    fn pruning_never_removes_a_held_lock_nor_its_entry() {
+        let (_d, cache, dump, key) = setup();
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
+        let held = cache.try_lock(&dump).unwrap();
+        fs::remove_file(&dump).unwrap();
+        let pruned = cache
+            .prune(PruneLimits::default(), SystemTime::now())
+            .unwrap();
+        assert_eq!((pruned.gone, pruned.locked), (0, 1), "{pruned:?}");
+        assert_eq!(files(&cache).len(), 2);
+        // The lock is still the one held: nobody else can take it.
+        assert!(cache.try_lock(&dump).is_none());
+        drop(held);
+        let pruned = cache
+            .prune(PruneLimits::default(), SystemTime::now())
+            .unwrap();
+        assert_eq!(pruned.gone, 1, "{pruned:?}");
+        assert!(files(&cache).is_empty(), "{:?}", files(&cache));
+    }
+
+    #[test]
+    fn pruning_drops_old_entries_and_bounds_the_directory() {
+        let (d, cache, dump, key) = setup();
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
+        // Young: kept.
+        assert_eq!(
+            cache.prune(PruneLimits::default(), later(59)).unwrap(),
+            Pruned::default()
+        );
+        let pruned = cache.prune(PruneLimits::default(), later(61)).unwrap();
+        assert_eq!(pruned.old, 1, "{pruned:?}");
+        assert!(files(&cache).is_empty());
+        // Bounded: the oldest beyond the limit go, the newest stay.
+        let mut dumps = Vec::new();
+        for i in 0..5 {
+            let p = d.path().join(format!("{i}.sql.gz"));
+            fs::write(&p, b"z").unwrap();
+            let k = FileKey::of(&fs::metadata(&p).unwrap());
+            cache.store(&p, &k, "auto", "none", &content()).unwrap();
+            // Verified at ascending times: the first ones are the oldest.
+            let entry = cache.path_of(&p, "json");
+            let mut e: Entry = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+            e.verified_at = 1_000_000 + i;
+            fs::remove_file(&entry).unwrap();
+            cache
+                .write_atomic(&Cache::name(&p, "json"), &serde_json::to_vec(&e).unwrap())
+                .unwrap();
+            dumps.push(p);
+        }
+        let limits = PruneLimits {
+            max_age: Duration::from_secs(u64::MAX / 4),
+            max_entries: 2,
+        };
+        let pruned = cache.prune(limits, SystemTime::now()).unwrap();
+        assert_eq!(pruned.excess, 3, "{pruned:?}");
+        let left = files(&cache);
+        assert_eq!(left, {
+            let mut v = vec![
+                Cache::name(&dumps[3], "json"),
+                Cache::name(&dumps[4], "json"),
+            ];
+            v.sort();
+            v
+        });
+    }
+
+    #[test]
+    fn pruning_follows_no_symlink_and_leaves_foreign_files() {
+        let (d, cache, dump, key) = setup();
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
+        // The entry of a dump that is gone, moved elsewhere and replaced by a symlink.
+        let entry = cache.path_of(&dump, "json");
+        let elsewhere = d.path().join("elsewhere.json");
+        fs::rename(&entry, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+        // A lock symlink to a file outside, old progress-looking symlink, a directory.
+        let target = d.path().join("target");
+        fs::write(&target, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&target, cache.dir().join("00000000000000aa.lock")).unwrap();
+        std::os::unix::fs::symlink(&target, cache.dir().join("00000000000000bb.json")).unwrap();
+        fs::create_dir(cache.dir().join("00000000000000cc.json")).unwrap();
+        fs::remove_file(&dump).unwrap();
+        let before = files(&cache);
+        let pruned = cache.prune(PruneLimits::default(), later(400)).unwrap();
+        assert_eq!(pruned, Pruned::default());
+        assert_eq!(files(&cache), before);
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+        assert!(elsewhere.is_file());
+        // A lock symlink beside a real entry: the entry is kept too (never half removed).
+        let (_d2, cache2, dump2, key2) = setup();
+        cache2
+            .store(&dump2, &key2, "auto", "none", &content())
+            .unwrap();
+        std::os::unix::fs::symlink(&target, cache2.path_of(&dump2, "lock")).unwrap();
+        fs::remove_file(&dump2).unwrap();
+        cache2
+            .prune(PruneLimits::default(), SystemTime::now())
+            .unwrap();
+        assert_eq!(files(&cache2).len(), 2);
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+    }
+
+    #[test]
+    fn pruning_drops_orphan_locks_and_temporaries_after_a_day_and_runs_once_per_interval() {
+        let (_d, cache, dump, key) = setup();
+        drop(cache.try_lock(&dump).unwrap());
+        fs::write(cache.dir().join(".tmp-1-2-3"), b"").unwrap();
+        assert_eq!(
+            cache
+                .prune(PruneLimits::default(), SystemTime::now())
+                .unwrap(),
+            Pruned::default()
+        );
+        let held = cache.try_lock(&dump).unwrap();
+        let pruned = cache.prune(PruneLimits::default(), later(2)).unwrap();
+        assert_eq!(pruned.orphans, 1, "only the temporary: {pruned:?}");
+        drop(held);
+        let pruned = cache.prune(PruneLimits::default(), later(2)).unwrap();
+        assert_eq!(pruned.orphans, 1, "{pruned:?}");
+        assert!(files(&cache).is_empty(), "{:?}", files(&cache));
+        // Storing prunes when the stamp is old, and renews it.
+        cache
+            .store(&dump, &key, "auto", "none", &content())
+            .unwrap();
+        assert!(cache.dir().join(PRUNE_STAMP).is_file());
+        assert!(cache.maybe_prune(SystemTime::now()).is_none());
+        assert!(cache
+            .maybe_prune(SystemTime::now() + PRUNE_INTERVAL * 2)
+            .is_some());
     }
 }

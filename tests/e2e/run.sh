@@ -261,6 +261,12 @@ declare -A MODES=(
     [/usr/share/bash-completion/completions/check_backup]=644
     [/usr/share/zsh/vendor-completions/_check_backup]=644
     [/usr/share/fish/vendor_completions.d/check_backup.fish]=644
+    [/usr/share/man/man1/backup-report.1.gz]=644
+    [/usr/share/bash-completion/completions/backup-report]=644
+    [/usr/share/zsh/vendor-completions/_backup-report]=644
+    [/usr/share/fish/vendor_completions.d/backup-report.fish]=644
+    [$EXAMPLES/backups.toml]=644
+    [$EXAMPLES/check_backup-output.schema.json]=644
     [/etc/nagios/nrpe.d/check_backup.cfg]=644
     [$EXAMPLES/icinga2/command-check-backup.conf]=644
     [$EXAMPLES/icinga2/services.conf]=644
@@ -297,6 +303,12 @@ for s in SYNOPSIS OPTIONS "BACKUP LOG" "EXIT STATUS" THRESHOLDS EXAMPLES FILES "
 done
 expect_contains "man page documents --log-run-start" "--log-run-start <RE>" "$man_text"
 expect_eq "man page renders without warnings" "" "$(MANWIDTH=100 man --warnings -P cat check_backup 2>&1 >/dev/null)"
+expect_eq "man -w backup-report" "/usr/share/man/man1/backup-report.1.gz" "$(man -w backup-report 2>&1)"
+report_man=$(MANWIDTH=100 man -P cat backup-report 2>/dev/null | sed 's/.\x08//g' || true)
+for s in SYNOPSIS OPTIONS "EXIT STATUS" EXAMPLES FILES "SEE ALSO"; do
+    expect_re "backup-report man page has section $s" "(^|$NL)$s($NL|\$)" "$report_man"
+done
+expect_eq "backup-report man page renders without warnings" "" "$(MANWIDTH=100 man --warnings -P cat backup-report 2>&1 >/dev/null)"
 
 set +e
 version_out=$(cd / && "$PLUGIN" --version 2>&1)
@@ -314,6 +326,14 @@ comp=$(bash -c 'source /usr/share/bash-completion/completions/check_backup
 expect_eq "bash completion completes --log-r" "--log-run-start" "$comp"
 expect_ok "zsh completion defines _check_backup" grep -q '^#compdef check_backup' /usr/share/zsh/vendor-completions/_check_backup
 expect_ok "fish completion completes check_backup" grep -q '^complete -c check_backup ' /usr/share/fish/vendor_completions.d/check_backup.fish
+comp=$(bash -c 'source /usr/share/bash-completion/completions/backup-report
+    COMP_WORDS=(backup-report --icinga-c); COMP_CWORD=1
+    _backup__report backup-report --icinga-c backup-report; printf "%s\n" "${COMPREPLY[@]}"' 2>&1)
+expect_eq "backup-report bash completion completes --icinga-c" "$(printf '%s\n' --icinga-ca --icinga-check-command)" "$comp"
+expect_ok "zsh completion defines _backup-report" grep -q '^#compdef backup-report' /usr/share/zsh/vendor-completions/_backup-report
+expect_ok "fish completion completes backup-report" grep -q '^complete -c backup-report ' /usr/share/fish/vendor_completions.d/backup-report.fish
+expect_ok "the example backups.toml is valid: check_backup --set shop parses it" \
+    bash -c '"$0" --config "$1" --set shop >/dev/null; [[ $? != 3 ]]' "$PLUGIN" "$EXAMPLES/backups.toml"
 
 # The RPM: built by the same command, checked with rpm(8) (Debian's package 'rpm').
 expect_eq "rpm name/version" "check-backup $VERSION" "$(rpm -qp --qf '%{NAME} %{VERSION}' "$RPM" 2>/dev/null)"
@@ -323,7 +343,10 @@ expect_re "rpm: plugin at /usr/lib64/nagios/plugins/check_backup, mode 755" \
 for f in /usr/share/man/man1/check_backup.1.gz /usr/share/bash-completion/completions/check_backup \
     /usr/share/zsh/site-functions/_check_backup /usr/share/fish/vendor_completions.d/check_backup.fish \
     "$EXAMPLES/icinga2/command-check-backup.conf" "$EXAMPLES/icinga2/services.conf" \
-    "$EXAMPLES/nrpe/check_backup.cfg" /usr/share/licenses/check-backup/LICENSE; do
+    "$EXAMPLES/nrpe/check_backup.cfg" /usr/share/licenses/check-backup/LICENSE \
+    /usr/share/man/man1/backup-report.1.gz /usr/share/bash-completion/completions/backup-report \
+    /usr/share/zsh/site-functions/_backup-report /usr/share/fish/vendor_completions.d/backup-report.fish \
+    "$EXAMPLES/backups.toml" "$EXAMPLES/check_backup-output.schema.json"; do
     expect_contains "rpm contains $f" " $f" "$rpm_list"
 done
 expect_eq "rpm: NRPE example is a config file" "/etc/nrpe.d/check_backup.cfg" "$(rpm -qp --configfiles "$RPM" 2>/dev/null)"

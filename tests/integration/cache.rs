@@ -439,3 +439,45 @@ fn verify_only_right_after_the_dump_ignores_settle() {
         .expect("WARNING")
         .says("in progress");
 }
+
+#[test]
+fn entries_of_deleted_dumps_are_pruned_when_an_entry_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let entries = || {
+        let mut v: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        v.sort();
+        v
+    };
+    let dump = |name: &str| write_aged(dir.path(), name, &gzip(&mysqldump(50, true)), HOUR);
+    let (a, b, c, d) = (
+        dump("a.sql.gz"),
+        dump("b.sql.gz"),
+        dump("c.sql.gz"),
+        dump("d.sql.gz"),
+    );
+    with_cache(&a, &cache, &[]).expect("OK");
+    with_cache(&b, &cache, &[]).expect("OK");
+    assert_eq!(entries().len(), 2);
+    assert!(
+        cache.join(".prune").is_file(),
+        "the first store prunes and stamps"
+    );
+    std::fs::remove_file(&a).unwrap();
+    // Within the interval: not pruned again.
+    with_cache(&c, &cache, &[]).expect("OK");
+    assert_eq!(entries().len(), 3);
+    // An hour later (the stamp is old): the next store drops the entry of the deleted dump.
+    set_age(&cache.join(".prune"), 2 * HOUR);
+    with_cache(&d, &cache, &[]).expect("OK");
+    assert_eq!(entries().len(), 3, "{:?}", entries());
+    // The entries left are those of the dumps that exist: all hits.
+    for p in [&b, &c, &d] {
+        let again = with_cache(p, &cache, &[]);
+        assert!(again.stdout.contains("cache: hit"), "{}", again.stdout);
+    }
+}

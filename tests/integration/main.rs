@@ -25,4 +25,6 @@ mod real_pgcluster;
 mod reliability;
 mod report;
 mod schedule;
+mod schema;
+mod shipped;
 mod sidecars;

@@ -251,11 +251,18 @@ impl Running {
             std::thread::sleep(Duration::from_millis(5));
         };
         let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
-        Answer {
+        let answer = Answer {
             code: status.code().unwrap_or(-1),
             stdout: text(self.stdout.join().unwrap()),
             stderr: text(self.stderr.join().unwrap()),
+        };
+        // Every JSON document check_backup prints in any test is checked against the
+        // published schema (docs/check_backup-output.schema.json).
+        if answer.stdout.starts_with('{') && answer.stdout.contains("\"plugin\": \"check_backup\"")
+        {
+            crate::schema::assert_valid(&answer.stdout);
         }
+        answer
     }
 }
 
