@@ -850,6 +850,16 @@ mod tests {
         assert_eq!(c.format, Format::Nagios);
         assert_eq!(c.checksum, ChecksumMode::Auto);
         assert!(c.discovery.exclude.is_empty());
+        assert_eq!(c.encrypted_without_key, EncryptedPolicy::Warning);
+        for (name, policy) in [
+            ("ok", EncryptedPolicy::Ok),
+            ("critical", EncryptedPolicy::Critical),
+            ("warning", EncryptedPolicy::Warning),
+        ] {
+            let c = config(&["-f", "/x", "--encrypted-without-key", name]);
+            assert_eq!(c.encrypted_without_key, policy);
+            assert_eq!(policy.name(), name);
+        }
     }
 
     #[test]
@@ -909,6 +919,7 @@ mod tests {
             &["-f", "x", "-w", "20h:10h"],
             &["-f", "x", "--unverified-state", "maybe"],
             &["-f", "x", "--checksum", "yes"],
+            &["-f", "x", "--encrypted-without-key", "unknown"],
             &["-f", "x", "--exclude", "/backups/*.txt"],
             &["-f", "x", "--exclude", "[a"],
         ] {

@@ -325,3 +325,37 @@ fn cms_der_and_indefinite_ber() {
         );
     }
 }
+
+/// The walk's facts go into the cache like any content verdict: the second check reads
+/// nothing again and judges the same (a cut copy is a new file, walked afresh).
+#[test]
+fn the_verdict_is_cached() {
+    if !have_tool("openssl", "openssl") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    sh(
+        dir,
+        "openssl enc -aes-256-cbc -pbkdf2 -pass pass:x -in shop.sql.gz -out d.enc",
+    );
+    let cache = dir.join("cache");
+    let file = dir.join("d.enc");
+    let args = [
+        "-f",
+        file.to_str().unwrap(),
+        "--settle",
+        "0",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let first = run(&args);
+    first.expect("WARNING").says("encrypted (openssl enc");
+    assert!(!first.stdout.contains("cached"), "{}", first.stdout);
+    let second = run(&args);
+    second
+        .expect("WARNING")
+        .says("encrypted (openssl enc")
+        .says("cached");
+}
