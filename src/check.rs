@@ -455,7 +455,14 @@ impl Run<'_> {
                 ));
             }
         }
-        judge::dump::content(&content, verified_at, chosen.size, self.now, report);
+        judge::dump::content(
+            &content,
+            verified_at,
+            chosen.size,
+            self.now,
+            self.config.encrypted_without_key,
+            report,
+        );
         let dump_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -522,6 +529,7 @@ impl Run<'_> {
                         Some(verified_at),
                         chosen.size,
                         self.now,
+                        self.config.encrypted_without_key,
                         report,
                     );
                     cluster_sections(kind, &content, report);
@@ -564,6 +572,7 @@ impl Run<'_> {
             marker: MarkerVerdict::NotChecked,
             archive: Some(facts),
             checksum: None,
+            encrypted: None,
         };
         if let Some(cache) = &self.cache {
             if cache
@@ -573,7 +582,14 @@ impl Run<'_> {
                 report.trace.push("cache: verdict stored".into());
             }
         }
-        judge::dump::content(&content, None, chosen.size, self.now, report);
+        judge::dump::content(
+            &content,
+            None,
+            chosen.size,
+            self.now,
+            self.config.encrypted_without_key,
+            report,
+        );
         cluster_sections(kind, &content, report);
         Checked::done(chosen, report)
     }

@@ -144,6 +144,62 @@ pub struct StreamFacts {
     pub archive: Option<ArchiveFacts>,
     /// For a tar archive: what walking its members established.
     pub tar: Option<TarFacts>,
+    /// For an encrypted file: what walking its structure without the key established.
+    pub encrypted: Option<EncryptedFacts>,
+}
+
+/// An encryption format recognised by its magic or structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Encryption {
+    /// OpenPGP binary packets (`gpg -e`, `gpg -c`).
+    OpenPgp,
+    /// OpenPGP ASCII armour (`gpg -a`): `-----BEGIN PGP MESSAGE-----`.
+    OpenPgpArmored,
+    /// age (`age-encryption.org/v1`).
+    Age,
+    /// age armour: `-----BEGIN AGE ENCRYPTED FILE-----`.
+    AgeArmored,
+    /// `openssl enc` with a salt: `Salted__`.
+    OpensslEnc,
+    /// CMS / S/MIME enveloped data in DER or BER (`openssl cms|smime -encrypt -outform DER`).
+    Cms,
+}
+
+impl Encryption {
+    /// Its name in messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Encryption::OpenPgp => "OpenPGP",
+            Encryption::OpenPgpArmored => "OpenPGP, ASCII-armoured",
+            Encryption::Age => "age",
+            Encryption::AgeArmored => "age, armoured",
+            Encryption::OpensslEnc => "openssl enc",
+            Encryption::Cms => "CMS/S-MIME",
+        }
+    }
+}
+
+/// What walking an encrypted file's structure, without the key, established.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EncryptedFacts {
+    /// The format.
+    pub encryption: Encryption,
+    /// The cipher and container as far as visible, e.g. "AES256 via SEIPD" (may be empty).
+    pub cipher: String,
+    /// Recipients as far as visible: OpenPGP key IDs, age stanza types, CMS recipient count.
+    pub recipients: Vec<String>,
+    /// What the walk verified, in words (for the OK message).
+    pub verified: String,
+    /// What cannot be verified without the key beyond the content itself (e.g. "a cut on a
+    /// chunk boundary"), in words; may be empty.
+    pub blind_spot: String,
+    /// False when the format carries no integrity protection at all (openssl enc, OpenPGP
+    /// SED): even with the key a change could pass unseen.
+    pub integrity: bool,
+    /// What is broken, if anything.
+    pub problem: Option<String>,
+    /// The byte offset (in the file) where the problem was found.
+    pub offset: Option<u64>,
 }
 
 /// One regular member of a tar archive.
@@ -354,6 +410,9 @@ pub struct ContentFacts {
     /// checksum file, or `--checksum off`).
     #[serde(default)]
     pub checksum: Option<ChecksumFacts>,
+    /// For an encrypted file: what walking its structure without the key established.
+    #[serde(default)]
+    pub encrypted: Option<EncryptedFacts>,
 }
 
 /// A hash algorithm that backup jobs write checksum files with.

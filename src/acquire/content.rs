@@ -1,6 +1,7 @@
 //! Reading a dump file's content once: its compression stream (through `decode`) and, for
 //! the archive formats that live inside one stream (pg_dump's custom format, tar), a walk
-//! of the archive by its reader in `formats`.
+//! of the archive by its reader in `formats`; an encrypted file (recognised by its magic),
+//! a walk of its structure without the key.
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::AtomicU64;
@@ -8,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use super::checksum::HashingReader;
 use crate::decode::{self, CountingReader, CHUNK};
 use crate::facts::{ChecksumAlgorithm, Compression, StreamFacts};
-use crate::formats::{pg_archive, tar};
+use crate::formats::{encrypted, pg_archive, tar};
 
 /// [`read`], hashing the file's bytes with `algorithm` in the same pass (a checksum file
 /// records the dump's digest): every compressed byte the decoder reads is hashed as it goes
@@ -34,10 +35,20 @@ pub fn read<R: Read + Seek>(
     size: u64,
     progress: &AtomicU64,
 ) -> io::Result<StreamFacts> {
-    let mut magic = [0u8; 5];
+    let mut magic = [0u8; 64];
     let got = decode::read_full(&mut file, &mut magic)?;
     file.seek(SeekFrom::Start(0))?;
-    if magic[..got] == *b"PGDMP" {
+    if let Some(encryption) = encrypted::detect(&magic[..got]) {
+        // Encrypted: no stream to decode without the key; its structure is walked instead,
+        // all of it, with a fixed buffer.
+        let mut facts = decode::sample_plain(&mut file, size, Compression::Plain)?;
+        file.seek(SeekFrom::Start(0))?;
+        let counted = CountingReader::new(file, progress);
+        facts.encrypted = Some(encrypted::walk(encryption, counted)?);
+        facts.compressed_read = size;
+        return Ok(facts);
+    }
+    if magic[..got].starts_with(b"PGDMP") {
         // A pg_dump custom archive has no trailer to sample: walk all of it instead.
         let mut facts = decode::sample_plain(&mut file, size, Compression::Plain)?;
         file.seek(SeekFrom::Start(0))?;

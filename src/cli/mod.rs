@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::acquire::log::LogRules;
 use crate::formats::writer::{MarkerChoice, MarkerRule};
 use crate::judge::checksum::Mode as ChecksumMode;
+use crate::judge::encrypted::Policy as EncryptedPolicy;
 use crate::judge::log::LogThresholds;
 use crate::judge::{State, Thresholds};
 use crate::present::Format;
@@ -166,6 +167,19 @@ pub struct Args {
             .map(|s: String| ChecksumMode::from_name(&s).unwrap_or_default())
     )]
     pub checksum: ChecksumMode,
+
+    /// State of an encrypted dump (OpenPGP, age, openssl enc, CMS) whose structure is whole:
+    /// without the key nobody can see whether it holds a whole dump. warning, ok (accept
+    /// what can be verified without the key) or critical; a broken structure is always
+    /// CRITICAL.
+    #[arg(
+        long,
+        value_name = "STATE",
+        default_value = "warning",
+        value_parser = clap::builder::PossibleValuesParser::new(EncryptedPolicy::NAMES)
+            .map(|s: String| EncryptedPolicy::from_name(&s).unwrap_or_default())
+    )]
+    pub encrypted_without_key: EncryptedPolicy,
 
     /// The backup job's log: its last run's exit status, ERROR and WARN lines, and age.
     #[arg(short = 'l', long, value_name = "PATH", help_heading = "Backup log")]
@@ -388,6 +402,8 @@ pub struct Config {
     pub discovery: crate::acquire::discover::Options,
     /// `--checksum`.
     pub checksum: ChecksumMode,
+    /// `--encrypted-without-key`.
+    pub encrypted_without_key: EncryptedPolicy,
     /// Seconds within which a modified dump counts as still being written.
     pub settle: f64,
     /// State of "backup in progress".
@@ -482,6 +498,7 @@ impl Args {
                 exclude: self.exclude,
             },
             checksum: self.checksum,
+            encrypted_without_key: self.encrypted_without_key,
             kind: self.kind.map(|k| match k {
                 EntryKind::Dump => crate::facts::DirKind::PgClusterDump,
                 EntryKind::Basebackup => crate::facts::DirKind::PgBaseBackup,
@@ -833,6 +850,16 @@ mod tests {
         assert_eq!(c.format, Format::Nagios);
         assert_eq!(c.checksum, ChecksumMode::Auto);
         assert!(c.discovery.exclude.is_empty());
+        assert_eq!(c.encrypted_without_key, EncryptedPolicy::Warning);
+        for (name, policy) in [
+            ("ok", EncryptedPolicy::Ok),
+            ("critical", EncryptedPolicy::Critical),
+            ("warning", EncryptedPolicy::Warning),
+        ] {
+            let c = config(&["-f", "/x", "--encrypted-without-key", name]);
+            assert_eq!(c.encrypted_without_key, policy);
+            assert_eq!(policy.name(), name);
+        }
     }
 
     #[test]
@@ -892,6 +919,7 @@ mod tests {
             &["-f", "x", "-w", "20h:10h"],
             &["-f", "x", "--unverified-state", "maybe"],
             &["-f", "x", "--checksum", "yes"],
+            &["-f", "x", "--encrypted-without-key", "unknown"],
             &["-f", "x", "--exclude", "/backups/*.txt"],
             &["-f", "x", "--exclude", "[a"],
         ] {

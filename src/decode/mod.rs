@@ -284,6 +284,7 @@ pub fn sample_plain<R: Read + Seek>(
         },
         archive: None,
         tar: None,
+        encrypted: None,
     })
 }
 
@@ -304,6 +305,7 @@ fn decode_all<R: Read>(
             sample: sink.into_sample(),
             archive: None,
             tar: None,
+            encrypted: None,
         });
     }
     let counter = CountingReader {
@@ -360,6 +362,7 @@ fn decode_all<R: Read>(
         sample: sink.into_sample(),
         archive: None,
         tar: None,
+        encrypted: None,
     })
 }
 

@@ -1,9 +1,11 @@
 //! Pure readers of dump formats over decoded bytes: which tool wrote a dump and whether its
 //! completion marker is there (`writer`), tar archives (`tar`), pg_dump's archive formats
-//! (`pg_archive`), checksum files (`checksums`), the databases a whole-server dump holds (`sections`). No file is opened
+//! (`pg_archive`), checksum files (`checksums`), encrypted files walked without the key
+//! (`encrypted`), the databases a whole-server dump holds (`sections`). No file is opened
 //! here: the callers in `acquire` hand in readers and samples.
 
 pub mod checksums;
+pub mod encrypted;
 pub mod pg_archive;
 pub mod pg_cluster;
 pub mod sections;
@@ -64,5 +66,6 @@ pub fn interpret(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFacts {
             .clone()
             .or_else(|| stream.tar.as_ref().map(|t| tar::judge(t, choice))),
         checksum: None,
+        encrypted: stream.encrypted.clone(),
     }
 }

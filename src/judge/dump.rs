@@ -88,9 +88,11 @@ pub fn content(
     verified_at: Option<SystemTime>,
     size: u64,
     now: SystemTime,
+    encrypted: super::encrypted::Policy,
     report: &mut Report,
 ) {
-    let (mut findings, content_perf) = evaluate_content(content, size, &mut report.facts);
+    let (mut findings, content_perf) =
+        evaluate_content_with(content, size, encrypted, &mut report.facts);
     if let Some(at) = verified_at {
         let ago = human_duration(seconds_between(now, at));
         report.facts.content_verified_at = Some(
@@ -264,6 +266,17 @@ pub fn evaluate_content(
     file_size: u64,
     out: &mut Facts,
 ) -> (Vec<Finding>, Option<PerfDatum>) {
+    evaluate_content_with(content, file_size, super::encrypted::Policy::default(), out)
+}
+
+/// [`evaluate_content`] with the state of an encrypted dump whose structure is whole
+/// (`--encrypted-without-key`).
+pub fn evaluate_content_with(
+    content: &ContentFacts,
+    file_size: u64,
+    encrypted: super::encrypted::Policy,
+    out: &mut Facts,
+) -> (Vec<Finding>, Option<PerfDatum>) {
     let mut findings = Vec::new();
     let compression = content.compression;
     out.compression = Some(compression.name());
@@ -275,6 +288,11 @@ pub fn evaluate_content(
                 "cannot verify: {name} compression is not supported (use gzip, zstd, xz or bzip2)"
             ),
         ));
+        return (findings, None);
+    }
+    if let Some(facts) = &content.encrypted {
+        // Nothing inside can be decoded without the key: the structure's verdict is all.
+        findings.push(super::encrypted::evaluate(facts, encrypted));
         return (findings, None);
     }
     if let Some(problem) = &content.problem {
@@ -555,6 +573,7 @@ mod tests {
             },
             archive: None,
             tar: None,
+            encrypted: None,
         }
     }
 

@@ -1,12 +1,13 @@
 //! Judging facts: pure functions from what was measured (and the operator's thresholds) to
 //! findings with states and perfdata. No I/O here, so every rule is unit-tested directly.
 //! `dump` judges a dump (age, size, trend, content), `checksum` its checksum file, `log` a
-//! backup log, `databases` a per-database set and coverage, `obstacles` what kept a fact
+//! backup log, `encrypted` an encrypted dump walked without its key, `databases` a per-database set and coverage, `obstacles` what kept a fact
 //! from being established.
 
 pub mod checksum;
 pub mod databases;
 pub mod dump;
+pub mod encrypted;
 pub mod log;
 pub mod obstacles;
 pub mod pg_cluster;

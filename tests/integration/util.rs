@@ -459,3 +459,34 @@ pub fn read_mtimes(file: &Path) -> Vec<(String, i64)> {
         })
         .collect()
 }
+
+/// Whether the command-line tool `program` (Debian package `package`) can be run; when it
+/// cannot and the tests run as root, installs the package with apt-get first (one install at
+/// a time). False, with the reason on stderr, only when the tool is really not to be had.
+pub fn have_tool(program: &str, package: &str) -> bool {
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let found = || {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if found() {
+        return true;
+    }
+    let _one = APT.lock().unwrap_or_else(|e| e.into_inner());
+    if !found() && is_root() {
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    if found() {
+        return true;
+    }
+    eprintln!("SKIPPED: {program} is not installed and apt-get could not install {package}");
+    false
+}

@@ -1,0 +1,157 @@
+//! An encrypted dump judged without its key: a broken structure is CRITICAL (naming the
+//! format and the offset); a whole one is WARNING by default, because nobody can see without
+//! the key whether the encrypted stream holds a whole dump (a dump killed mid-way, piped
+//! through gzip and gpg, encrypts into a perfect file). `--encrypted-without-key` sets that
+//! state; OK says what was and was not verified.
+
+use super::{Check, Finding, State};
+use crate::facts::EncryptedFacts;
+use crate::text::safe;
+
+/// `--encrypted-without-key`: the state of an encrypted dump whose structure is whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// WARNING: completeness cannot be verified without the key (the default).
+    #[default]
+    Warning,
+    /// OK: the operator accepts what can be verified without the key.
+    Ok,
+    /// CRITICAL: an encrypted dump that cannot be verified is not acceptable.
+    Critical,
+}
+
+impl Policy {
+    /// Every value, as the command line names them.
+    pub const NAMES: [&'static str; 3] = ["warning", "ok", "critical"];
+
+    /// The policy of that name.
+    pub fn from_name(name: &str) -> Option<Policy> {
+        match name {
+            "warning" => Some(Policy::Warning),
+            "ok" => Some(Policy::Ok),
+            "critical" => Some(Policy::Critical),
+            _ => None,
+        }
+    }
+
+    /// The command line's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Policy::Warning => "warning",
+            Policy::Ok => "ok",
+            Policy::Critical => "critical",
+        }
+    }
+}
+
+/// Judges what walking an encrypted dump without its key established.
+pub fn evaluate(facts: &EncryptedFacts, policy: Policy) -> Finding {
+    let format = facts.encryption.name();
+    if let Some(problem) = &facts.problem {
+        let at = facts
+            .offset
+            .map_or(String::new(), |o| format!(" at byte offset {o}"));
+        return Finding::new(
+            Check::Stream,
+            State::Critical,
+            format!(
+                "encrypted dump broken ({format}){at}: {}",
+                safe(problem, 300)
+            ),
+        );
+    }
+    let what = if facts.cipher.is_empty() {
+        format.to_string()
+    } else {
+        format!("{format}, {}", safe(&facts.cipher, 80))
+    };
+    let recipients = if facts.recipients.is_empty() {
+        String::new()
+    } else {
+        let mut list: Vec<String> = facts
+            .recipients
+            .iter()
+            .take(8)
+            .map(|r| safe(r, 40))
+            .collect();
+        if facts.recipients.len() > 8 {
+            list.push(format!("{} more", facts.recipients.len() - 8));
+        }
+        format!("; to {}", list.join(", "))
+    };
+    let mut caveats = String::new();
+    if !facts.integrity {
+        caveats.push_str("; the format carries no integrity protection");
+    }
+    if !facts.blind_spot.is_empty() {
+        caveats.push_str(&format!("; {}", safe(&facts.blind_spot, 160)));
+    }
+    let state = match policy {
+        Policy::Warning => State::Warning,
+        Policy::Ok => State::Ok,
+        Policy::Critical => State::Critical,
+    };
+    let message = if state == State::Ok {
+        format!(
+            "encrypted ({what}): structure whole (verified without the key: {}); not verified: the decrypted content, its compression and completion marker{caveats}{recipients}",
+            safe(&facts.verified, 300)
+        )
+    } else {
+        format!(
+            "encrypted ({what}): whole as far as can be seen, completeness cannot be verified without the key{caveats}{recipients}"
+        )
+    };
+    Finding::new(Check::Stream, state, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Encryption;
+
+    fn facts(problem: Option<&str>) -> EncryptedFacts {
+        EncryptedFacts {
+            encryption: Encryption::OpenPgp,
+            cipher: "AES256 via SEIPD".into(),
+            recipients: vec!["0102030405060708".into()],
+            verified: "1 session-key packet(s) and one encrypted data packet".into(),
+            blind_spot: String::new(),
+            integrity: true,
+            problem: problem.map(Into::into),
+            offset: problem.map(|_| 42),
+        }
+    }
+
+    #[test]
+    fn whole_is_warning_unless_accepted() {
+        let f = evaluate(&facts(None), Policy::default());
+        assert_eq!(f.state, State::Warning);
+        assert!(f.message.starts_with("encrypted (OpenPGP, AES256 via SEIPD): whole as far as can be seen, completeness cannot be verified without the key"), "{}", f.message);
+        let f = evaluate(&facts(None), Policy::Ok);
+        assert_eq!(f.state, State::Ok);
+        assert!(f.message.contains("not verified: the decrypted content"));
+        assert_eq!(
+            evaluate(&facts(None), Policy::Critical).state,
+            State::Critical
+        );
+    }
+
+    #[test]
+    fn broken_is_critical_whatever_the_policy() {
+        for policy in [Policy::Warning, Policy::Ok, Policy::Critical] {
+            let f = evaluate(&facts(Some("file cut")), policy);
+            assert_eq!(f.state, State::Critical);
+            assert!(f.message.contains("OpenPGP"));
+            assert!(f.message.contains("at byte offset 42"));
+        }
+    }
+
+    #[test]
+    fn no_integrity_is_said() {
+        let mut f = facts(None);
+        f.integrity = false;
+        assert!(evaluate(&f, Policy::Ok)
+            .message
+            .contains("no integrity protection"));
+    }
+}

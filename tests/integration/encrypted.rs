@@ -1,0 +1,361 @@
+//! Encrypted dumps judged without the key (issue 18): files made at test time by the real
+//! tools (gpg, age, openssl) from a gzipped mysqldump-like text. Whole → WARNING (OK with
+//! `--encrypted-without-key ok`); cut inside the header, inside the payload and at the last
+//! byte, a flipped armour CRC, appended garbage → CRITICAL naming the format and the offset.
+//! Plus the seed's incident: a gpg file cut right after its recipient packet.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The gzipped dump every test encrypts: large enough for several age chunks and several
+/// partial-length parts when gpg reads a pipe.
+fn plain_dump(dir: &Path) -> PathBuf {
+    let path = dir.join("shop.sql.gz");
+    std::fs::write(&path, gzip(&mysqldump(12_000, true))).unwrap();
+    path
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .env("GNUPGHOME", dir.join("gnupg"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A throwaway gpg home with one key (no passphrase), `test@example.org`.
+fn gpg_home(dir: &Path) {
+    std::fs::create_dir(dir.join("gnupg")).unwrap();
+    chmod(&dir.join("gnupg"), 0o700);
+    sh(
+        dir,
+        "gpg --batch --quiet --passphrase '' --quick-gen-key test@example.org default default never 2>/dev/null",
+    );
+}
+
+fn check_file(path: &Path, extra: &[&str]) -> Answer {
+    let mut args = vec!["--settle", "0", "--no-cache"];
+    args.extend_from_slice(extra);
+    check(path, &args)
+}
+
+fn write_variant(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Whole → WARNING naming the format (OK with the option, CRITICAL with `critical`); each
+/// cut → CRITICAL naming the format and an offset; appended garbage → CRITICAL (`garbage`:
+/// None = not tested, Some(true) = found right where it starts, Some(false) = found).
+fn expect_verdicts(dir: &Path, file: &Path, format: &str, cuts: &[usize], garbage: Option<bool>) {
+    let bytes = std::fs::read(file).unwrap();
+    let whole = check_file(file, &[]);
+    whole
+        .expect("WARNING")
+        .says(&format!("encrypted ({format}"))
+        .says("whole as far as can be seen, completeness cannot be verified without the key");
+    let ok = check_file(file, &["--encrypted-without-key", "ok"]);
+    ok.expect("OK");
+    assert!(
+        ok.stdout
+            .contains("structure whole (verified without the key:")
+            && ok.stdout.contains("not verified: the decrypted content"),
+        "{}",
+        ok.stdout
+    );
+    check_file(file, &["--encrypted-without-key", "critical"]).expect("CRITICAL");
+    for &cut in cuts {
+        let path = write_variant(dir, &format!("cut-{cut}"), &bytes[..cut]);
+        check_file(&path, &["--encrypted-without-key", "ok"])
+            .expect("CRITICAL")
+            .says(&format!("encrypted dump broken ({format}"))
+            .says("at byte offset");
+    }
+    if let Some(exact) = garbage {
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(b"garbage\n");
+        let path = write_variant(dir, "garbage", &longer);
+        let at = if exact {
+            format!("at byte offset {}", bytes.len())
+        } else {
+            "at byte offset".to_string()
+        };
+        check_file(&path, &["--encrypted-without-key", "ok"])
+            .expect("CRITICAL")
+            .says(&format!("encrypted dump broken ({format}"))
+            .says(&at);
+    }
+}
+
+fn len(path: &Path) -> usize {
+    std::fs::metadata(path).unwrap().len() as usize
+}
+
+#[test]
+fn openpgp_public_key_from_a_file_and_from_a_pipe() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    gpg_home(dir);
+    sh(
+        dir,
+        "gpg --batch --quiet --trust-model always -e -r test@example.org -o file.gpg shop.sql.gz",
+    );
+    // From a pipe gpg does not know the length: partial body lengths.
+    sh(
+        dir,
+        "gpg --batch --quiet --trust-model always --compress-algo none -e -r test@example.org < shop.sql.gz > pipe.gpg",
+    );
+    for name in ["file.gpg", "pipe.gpg"] {
+        let file = dir.join(name);
+        let n = len(&file);
+        expect_verdicts(dir, &file, "OpenPGP", &[10, 200, n / 2, n - 1], Some(true));
+    }
+}
+
+#[test]
+fn openpgp_symmetric() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    std::fs::create_dir(dir.join("gnupg")).unwrap();
+    chmod(&dir.join("gnupg"), 0o700);
+    sh(
+        dir,
+        "gpg --batch --quiet -c --passphrase x -o sym.gpg shop.sql.gz",
+    );
+    let file = dir.join("sym.gpg");
+    check_file(&file, &[]).says("AES256 via SEIPD");
+    let n = len(&file);
+    expect_verdicts(dir, &file, "OpenPGP", &[8, 16, n / 2, n - 1], Some(true));
+}
+
+#[test]
+fn openpgp_armoured_and_its_crc() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    gpg_home(dir);
+    sh(
+        dir,
+        "gpg --batch --quiet --trust-model always -a -e -r test@example.org -o armoured.gpg shop.sql.gz",
+    );
+    let file = dir.join("armoured.gpg");
+    let n = len(&file);
+    // In the BEGIN line, the first packet, the middle, the END line.
+    expect_verdicts(
+        dir,
+        &file,
+        "OpenPGP, ASCII-armoured",
+        &[20, 120, n / 2, n - 10],
+        Some(true),
+    );
+    // One character of the CRC24 line changed.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let crc_at = text.rfind("\n=").expect("a CRC24 line") + 2;
+    let mut bytes = text.into_bytes();
+    bytes[crc_at] = if bytes[crc_at] == b'A' { b'B' } else { b'A' };
+    let path = write_variant(dir, "bad-crc.gpg", &bytes);
+    check_file(&path, &["--encrypted-without-key", "ok"])
+        .expect("CRITICAL")
+        .says("encrypted dump broken (OpenPGP, ASCII-armoured)")
+        .says("armour checksum mismatch");
+}
+
+/// The seed's incident: `mysqldump | gzip | gpg -e` killed right after gpg wrote its
+/// recipient packet. gpg -d prints nothing for such a file; its exit status is reported.
+#[test]
+fn openpgp_cut_right_after_the_recipient_packet() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    gpg_home(dir);
+    sh(
+        dir,
+        "gpg --batch --quiet --trust-model always -e -r test@example.org -o file.gpg shop.sql.gz",
+    );
+    let bytes = std::fs::read(dir.join("file.gpg")).unwrap();
+    // The end of the first packet (gpg 2.2 writes old-format headers, newer ones may not).
+    let header_end = if bytes[0] & 0x40 == 0 {
+        match bytes[0] & 3 {
+            0 => 2 + bytes[1] as usize,
+            1 => 3 + ((bytes[1] as usize) << 8 | bytes[2] as usize),
+            _ => panic!("unexpected first packet length"),
+        }
+    } else {
+        match bytes[1] {
+            n @ 0..=191 => 2 + n as usize,
+            n @ 192..=223 => 3 + ((n as usize - 192) << 8) + bytes[2] as usize + 192,
+            _ => panic!("unexpected first packet length"),
+        }
+    };
+    let path = write_variant(dir, "seed.gpg", &bytes[..header_end]);
+    let gpg = Command::new("gpg")
+        .args(["--batch", "-d", "seed.gpg"])
+        .current_dir(dir)
+        .env("GNUPGHOME", dir.join("gnupg"))
+        .output()
+        .unwrap();
+    eprintln!(
+        "gpg -d on a file cut after its recipient packet: exit {:?}, {} bytes out, stderr {:?}",
+        gpg.status.code(),
+        gpg.stdout.len(),
+        String::from_utf8_lossy(&gpg.stderr)
+    );
+    check_file(&path, &["--encrypted-without-key", "ok"])
+        .expect("CRITICAL")
+        .says(&format!("at byte offset {header_end}"))
+        .says("no encrypted data packet");
+}
+
+#[test]
+fn age_binary_and_armoured() {
+    if !have_tool("age-keygen", "age") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    sh(
+        dir,
+        "age-keygen -o key.txt 2>/dev/null; R=$(grep -o 'age1[0-9a-z]*' key.txt); age -r $R -o d.age shop.sql.gz; age -a -r $R -o d.armoured.age shop.sql.gz",
+    );
+    let file = dir.join("d.age");
+    let bytes = std::fs::read(&file).unwrap();
+    let header = bytes.windows(4).position(|w| w == b"\n---").unwrap() + 1;
+    let header_end = header + bytes[header..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    // Inside the header; after the nonce, a full chunk and 10 bytes (a final chunk too
+    // short for its tag). A cut elsewhere in the payload looks whole: said, not hidden.
+    assert!(bytes.len() > header_end + 16 + 65552 + 10, "dump too small");
+    expect_verdicts(
+        dir,
+        &file,
+        "age",
+        &[30, header - 2, header_end + 16 + 65552 + 10],
+        None,
+    );
+    let mid = write_variant(dir, "mid", &bytes[..bytes.len() / 2]);
+    check_file(&mid, &[])
+        .expect("WARNING")
+        .says("bytes cut from or appended to the payload go unseen");
+    let armoured = dir.join("d.armoured.age");
+    let n = len(&armoured);
+    expect_verdicts(
+        dir,
+        &armoured,
+        "age, armoured",
+        &[20, n / 2, n - 10],
+        Some(true),
+    );
+}
+
+#[test]
+fn openssl_enc() {
+    if !have_tool("openssl", "openssl") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    sh(
+        dir,
+        "openssl enc -aes-256-cbc -pbkdf2 -pass pass:x -in shop.sql.gz -out d.enc",
+    );
+    let file = dir.join("d.enc");
+    check_file(&file, &[]).says("no integrity protection");
+    let n = len(&file);
+    expect_verdicts(
+        dir,
+        &file,
+        "openssl enc",
+        &[6, 12, n / 2 + 1, n - 1],
+        Some(false),
+    );
+}
+
+#[test]
+fn cms_der_and_indefinite_ber() {
+    if !have_tool("openssl", "openssl") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    sh(
+        dir,
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=backup -days 2 2>/dev/null
+         openssl cms -encrypt -binary -aes256 -outform DER -in shop.sql.gz -out d.cms cert.pem
+         openssl cms -encrypt -binary -aes256 -stream -outform DER -in shop.sql.gz -out d.ber.cms cert.pem",
+    );
+    let der = std::fs::read(dir.join("d.cms")).unwrap();
+    let ber = std::fs::read(dir.join("d.ber.cms")).unwrap();
+    assert_ne!(der[1], 0x80, "DER: definite outer length");
+    assert_eq!(ber[1], 0x80, "-stream: indefinite outer length");
+    for (name, bytes) in [("d.cms", &der), ("d.ber.cms", &ber)] {
+        let n = bytes.len();
+        let file = dir.join(name);
+        check_file(&file, &[]).says("1 recipient(s)");
+        expect_verdicts(
+            dir,
+            &file,
+            "CMS/S-MIME",
+            &[30, 300, n / 2, n - 1],
+            Some(true),
+        );
+    }
+}
+
+/// The walk's facts go into the cache like any content verdict: the second check reads
+/// nothing again and judges the same (a cut copy is a new file, walked afresh).
+#[test]
+fn the_verdict_is_cached() {
+    if !have_tool("openssl", "openssl") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    sh(
+        dir,
+        "openssl enc -aes-256-cbc -pbkdf2 -pass pass:x -in shop.sql.gz -out d.enc",
+    );
+    let cache = dir.join("cache");
+    let file = dir.join("d.enc");
+    let args = [
+        "-f",
+        file.to_str().unwrap(),
+        "--settle",
+        "0",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let first = run(&args);
+    first.expect("WARNING").says("encrypted (openssl enc");
+    assert!(!first.stdout.contains("cached"), "{}", first.stdout);
+    let second = run(&args);
+    second
+        .expect("WARNING")
+        .says("encrypted (openssl enc")
+        .says("cached");
+}
