@@ -387,7 +387,7 @@ expect_ok "CheckCommand runs PluginContribDir + \"/check_backup\"" \
 expect_eq "NRPE example: no \$ARGn\$, no dont_blame_nrpe" "" \
     "$(grep -nE '\$ARG[0-9]+\$|^dont_blame_nrpe' /etc/nagios/nrpe.d/check_backup.cfg || true)"
 expect_eq "NRPE example: one command per typical setup" \
-    "check_backup_mysql check_backup_pg_dump check_backup_pg_dumpall" \
+    "check_backup_mysql check_backup_pg_dump check_backup_pgcluster check_backup_pg_dumpall" \
     "$(grep -oE '^command\[[a-z_]+\]' /etc/nagios/nrpe.d/check_backup.cfg | tr -d '[]' | sed 's/^command//' | paste -sd' ')"
 
 # README's copy-paste setups are the shipped files: every line of its ```icinga2 blocks is a
@@ -705,6 +705,11 @@ object Host "db-e2e" {
     backup_log_critical_age = "3d"
     backup_log_dump_slack = "3h"
     backup_max_shrink = 40
+    /* a schedule whose last due run (January 1st) the dump delivered */
+    backup_schedule = "0 0 1 1 *"
+    backup_grace = "3h"
+    backup_missed_critical = 3
+    backup_encrypted_without_key = "warning"
     backup_settle = "60s"
     backup_in_progress_state = "warning"
     backup_cache_dir = "$IB/cache"
@@ -847,7 +852,8 @@ for kv in "--dump=$IB/options/" "--warning-age=30h" "--critical-age=3d" "--warni
     "--log-error=upload failed" "--log-warning=slow disk" "--log-ignore=Using a password" \
     "--log-ignore=is deprecated" "--log-success=backup complete" "--log-run-start=INFO - starting " \
     "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40" \
-    "--exclude=*.manifest" "--exclude=README*" "--checksum=auto"; do
+    "--exclude=*.manifest" "--exclude=README*" "--checksum=auto" "--schedule=0 0 1 1 *" \
+    "--grace=3h" "--missed-critical=3" "--encrypted-without-key=warning"; do
     has_pair "${kv%%=*}" "${kv#*=}" || missing_pairs+="[$kv] "
 done
 expect_eq "Icinga built every option/value pair of the options service" "" "$missing_pairs"
