@@ -833,7 +833,7 @@ icinga_expect backup-pg_dump 1 \
 icinga_expect backup-pg_dumpall 0 \
     "^BACKUP OK - $IB/cluster/cluster-2026-11-25\\.sql\\.gz: $AGE old, 55 KiB, gzip, 420 KiB uncompressed, pg_dumpall complete ?\$" \
     "age size uncompressed_size"
-icinga_expect backup-options 0 "^BACKUP OK - $IB/options/shop-2026-11-25\\.sql\\.gz: " "$LOG_LABELS"
+icinga_expect backup-options 0 "^BACKUP OK - $IB/options/shop-2026-11-25\\.sql\\.gz: " "age size overdue uncompressed_size log_errors log_warnings log_age duration"
 
 # The command line Icinga 2 built from the shipped CheckCommand, argument by argument.
 mapfile -t argv < <(cr backup-options '.command[]')
