@@ -268,6 +268,16 @@ pub fn discover(spec: &str, options: &Options) -> Result<Discovery, DiscoverErro
     }
 }
 
+/// A regular file as a candidate, from its metadata (None without a modification time).
+fn file_candidate(path: PathBuf, meta: &fs::Metadata) -> Option<Candidate> {
+    Some(Candidate {
+        mtime: meta.modified().ok()?,
+        size: meta.len(),
+        path,
+        dir_kind: None,
+    })
+}
+
 fn backup_dir_candidate(path: &Path, kind: DirKind) -> io::Result<Candidate> {
     let (mtime, size, _) = backup_dir::metadata(path, kind)?;
     Ok(Candidate {
@@ -460,16 +470,10 @@ pub fn discover_per_database(
                 let Some(db) = db_of(&rel).or_else(|| db_of(&name)) else {
                     continue;
                 };
-                let Ok(mtime) = meta.modified() else { continue };
-                (
-                    db,
-                    Candidate {
-                        path,
-                        mtime,
-                        size: meta.len(),
-                        dir_kind: None,
-                    },
-                )
+                let Some(candidate) = file_candidate(path, &meta) else {
+                    continue;
+                };
+                (db, candidate)
             } else {
                 continue;
             };
@@ -621,14 +625,9 @@ impl Collector {
                 Err(_) => return self.skip(path, "unreadable backup directory"),
             }
         } else if meta.is_file() {
-            let Ok(mtime) = meta.modified() else {
-                return self.skip(path, "no modification time");
-            };
-            Candidate {
-                path,
-                mtime,
-                size: meta.len(),
-                dir_kind: None,
+            match file_candidate(path.clone(), &meta) {
+                Some(c) => c,
+                None => return self.skip(path, "no modification time"),
             }
         } else {
             return self.skip(path, "not a regular file");
