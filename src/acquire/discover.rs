@@ -146,12 +146,37 @@ pub struct Options {
 
 impl Options {
     /// Why an entry called `name` is not a dump candidate, if it is not one by its name.
-    fn not_a_dump(&self, name: &str) -> Option<&'static str> {
+    fn not_a_dump(&self, path: &Path, name: &str) -> Option<&'static str> {
         if self.exclude.iter().any(|p| p.matches(name)) {
             return Some("matches --exclude");
         }
-        sidecar_reason(name)
+        sidecar_reason_at(path, name)
     }
+}
+
+/// [`sidecar_reason`] for the entry at `path`. `.asc` is the one suffix shared by a file
+/// beside a dump (an armoured detached signature) and a dump (`gpg --armor --encrypt`
+/// writes `shop.sql.gz.asc`), so there its first line decides: an armoured *message* is a
+/// dump.
+pub fn sidecar_reason_at(path: &Path, name: &str) -> Option<&'static str> {
+    let why = sidecar_reason(name)?;
+    if name.to_ascii_lowercase().ends_with(".asc") && is_armoured_message(path) {
+        return None;
+    }
+    Some(why)
+}
+
+/// Whether the file begins like an armoured OpenPGP message (encrypted data), as opposed
+/// to a signature or key. Unreadable: no (it stays a skipped sidecar, as by its name).
+fn is_armoured_message(path: &Path) -> bool {
+    let Ok(file) = sys::open_readonly(path) else {
+        return false;
+    };
+    let mut head = Vec::with_capacity(32);
+    if io::Read::read_to_end(&mut io::Read::take(file, 32), &mut head).is_err() {
+        return false;
+    }
+    head.starts_with(b"-----BEGIN PGP MESSAGE-----")
 }
 
 /// Suffixes of the files backup jobs write beside a dump, with what they are.
@@ -412,7 +437,7 @@ pub fn discover_per_database(
             }
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_temporary_name(&name) || options.not_a_dump(&name).is_some() {
+            if is_temporary_name(&name) || options.not_a_dump(&path, &name).is_some() {
                 continue;
             }
             let lmeta = match fs::symlink_metadata(&path) {
@@ -572,7 +597,7 @@ impl Collector {
             }
             return self.skip(path, "hidden or temporary name");
         }
-        if let Some(why) = sidecar_reason(&name) {
+        if let Some(why) = sidecar_reason_at(&path, &name) {
             return self.skip(path, why);
         }
         let meta = match fs::symlink_metadata(&path) {

@@ -359,3 +359,45 @@ fn the_verdict_is_cached() {
         .says("encrypted (openssl enc")
         .says("cached");
 }
+
+/// `gpg --armor --encrypt shop.sql.gz` names its output `shop.sql.gz.asc`, the suffix of a
+/// detached armoured signature too. In a directory the newest `.asc` that is an encrypted
+/// message is the dump; a signature beside it is still skipped.
+#[test]
+fn an_armoured_dump_named_asc_is_found_in_a_directory() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    gpg_home(dir);
+    sh(
+        dir,
+        "mkdir backups && gpg --batch --quiet --trust-model always -a -e -r test@example.org shop.sql.gz \
+         && cp shop.sql.gz backups/old.sql.gz && touch -d '-2 hours' backups/old.sql.gz \
+         && mv shop.sql.gz.asc backups/ \
+         && gpg --batch --quiet -a --detach-sign -o backups/old.sql.gz.asc backups/old.sql.gz",
+    );
+    let backups = dir.join("backups");
+    let head = std::fs::read(backups.join("old.sql.gz.asc")).unwrap();
+    assert!(head.starts_with(b"-----BEGIN PGP SIGNATURE-----"));
+    // The signature is the newest file: it must not be taken for the dump.
+    let answer = check_file(&backups, &["-v"]);
+    answer
+        .expect("WARNING")
+        .says("shop.sql.gz.asc")
+        .says("OpenPGP, ASCII-armoured");
+    assert!(
+        !answer.first_line().contains("old.sql.gz.asc"),
+        "{}",
+        answer.stdout
+    );
+    // Cut in the middle: the directory check says CRITICAL, as for the file itself.
+    let dump = backups.join("shop.sql.gz.asc");
+    let bytes = std::fs::read(&dump).unwrap();
+    std::fs::write(&dump, &bytes[..bytes.len() / 2]).unwrap();
+    check_file(&backups, &[])
+        .expect("CRITICAL")
+        .says("encrypted dump broken (OpenPGP, ASCII-armoured)");
+}
