@@ -60,6 +60,19 @@ impl Range {
     }
 
     /// Parses plain numbers: `10`, `10:`, `~:10`, `10:20`, `@10:20`.
+    ///
+    /// ```
+    /// use check_backup::range::Range;
+    ///
+    /// let r = Range::parse("10").unwrap(); // 0:10, alert outside
+    /// assert!(!r.alerts(10.0) && r.alerts(10.5) && r.alerts(-1.0));
+    /// let r = Range::parse("10:").unwrap(); // alert below 10
+    /// assert!(r.alerts(9.0) && !r.alerts(1e12));
+    /// let r = Range::parse("@10:20").unwrap(); // alert inside
+    /// assert!(r.alerts(15.0) && !r.alerts(21.0));
+    /// assert_eq!(Range::parse("~:10").unwrap().to_string(), "~:10");
+    /// assert!(Range::parse("20:10").is_err() && Range::parse("NaN").is_err());
+    /// ```
     pub fn parse(input: &str) -> Result<Range, RangeError> {
         Range::parse_with(input, |s| {
             s.parse::<f64>()

@@ -56,6 +56,15 @@ fn number_unit_pairs<'a>(
 
 /// Parses a duration into seconds: a bare number of seconds, or numbers with units
 /// `s`, `m`, `h`, `d`, `w`, combinable (`1d12h`).
+///
+/// ```
+/// use check_backup::units::parse_duration;
+///
+/// assert_eq!(parse_duration("26h").unwrap(), 93_600.0);
+/// assert_eq!(parse_duration("1d12h").unwrap(), 129_600.0);
+/// assert_eq!(parse_duration("90").unwrap(), 90.0);
+/// assert!(parse_duration("2x").is_err());
+/// ```
 pub fn parse_duration(input: &str) -> Result<f64, UnitError> {
     const FORMS: &str = "use seconds or a number with s, m, h, d, w (e.g. 90m, 26h, 1d12h)";
     let pairs = number_unit_pairs("duration", input)?;
@@ -80,6 +89,15 @@ pub fn parse_duration(input: &str) -> Result<f64, UnitError> {
 
 /// Parses a size into bytes. Units `B`, `K`/`KB`/`KiB`, `M`..., `G`..., `T`..., all 1024-based,
 /// as operators expect from `ls -lh` and `du -h`.
+///
+/// ```
+/// use check_backup::units::{human_size, parse_size};
+///
+/// assert_eq!(parse_size("1K").unwrap(), 1024.0);
+/// assert_eq!(parse_size("2G").unwrap(), 2.0 * 1024.0 * 1024.0 * 1024.0);
+/// assert_eq!(human_size(66_661.0), "65 KiB");
+/// assert!(parse_size("1d").is_err());
+/// ```
 pub fn parse_size(input: &str) -> Result<f64, UnitError> {
     const FORMS: &str = "use bytes or a number with B, K, M, G, T (1024-based, e.g. 1200K, 2G)";
     let pairs = number_unit_pairs("size", input)?;

@@ -279,6 +279,10 @@ pub fn discover(spec: &str, options: &Options) -> Result<Discovery, DiscoverErro
         }),
         Err(_) if has_glob_chars(spec) => discover_glob(spec, options),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // `-f /mnt/backup/`: the operator named a directory.
+            if spec.ends_with('/') {
+                return Err(DiscoverError::MissingDirectory(nearest_missing(path)));
+            }
             match path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 Some(parent) if fs::metadata(parent).is_err() => {
                     Err(DiscoverError::MissingDirectory(nearest_missing(parent)))

@@ -328,7 +328,7 @@ pub fn evaluate_content_with(
     }
     // A directory's or an archive's own verdict says more than its size.
     if let (Some(archive), Compression::Plain) = (&content.archive, compression) {
-        out.writer = Some(content.writer.name());
+        out.writer = Some(writer_of_archive(content.writer, archive));
         findings.push(evaluate_archive(archive, out));
         return (findings, perf);
     }
@@ -343,7 +343,7 @@ pub fn evaluate_content_with(
         return (findings, perf);
     }
     if let Some(archive) = &content.archive {
-        out.writer = Some(content.writer.name());
+        out.writer = Some(writer_of_archive(content.writer, archive));
         findings.push(evaluate_archive(archive, out));
         return (findings, perf);
     }
@@ -372,6 +372,15 @@ pub fn evaluate_content_with(
     out.writer = Some(content.writer.name());
     findings.push(evaluate_marker(content, out));
     (findings, perf)
+}
+
+/// Who wrote an archive: a tar archive's own kind says more (`pg_dump tar archive` for
+/// `pg_dump -Ft`) than the container it was found in.
+fn writer_of_archive(writer: Writer, archive: &ArchiveFacts) -> &'static str {
+    match writer {
+        Writer::Tar => archive.kind.name(),
+        w => w.name(),
+    }
 }
 
 fn evaluate_archive(archive: &ArchiveFacts, out: &mut Facts) -> Finding {

@@ -12,6 +12,7 @@ mod util;
 mod cache;
 mod config_and_trend;
 mod core_check;
+mod doc_examples;
 mod docs;
 mod encrypted;
 mod formats;

@@ -487,6 +487,12 @@ pub fn have_tool(program: &str, package: &str) -> bool {
     if found() {
         return true;
     }
+    // In CI a missing tool is a failure: .ci/run installs every one, and a test that skips
+    // there proves nothing.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{program} is not installed (package {package}): add it to .ci/run's apt-get line"
+    );
     eprintln!("SKIPPED: {program} is not installed and apt-get could not install {package}");
     false
 }
