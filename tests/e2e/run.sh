@@ -895,7 +895,8 @@ expect_re "backup set: the file's warning-age (2d = 172800 s) in the perfdata" '
     "$(cr backup-set '.performance_data[0]' | norm_age)"
 
 # Perfdata as Icinga 2 parses it: its own parse_performance_data() over the API console...
-for s in backup-mysql backup-mysql-incident backup-pg_dump; do
+# backup-options has --schedule: its overdue value too (issue 14)
+for s in backup-mysql backup-mysql-incident backup-pg_dump backup-options; do
     script="get_service(\"db-e2e\", \"$s\").last_check_result.performance_data.map(p => parse_performance_data(p))"
     parsed=$(api POST /console/execute-script "$(jq -nc --arg c "$script" '{command: $c}')" || true)
     raw=$(cr "$s" '.performance_data | map(split("=")[0] + "=" + (split("=")[1] | capture("^(?<v>[-0-9.]+)").v)) | join(" ")')
