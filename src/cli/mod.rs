@@ -110,6 +110,17 @@ pub struct Args {
     #[arg(long, value_name = "PERCENT", default_value = "50", value_parser = percent)]
     pub max_shrink: f64,
 
+    /// Every restore point: the set (directory, glob, or each database's dumps) must hold at
+    /// least N dumps within WINDOW (e.g. 7/8d; all of its dumps without /WINDOW), each
+    /// verified whole and complete as the newest is (cached after the first time).
+    #[arg(long, value_name = "N[/WINDOW]", value_parser = restore_points, help_heading = "Sets of dumps")]
+    pub restore_points: Option<crate::judge::restore_points::Policy>,
+
+    /// WARNING when the oldest good restore point is younger than this (retention not
+    /// holding); needs --restore-points, at most its WINDOW.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Sets of dumps")]
+    pub oldest_age: Option<f64>,
+
     /// One dump per database (automysqlbackup, pg_back): a regex matched against each file's
     /// path below the --dump directory (or else its name), whose first group is the database
     /// name; the newest dump of each database is judged, the state is the worst.
@@ -334,6 +345,10 @@ fn percent(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+fn restore_points(s: &str) -> Result<crate::judge::restore_points::Policy, String> {
+    crate::judge::restore_points::parse_policy(s, duration)
+}
+
 fn duration(s: &str) -> Result<f64, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
@@ -390,6 +405,8 @@ pub struct Config {
     pub max_shrink: f64,
     /// The job's schedule, when given.
     pub schedule: Option<crate::judge::schedule::Schedule>,
+    /// `--restore-points` and `--oldest-age`, when given.
+    pub restore_points: Option<crate::judge::restore_points::Policy>,
     /// One dump per database: the regex whose first group names the database.
     pub per_database: Option<Regex>,
     /// Databases that must have a dump.
@@ -438,6 +455,25 @@ pub struct LogConfig {
 }
 
 impl Args {
+    /// Options that parse one by one but contradict each other.
+    fn conflicts(&self) -> Option<String> {
+        // (Not clap's `requires`: a configuration file's entries are checked one by one.)
+        if self.oldest_age.is_some() && self.restore_points.is_none() {
+            return Some(
+                "--oldest-age needs --restore-points (the restore points whose oldest it judges)"
+                    .into(),
+            );
+        }
+        if let (Some(p), Some(age)) = (&self.restore_points, self.oldest_age) {
+            if p.window.is_some_and(|w| age > w) {
+                return Some(
+                    "--oldest-age is longer than the --restore-points window: the oldest restore point in the window can never be that old".into(),
+                );
+            }
+        }
+        None
+    }
+
     /// Turns parsed arguments into a [`Config`].
     pub fn into_config(self) -> Config {
         let marker = match (self.marker_regex, self.marker) {
@@ -491,11 +527,26 @@ impl Args {
             marker,
             max_shrink: self.max_shrink,
             schedule,
+            restore_points: self
+                .restore_points
+                .map(|p| crate::judge::restore_points::Policy {
+                    oldest_age: self.oldest_age,
+                    ..p
+                }),
             per_database: self.per_database,
             expect_databases: self.expect_databases.map(|l| l.0),
             discovery: crate::acquire::discover::Options {
                 follow_symlinks: self.follow_symlinks,
                 exclude: self.exclude,
+                // Restore points beyond the size trend's 8 earlier dumps (more for a window,
+                // whose count is not known before listing).
+                keep_older: self.restore_points.map_or(0, |p| {
+                    if p.window.is_some() {
+                        crate::acquire::discover::MAX_RUNNERS_UP
+                    } else {
+                        p.need as usize
+                    }
+                }),
             },
             checksum: self.checksum,
             encrypted_without_key: self.encrypted_without_key,
@@ -620,7 +671,14 @@ where
         }
     };
     match Args::try_parse_from(&args) {
-        Ok(args) => Parsed::Run(Box::new(args.into_config())),
+        Ok(args) => match args.conflicts() {
+            Some(message) => Parsed::Exit(if json {
+                usage_json(&format!("invalid arguments: {message}"), "")
+            } else {
+                format!("BACKUP UNKNOWN - invalid arguments: {message}\n")
+            }),
+            None => Parsed::Run(Box::new(args.into_config())),
+        },
         Err(e) => {
             use clap::error::ErrorKind;
             match e.kind() {

@@ -25,6 +25,7 @@ mod real_formats;
 mod real_pgcluster;
 mod reliability;
 mod report;
+mod restore_points;
 mod schedule;
 mod schema;
 mod shipped;
