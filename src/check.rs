@@ -448,7 +448,7 @@ impl Run<'_> {
         }
         let sizes: Vec<u64> = earlier.iter().take(7).map(|c| c.size).collect();
         if let Some((finding, perf)) =
-            judge::dump::evaluate_shrink(chosen.size, &sizes, config.max_shrink)
+            judge::dump::evaluate_shrink(chosen.size, &sizes, config.max_shrink, config.max_growth)
         {
             report.push(finding);
             report.perfdata.push(perf);

@@ -110,6 +110,12 @@ pub struct Args {
     #[arg(long, value_name = "PERCENT", default_value = "50", value_parser = percent)]
     pub max_shrink: f64,
 
+    /// WARNING when the dump is larger than the median of up to 7 earlier dumps in the same
+    /// directory or glob by more than this many percent (e.g. 200; 0 = off; needs 2 earlier
+    /// dumps): a runaway log table, the wrong database.
+    #[arg(long, value_name = "PERCENT", default_value = "0", value_parser = growth_percent)]
+    pub max_growth: f64,
+
     /// Every restore point: the set (directory, glob, or each database's dumps) must hold at
     /// least N dumps within WINDOW (e.g. 7/8d; all of its dumps without /WINDOW), each
     /// verified whole and complete as the newest is (cached after the first time).
@@ -345,6 +351,18 @@ fn percent(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+fn growth_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("invalid percentage '{s}'"))?;
+    if !(0.0..=100_000.0).contains(&v) {
+        return Err(format!("invalid percentage '{s}': use 0 (off) to 100000"));
+    }
+    Ok(v)
+}
+
 fn restore_points(s: &str) -> Result<crate::judge::restore_points::Policy, String> {
     crate::judge::restore_points::parse_policy(s, duration)
 }
@@ -403,6 +421,8 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// Size-trend limit in percent (0 = off).
     pub max_shrink: f64,
+    /// `--max-growth` (0 = off).
+    pub max_growth: f64,
     /// The job's schedule, when given.
     pub schedule: Option<crate::judge::schedule::Schedule>,
     /// `--restore-points` and `--oldest-age`, when given.
@@ -526,6 +546,7 @@ impl Args {
             },
             marker,
             max_shrink: self.max_shrink,
+            max_growth: self.max_growth,
             schedule,
             restore_points: self
                 .restore_points

@@ -705,6 +705,7 @@ object Host "db-e2e" {
     backup_log_critical_age = "3d"
     backup_log_dump_slack = "3h"
     backup_max_shrink = 40
+    backup_max_growth = 300
     /* a schedule whose last due run (January 1st) the dump delivered */
     backup_schedule = "0 0 1 1 *"
     backup_grace = "3h"
@@ -857,7 +858,7 @@ for kv in "--dump=$IB/options/" "--warning-age=30h" "--critical-age=3d" "--warni
     "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40" \
     "--exclude=*.manifest" "--exclude=README*" "--checksum=auto" "--schedule=0 0 1 1 *" \
     "--grace=3h" "--missed-critical=3" "--encrypted-without-key=warning" \
-    "--restore-points=1/1d" "--oldest-age=1m"; do
+    "--restore-points=1/1d" "--oldest-age=1m" "--max-growth=300"; do
     has_pair "${kv%%=*}" "${kv#*=}" || missing_pairs+="[$kv] "
 done
 expect_eq "Icinga built every option/value pair of the options service" "" "$missing_pairs"

@@ -17,6 +17,7 @@ mod encrypted;
 mod formats;
 mod fuzz_regressions;
 mod hardening;
+mod history;
 mod load;
 mod log_check;
 mod no_false_ok;
