@@ -457,6 +457,7 @@ impl Run<'_> {
         let mark = report.findings.len();
         match self.check_content(chosen, report, true) {
             Checked::Done(seen) => {
+                self.decoded_trend(earlier, report);
                 let restore_point = if seen.pending {
                     Verdict::Unverified {
                         reason: "being verified in the background".into(),
@@ -471,6 +472,41 @@ impl Run<'_> {
                 })
             }
             other => other,
+        }
+    }
+
+    /// `--max-shrink` on the decoded size, against the earlier dumps' decoded sizes that the
+    /// cache knows (each was verified when it was the newest): no dump is read again.
+    fn decoded_trend(&self, earlier: &[Candidate], report: &mut Report) {
+        let (Some(cache), Some(uncompressed)) = (&self.cache, report.facts.uncompressed_bytes)
+        else {
+            return;
+        };
+        if self.config.max_shrink <= 0.0 {
+            return;
+        }
+        let known: Vec<u64> = earlier
+            .iter()
+            .take(7)
+            .filter_map(|c| {
+                let meta = std::fs::metadata(&c.path).ok()?;
+                let content = cache.known_content(&c.path, &FileKey::of(&meta))?;
+                content
+                    .problem
+                    .is_none()
+                    .then_some(content.uncompressed_size)
+            })
+            .collect();
+        report.trace.push(format!(
+            "decoded sizes of {} of {} earlier dumps known from the cache",
+            known.len(),
+            earlier.len().min(7)
+        ));
+        if let Some((finding, perf)) =
+            judge::history::uncompressed_shrink(uncompressed, &known, self.config.max_shrink)
+        {
+            report.push(finding);
+            report.perfdata.push(perf);
         }
     }
 

@@ -106,7 +106,8 @@ pub struct Args {
     pub critical_size: Option<Range>,
 
     /// WARNING when the dump is smaller than the median of up to 7 earlier dumps in the same
-    /// directory or glob by more than this many percent (0 = off; needs 2 earlier dumps).
+    /// directory or glob by more than this many percent (0 = off; needs 2 earlier dumps);
+    /// also their decoded sizes, when the cache knows the earlier ones'.
     #[arg(long, value_name = "PERCENT", default_value = "50", value_parser = percent)]
     pub max_shrink: f64,
 

@@ -8,6 +8,7 @@ pub mod checksum;
 pub mod databases;
 pub mod dump;
 pub mod encrypted;
+pub mod history;
 pub mod log;
 pub mod obstacles;
 pub mod pg_cluster;

@@ -39,3 +39,51 @@ fn a_dump_much_larger_than_the_earlier_ones_is_a_warning_with_max_growth() {
     check(d, &["--no-cache"]).expect("OK");
     check(d, &["--max-growth", "-5"]).expect("UNKNOWN");
 }
+
+#[test]
+fn a_dump_whose_content_shrank_is_a_warning_even_when_its_file_did_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, cache) = (dir.path().join("set"), dir.path().join("cache"));
+    std::fs::create_dir(&set).unwrap();
+    let cache_arg = cache.to_str().unwrap();
+    // Three nights of the real dump compressed with xz (22 KiB for 491 KiB of SQL), each
+    // verified when it was the newest: the cache knows their decoded sizes.
+    for i in (1..4).rev() {
+        let name = format!("shop-{i}.sql.xz");
+        put(&set, "shop.sql.xz", &name, i * DAY + HOUR);
+        let a = check(&set.join(&name), &["--cache-dir", cache_arg]);
+        assert!(
+            a.stdout.contains("[OK] stream: xz stream intact"),
+            "{}",
+            a.stdout
+        );
+    }
+    // Then the job writes plain SQL and loses the big table's rows (the real dump without
+    // lines 127-8137, its trailer kept): the file grew, the content shrank to a tenth.
+    let real = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/mariadb/shop.sql"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = real.lines().collect();
+    let kept = [&lines[..126], &lines[8137..]].concat().join("\n") + "\n";
+    let newest = set.join("shop-0.sql");
+    std::fs::write(&newest, &kept).unwrap();
+    set_age(&newest, HOUR);
+    let a = check(&set, &["--cache-dir", cache_arg, "-v"]);
+    a.expect("WARNING").says("dump content shrank: ");
+    assert!(
+        a.stdout.contains("[OK] size_trend: +"),
+        "the file alone grew: {}",
+        a.stdout
+    );
+    assert!(
+        a.stdout
+            .contains("decoded sizes of 3 of 3 earlier dumps known from the cache"),
+        "{}",
+        a.stdout
+    );
+    let change = a.perf("uncompressed_change").unwrap();
+    assert!(change < -50.0, "{change}");
+    // No decoded size known without the cache: only the file's size is judged.
+    check(&set, &["--no-cache"]).expect("OK");
+}
