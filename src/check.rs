@@ -90,6 +90,8 @@ struct DumpSeen {
     pending: bool,
     /// What its content findings make of it as a restore point.
     restore_point: Verdict,
+    /// What identifies its content without reading it again (`ContentFacts::identities`).
+    identities: Vec<String>,
 }
 
 /// How reading one candidate ended: judged, or a reason it could not be judged. Dropping
@@ -114,6 +116,7 @@ impl Checked {
             dir_kind: chosen.dir_kind,
             pending: false,
             restore_point: Verdict::Good,
+            identities: Vec::new(),
         })
     }
 
@@ -457,7 +460,7 @@ impl Run<'_> {
         let mark = report.findings.len();
         match self.check_content(chosen, report, true) {
             Checked::Done(seen) => {
-                self.decoded_trend(earlier, report);
+                self.history(&seen, earlier, report);
                 let restore_point = if seen.pending {
                     Verdict::Unverified {
                         reason: "being verified in the background".into(),
@@ -475,27 +478,48 @@ impl Run<'_> {
         }
     }
 
-    /// `--max-shrink` on the decoded size, against the earlier dumps' decoded sizes that the
-    /// cache knows (each was verified when it was the newest): no dump is read again.
-    fn decoded_trend(&self, earlier: &[Candidate], report: &mut Report) {
-        let (Some(cache), Some(uncompressed)) = (&self.cache, report.facts.uncompressed_bytes)
-        else {
+    /// The history rules, from what the cache knows of the earlier dumps (each was verified
+    /// when it was the newest): no dump is read again. The same content as the previous
+    /// dump (a stuck job); `--max-shrink` on the decoded size.
+    fn history(&self, seen: &DumpSeen, earlier: &[Candidate], report: &mut Report) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        let known: Vec<(&Candidate, ContentFacts)> = earlier
+            .iter()
+            .take(7)
+            .filter_map(|c| {
+                let meta = std::fs::metadata(&c.path).ok()?;
+                Some((c, cache.known_content(&c.path, &FileKey::of(&meta))?))
+            })
+            .collect();
+        if let (Some(previous), Some((c, content))) = (earlier.first(), known.first()) {
+            if std::ptr::eq(previous, *c) {
+                let name = c
+                    .path
+                    .file_name()
+                    .map(|n| safe(&n.to_string_lossy(), 120))
+                    .unwrap_or_default();
+                if let Some(finding) = judge::history::identical(
+                    &seen.identities,
+                    &content.identities(),
+                    &name,
+                    c.mtime,
+                ) {
+                    report.push(finding);
+                }
+            }
+        }
+        let Some(uncompressed) = report.facts.uncompressed_bytes else {
             return;
         };
         if self.config.max_shrink <= 0.0 {
             return;
         }
-        let known: Vec<u64> = earlier
+        let known: Vec<u64> = known
             .iter()
-            .take(7)
-            .filter_map(|c| {
-                let meta = std::fs::metadata(&c.path).ok()?;
-                let content = cache.known_content(&c.path, &FileKey::of(&meta))?;
-                content
-                    .problem
-                    .is_none()
-                    .then_some(content.uncompressed_size)
-            })
+            .filter(|(_, content)| content.problem.is_none())
+            .map(|(_, content)| content.uncompressed_size)
             .collect();
         report.trace.push(format!(
             "decoded sizes of {} of {} earlier dumps known from the cache",
@@ -584,7 +608,13 @@ impl Run<'_> {
         if publish {
             self.progress.set_partial(report);
         }
-        Checked::done(chosen, report)
+        match Checked::done(chosen, report) {
+            Checked::Done(seen) => Checked::Done(DumpSeen {
+                identities: content.identities(),
+                ..seen
+            }),
+            other => other,
+        }
     }
 
     /// Every restore point (`--restore-points`): the judged dump's verdict and each earlier
@@ -754,6 +784,7 @@ impl Run<'_> {
             archive: Some(facts),
             checksum: None,
             encrypted: None,
+            fingerprint: None,
         };
         if let Some(cache) = &self.cache {
             if cache

@@ -760,6 +760,7 @@ mod tests {
             archive: None,
             checksum: None,
             encrypted: None,
+            fingerprint: None,
         }
     }
 

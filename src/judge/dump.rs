@@ -607,6 +607,7 @@ mod tests {
             compression,
             uncompressed_size: text.len() as u64,
             compressed_read: 10,
+            fingerprint: None,
             problem,
             sample: Sample {
                 head: text.as_bytes().to_vec(),

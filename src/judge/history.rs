@@ -1,8 +1,51 @@
 //! History rules: the newest dump against the dumps of the same set before it, from what
 //! verifying them established (kept in the verification cache, so never a second read).
 
+use std::time::SystemTime;
+
 use super::{Check, Finding, PerfDatum, State};
 use crate::units::human_size;
+
+/// What an identity of a kind says, in words.
+fn identity_words(kind: &str) -> String {
+    match kind {
+        "gzip" => "the same CRC32 and length of every gzip member".into(),
+        other => format!("the same {other} digest of the whole file"),
+    }
+}
+
+/// The same content as the previous dump: WARNING "identical to the dump of DATE (stuck
+/// job?)". `newest` and `previous` are identities by kind (`gzip:...`, `sha256:...`); they
+/// are compared kind by kind, and only when they share one (none: nothing is said).
+pub fn identical(
+    newest: &[String],
+    previous: &[String],
+    previous_name: &str,
+    previous_mtime: SystemTime,
+) -> Option<Finding> {
+    let kind = |s: &String| s.split_once(':').map(|(k, _)| k.to_string());
+    let shared: Vec<(&String, &String)> = newest
+        .iter()
+        .filter_map(|n| previous.iter().find(|p| kind(p) == kind(n)).map(|p| (n, p)))
+        .collect();
+    if shared.is_empty() || shared.iter().any(|(n, p)| n != p) {
+        return None;
+    }
+    let what: Vec<String> = shared
+        .iter()
+        .filter_map(|(n, _)| kind(n))
+        .map(|k| identity_words(&k))
+        .collect();
+    let date = chrono::DateTime::<chrono::Local>::from(previous_mtime).format("%Y-%m-%d %H:%M");
+    Some(Finding::new(
+        Check::History,
+        State::Warning,
+        format!(
+            "identical to the dump of {date} (stuck job?): {} as {previous_name}",
+            what.join(", ")
+        ),
+    ))
+}
 
 /// The median of `values` (None when empty).
 fn median(values: &[u64]) -> Option<f64> {
@@ -70,6 +113,32 @@ pub fn uncompressed_shrink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identical_content_by_the_identities_both_have() {
+        let t = SystemTime::UNIX_EPOCH;
+        let gz = |h: &str| format!("gzip:1:{h}");
+        let sha = |h: &str| format!("sha256:{h}");
+        let same = identical(&[gz("aa")], &[gz("aa")], "db-1.sql.gz", t).unwrap();
+        assert_eq!(same.state, State::Warning);
+        assert!(
+            same.message.ends_with(
+                "(stuck job?): the same CRC32 and length of every gzip member as db-1.sql.gz"
+            ),
+            "{}",
+            same.message
+        );
+        assert!(identical(&[gz("aa")], &[gz("ab")], "x", t).is_none());
+        // Kinds the other lacks are not compared; a differing shared kind decides.
+        let both = identical(&[gz("aa"), sha("11")], &[sha("11")], "x", t).unwrap();
+        assert!(both
+            .message
+            .contains("the same sha256 digest of the whole file"));
+        assert!(identical(&[gz("aa"), sha("11")], &[gz("aa"), sha("12")], "x", t).is_none());
+        // Nothing shared (an xz dump, no checksum file; an old cache entry): nothing said.
+        assert!(identical(&[gz("aa")], &[sha("11")], "x", t).is_none());
+        assert!(identical(&[], &[], "x", t).is_none());
+    }
 
     #[test]
     fn decoded_size_shrink() {

@@ -42,6 +42,8 @@ pub enum Check {
     Size,
     /// The dump's size against earlier dumps.
     SizeTrend,
+    /// The dump against the earlier dumps' content (the same content: a stuck job).
+    History,
     /// The compression stream.
     Stream,
     /// The decoded content as a whole.
@@ -97,6 +99,7 @@ impl Check {
             Check::Age => "age",
             Check::Size => "size",
             Check::SizeTrend => "size_trend",
+            Check::History => "history",
             Check::Stream => "stream",
             Check::Content => "content",
             Check::Archive => "archive",

@@ -87,3 +87,33 @@ fn a_dump_whose_content_shrank_is_a_warning_even_when_its_file_did_not() {
     // No decoded size known without the cache: only the file's size is judged.
     check(&set, &["--no-cache"]).expect("OK");
 }
+
+#[test]
+fn a_dump_with_the_same_content_as_the_previous_one_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, cache) = (dir.path().join("set"), dir.path().join("cache"));
+    std::fs::create_dir(&set).unwrap();
+    let cache_arg = cache.to_str().unwrap();
+    // Yesterday's real dump, verified when it was the newest.
+    put(&set, "shop.sql.gz", "shop-1.sql.gz", DAY + HOUR);
+    check(&set, &["--cache-dir", cache_arg]).expect("OK");
+    // Today the stuck job delivers the same content again, compressed anew (other bytes,
+    // other size: gzip -1 of the same SQL).
+    let sql = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/mariadb/shop.sql"),
+    )
+    .unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, &sql).unwrap();
+    let newest = write_aged(&set, "shop-0.sql.gz", &e.finish().unwrap(), HOUR);
+    assert_ne!(std::fs::metadata(&newest).unwrap().len(), 66670);
+    let a = check(&set, &["--cache-dir", cache_arg]);
+    a.expect("WARNING")
+        .says("identical to the dump of ")
+        .says("(stuck job?): the same CRC32 and length of every gzip member as shop-1.sql.gz");
+    // The next night's dump holds more: no finding, OK.
+    put(&set, "all-databases.sql.gz", "shop-00.sql.gz", MINUTE * 10);
+    let b = check(&set, &["--cache-dir", cache_arg]);
+    b.expect("OK");
+    assert!(!b.stdout.contains("identical"), "{}", b.stdout);
+}

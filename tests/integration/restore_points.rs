@@ -11,17 +11,25 @@ fn real(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Daily dumps `shop-<i>.sql.gz`, `i` days (and one hour) old, from the real fixtures: the
-/// complete dump, or `cut[i]` when given (the real dump gzip cut short on a full disk).
+/// The real complete dump as the night `i` days ago would have written it: its trailer
+/// carries that night's date (nightly dumps never have the same content; the same content
+/// again is the stuck-job warning), gzip-compressed.
+fn night(i: i64) -> Vec<u8> {
+    let sql = std::fs::read_to_string(real("shop.sql")).unwrap();
+    let date = format!("2026-11-{:02}  1:36:28", 26 - i.min(25));
+    gzip(sql.replace("2026-11-26  1:36:28", &date).as_bytes())
+}
+
+/// Daily dumps `shop-<i>.sql.gz`, `i` days (and one hour) old: the real complete dump of
+/// that night, or for `cut[i]` the real dump gzip cut short on a full disk.
 fn daily(dir: &Path, days: std::ops::Range<i64>, cut: &[i64], missing: &[i64]) {
     for i in days.filter(|i| !missing.contains(i)) {
-        let source = if cut.contains(&i) {
-            real("shop-truncated.sql.gz")
-        } else {
-            real("shop.sql.gz")
-        };
         let path = dir.join(format!("shop-{i}.sql.gz"));
-        std::fs::copy(source, &path).unwrap();
+        if cut.contains(&i) {
+            std::fs::copy(real("shop-truncated.sql.gz"), &path).unwrap();
+        } else {
+            std::fs::write(&path, night(i)).unwrap();
+        }
         set_age(&path, i * DAY + HOUR);
     }
 }
