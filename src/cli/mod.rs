@@ -89,7 +89,8 @@ pub struct Args {
     #[arg(long, value_name = "CRON", value_parser = schedule_expr, help_heading = "Schedule")]
     pub schedule: Option<croner::Cron>,
 
-    /// How long after its scheduled start a run's dump is due.
+    /// How long after its scheduled start a run's dump is due; also how long a run the log
+    /// shows in progress (--log-run-start, --log-success) may take before it is stuck.
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = duration, help_heading = "Schedule")]
     pub grace: f64,
 
@@ -532,6 +533,7 @@ impl Args {
                 warn_age: self.log_warning_age.or(warn_age),
                 crit_age: self.log_critical_age.or(crit_age),
                 dump_slack: self.log_dump_slack,
+                run_grace: self.grace,
                 skew: self.future_tolerance,
             },
         });
