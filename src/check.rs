@@ -17,6 +17,7 @@ use crate::cli::{Config, LogConfig};
 use crate::facts::{
     Candidate, ChecksumFacts, Compression, ContentFacts, DirKind, MarkerVerdict, Writer,
 };
+use crate::judge::restore_points::{Point, Verdict};
 use crate::judge::{self, databases, obstacles, Check, Report, PATH_CHARS};
 use crate::sys;
 use crate::text::{safe, safe_path};
@@ -85,6 +86,12 @@ struct DumpSeen {
     has_marker: bool,
     writer: Option<&'static str>,
     dir_kind: Option<DirKind>,
+    /// A background verifier is reading its content: not verified by this run.
+    pending: bool,
+    /// What its content findings make of it as a restore point.
+    restore_point: Verdict,
+    /// What identifies its content without reading it again (`ContentFacts::identities`).
+    identities: Vec<String>,
 }
 
 /// How reading one candidate ended: judged, or a reason it could not be judged. Dropping
@@ -107,7 +114,38 @@ impl Checked {
             has_marker: report.facts.marker.is_some(),
             writer: report.facts.writer,
             dir_kind: chosen.dir_kind,
+            pending: false,
+            restore_point: Verdict::Good,
+            identities: Vec::new(),
         })
+    }
+
+    /// Its content is being verified by a background verifier, not by this run.
+    fn pending(chosen: &Candidate, report: &Report) -> Checked {
+        match Checked::done(chosen, report) {
+            Checked::Done(seen) => Checked::Done(DumpSeen {
+                pending: true,
+                ..seen
+            }),
+            other => other,
+        }
+    }
+}
+
+/// Why the content of a dump was not read.
+struct NotRead {
+    /// The finding that says so.
+    finding: judge::Finding,
+    /// A background verifier is at it (this run must not count it as verified).
+    background: bool,
+}
+
+impl From<judge::Finding> for NotRead {
+    fn from(finding: judge::Finding) -> NotRead {
+        NotRead {
+            finding,
+            background: false,
+        }
     }
 }
 
@@ -364,6 +402,9 @@ impl Run<'_> {
                     if previous {
                         judge::dump::as_previous(report);
                     }
+                    if let Some(policy) = &config.restore_points {
+                        self.restore_points(policy, &candidate, &seen, earlier, report);
+                    }
                     return Some(seen);
                 }
                 Checked::Changed(why) => {
@@ -410,12 +451,94 @@ impl Run<'_> {
         }
         let sizes: Vec<u64> = earlier.iter().take(7).map(|c| c.size).collect();
         if let Some((finding, perf)) =
-            judge::dump::evaluate_shrink(chosen.size, &sizes, config.max_shrink)
+            judge::dump::evaluate_shrink(chosen.size, &sizes, config.max_shrink, config.max_growth)
         {
             report.push(finding);
             report.perfdata.push(perf);
         }
         self.progress.set_partial(report);
+        let mark = report.findings.len();
+        match self.check_content(chosen, report, true) {
+            Checked::Done(seen) => {
+                self.history(&seen, earlier, report);
+                let restore_point = if seen.pending {
+                    Verdict::Unverified {
+                        reason: "being verified in the background".into(),
+                        background: true,
+                    }
+                } else {
+                    judge::restore_points::verdict_of(&report.findings[mark..], chosen.size)
+                };
+                Checked::Done(DumpSeen {
+                    restore_point,
+                    ..seen
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// The history rules, from what the cache knows of the earlier dumps (each was verified
+    /// when it was the newest): no dump is read again. The same content as the previous
+    /// dump (a stuck job); `--max-shrink` on the decoded size.
+    fn history(&self, seen: &DumpSeen, earlier: &[Candidate], report: &mut Report) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        let known: Vec<(&Candidate, ContentFacts)> = earlier
+            .iter()
+            .take(7)
+            .filter_map(|c| {
+                let meta = std::fs::metadata(&c.path).ok()?;
+                Some((c, cache.known_content(&c.path, &FileKey::of(&meta))?))
+            })
+            .collect();
+        if let (Some(previous), Some((c, content))) = (earlier.first(), known.first()) {
+            if std::ptr::eq(previous, *c) {
+                let name = c
+                    .path
+                    .file_name()
+                    .map(|n| safe(&n.to_string_lossy(), 120))
+                    .unwrap_or_default();
+                if let Some(finding) = judge::history::identical(
+                    &seen.identities,
+                    &content.identities(),
+                    &name,
+                    c.mtime,
+                ) {
+                    report.push(finding);
+                }
+            }
+        }
+        let Some(uncompressed) = report.facts.uncompressed_bytes else {
+            return;
+        };
+        if self.config.max_shrink <= 0.0 {
+            return;
+        }
+        let known: Vec<u64> = known
+            .iter()
+            .filter(|(_, content)| content.problem.is_none())
+            .map(|(_, content)| content.uncompressed_size)
+            .collect();
+        report.trace.push(format!(
+            "decoded sizes of {} of {} earlier dumps known from the cache",
+            known.len(),
+            earlier.len().min(7)
+        ));
+        if let Some((finding, perf)) =
+            judge::history::uncompressed_shrink(uncompressed, &known, self.config.max_shrink)
+        {
+            report.push(finding);
+            report.perfdata.push(perf);
+        }
+    }
+
+    /// Checks one dump's content (from the cache or by reading it): stream, archive,
+    /// marker, checksum file. The newest dump and every restore point take this path;
+    /// `publish` hands the report to the watchdog as it grows (only the main report).
+    fn check_content(&self, chosen: &Candidate, report: &mut Report, publish: bool) -> Checked {
+        let config = self.config;
         if let Some(kind) = chosen.dir_kind {
             return self.check_backup_dir(chosen, kind, report);
         }
@@ -438,9 +561,16 @@ impl Run<'_> {
         let (content, verified_at) = match self.content_facts(&file, &meta, path, &sidecar, report)
         {
             Ok(c) => c,
-            Err(finding) => {
+            Err(NotRead {
+                finding,
+                background,
+            }) => {
                 report.push(finding);
-                return Checked::done(chosen, report);
+                return if background {
+                    Checked::pending(chosen, report)
+                } else {
+                    Checked::done(chosen, report)
+                };
             }
         };
         // A dump that grew or was touched while being read was still being written: what was
@@ -475,8 +605,89 @@ impl Run<'_> {
             ignored: &sidecar.ignored,
         };
         judge::checksum::checksum(&content, verified_at, &context, self.now, report);
+        if publish {
+            self.progress.set_partial(report);
+        }
+        match Checked::done(chosen, report) {
+            Checked::Done(seen) => Checked::Done(DumpSeen {
+                identities: content.identities(),
+                ..seen
+            }),
+            other => other,
+        }
+    }
+
+    /// Every restore point (`--restore-points`): the judged dump's verdict and each earlier
+    /// dump in the window, verified by [`Run::check_content`] (cached after the first
+    /// time), judged together. Should time run out, the watchdog hands the dump being read
+    /// to a background verifier and says how many restore points were done.
+    fn restore_points(
+        &self,
+        policy: &judge::restore_points::Policy,
+        judged: &Candidate,
+        seen: &DumpSeen,
+        earlier: &[Candidate],
+        report: &mut Report,
+    ) {
+        let name = |c: &Candidate| match c.path.file_name() {
+            Some(n) => safe(&n.to_string_lossy(), 120),
+            None => safe_path(&c.path, PATH_CHARS),
+        };
+        let mut points = vec![Point {
+            name: name(judged),
+            path: safe_path(&judged.path, PATH_CHARS),
+            mtime: judged.mtime,
+            verdict: seen.restore_point.clone(),
+        }];
+        let need = policy.need as usize;
+        let good = |points: &[Point]| points.iter().filter(|p| p.verdict == Verdict::Good).count();
+        for candidate in earlier
+            .iter()
+            .filter(|c| policy.in_window(c.mtime, self.now))
+        {
+            self.progress
+                .set_restore_points(Some((good(&points).min(need), need)));
+            let mut sub = Report::default();
+            let verdict = match self.check_content(candidate, &mut sub, false) {
+                Checked::Done(seen) if seen.pending => Verdict::Unverified {
+                    reason: "being verified in the background".into(),
+                    background: true,
+                },
+                Checked::Done(_) => {
+                    judge::restore_points::verdict_of(&sub.findings, candidate.size)
+                }
+                // Deleted since it was listed (a retention cleanup): no restore point.
+                Checked::Vanished => {
+                    report.trace.push(format!(
+                        "restore point {} vanished before it could be read",
+                        name(candidate)
+                    ));
+                    continue;
+                }
+                Checked::Changed(why) => Verdict::Unverified {
+                    reason: why,
+                    background: false,
+                },
+            };
+            report.trace.extend(
+                sub.trace
+                    .into_iter()
+                    .map(|t| format!("restore point {}: {t}", name(candidate))),
+            );
+            points.push(Point {
+                name: name(candidate),
+                path: safe_path(&candidate.path, PATH_CHARS),
+                mtime: candidate.mtime,
+                verdict,
+            });
+        }
+        self.progress.set_restore_points(None);
+        let (findings, perf, summaries) =
+            judge::restore_points::evaluate(policy, &points, self.now);
+        report.findings.extend(findings);
+        report.perfdata.push(perf);
+        report.facts.restore_points = Some(summaries);
         self.progress.set_partial(report);
-        Checked::done(chosen, report)
     }
 
     /// The checksum file of the dump at `path` (unless `--checksum off`), said in the trace.
@@ -573,6 +784,7 @@ impl Run<'_> {
             archive: Some(facts),
             checksum: None,
             encrypted: None,
+            fingerprint: None,
         };
         if let Some(cache) = &self.cache {
             if cache
@@ -605,7 +817,7 @@ impl Run<'_> {
         path: &Path,
         sidecar: &Search,
         report: &mut Report,
-    ) -> Result<(ContentFacts, Option<SystemTime>), judge::Finding> {
+    ) -> Result<(ContentFacts, Option<SystemTime>), NotRead> {
         let (config, progress, cache) = (self.config, self.progress, self.cache.as_ref());
         let key = FileKey::of(meta);
         let marker = config.marker.key();
@@ -625,18 +837,26 @@ impl Run<'_> {
                     .push(format!("cache: miss: {}", safe(&why, 300))),
             }
             if let Some(note) = cache.running_verification(path, &key) {
-                return Err(obstacles::verification_running(
-                    &note,
-                    meta.len(),
-                    config.unverified_state,
-                ));
+                return Err(NotRead {
+                    finding: obstacles::verification_running(
+                        &note,
+                        meta.len(),
+                        config.unverified_state,
+                    ),
+                    background: true,
+                });
             }
         }
         // In background mode only one verifier per dump runs; the others leave quietly.
         let _lock = match (config.background, cache) {
             (true, Some(cache)) => match cache.try_lock(path) {
                 Some(lock) => Some(lock),
-                None => return Err(obstacles::another_verifier(config.unverified_state)),
+                None => {
+                    return Err(NotRead {
+                        finding: obstacles::another_verifier(config.unverified_state),
+                        background: true,
+                    })
+                }
             },
             _ => None,
         };
@@ -676,7 +896,7 @@ impl Run<'_> {
             result
         });
         progress.set_background(None);
-        let (facts, digest) = result.map_err(|e| obstacles::read_error(path, &e))?;
+        let (facts, digest) = result.map_err(|e| NotRead::from(obstacles::read_error(path, &e)))?;
         report.trace.push(format!(
             "read {} of {} ({}) in {:.3}s, decoded {}",
             human_size(facts.compressed_read as f64),
@@ -914,10 +1134,18 @@ fn trace_discovery(report: &mut Report, d: &Discovery) {
             "mtime, ties broken by name"
         }
     ));
-    for c in &d.runners_up {
+    // (Up to 1000 with --restore-points: the trace names the first few.)
+    const SHOWN: usize = 20;
+    for c in d.runners_up.iter().take(SHOWN) {
         t.push(format!(
             "older candidate {}",
             safe_path(&c.path, PATH_CHARS)
+        ));
+    }
+    if d.runners_up.len() > SHOWN {
+        t.push(format!(
+            "and {} older candidates more",
+            d.runners_up.len() - SHOWN
         ));
     }
 }

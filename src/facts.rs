@@ -136,6 +136,9 @@ pub struct StreamFacts {
     pub uncompressed_size: u64,
     /// Compressed bytes read.
     pub compressed_read: u64,
+    /// The content's identity as the format states it for free while decoding (gzip: every
+    /// member's CRC32 and length), when the stream is whole; None where there is none.
+    pub fingerprint: Option<String>,
     /// None when the stream is whole.
     pub problem: Option<StreamProblem>,
     /// Head and tail of the decoded text.
@@ -413,6 +416,21 @@ pub struct ContentFacts {
     /// For an encrypted file: what walking its structure without the key established.
     #[serde(default)]
     pub encrypted: Option<EncryptedFacts>,
+    /// The content's identity from decoding (see [`StreamFacts::fingerprint`]).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
+impl ContentFacts {
+    /// What identifies this content without reading it again, by kind: the format's own
+    /// fingerprint, and the checksum file's digest of the whole file (as hashed).
+    pub fn identities(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.fingerprint.iter().cloned().collect();
+        if let Some(c) = &self.checksum {
+            out.push(format!("{}:{}", c.algorithm, c.actual));
+        }
+        out
+    }
 }
 
 /// A hash algorithm that backup jobs write checksum files with.

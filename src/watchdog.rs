@@ -25,6 +25,8 @@ pub struct Progress {
     /// Arguments of a background verifier that can take over the content verification if
     /// time runs out (set only while the content is being decoded and a cache exists).
     background: Mutex<Option<Vec<std::ffi::OsString>>>,
+    /// While restore points are verified: how many are good so far, and how many are needed.
+    restore_points: Mutex<Option<(usize, usize)>>,
 }
 
 impl Progress {
@@ -46,6 +48,13 @@ impl Progress {
     pub fn set_background(&self, args: Option<Vec<std::ffi::OsString>>) {
         if let Ok(mut b) = self.background.lock() {
             *b = args;
+        }
+    }
+
+    /// Records that restore points are being verified (`done` good of `need`), or no longer.
+    pub fn set_restore_points(&self, state: Option<(usize, usize)>) {
+        if let Ok(mut r) = self.restore_points.lock() {
+            *r = state;
         }
     }
 
@@ -105,8 +114,27 @@ impl Progress {
         } else {
             format!("; verified: {}", verified.join(", "))
         };
-        let finding = match continuing {
-            Some(pid) => Finding::new(
+        let points = self.restore_points.lock().ok().and_then(|r| *r);
+        let finding = match (continuing, points) {
+            // The newest dump is judged; an older restore point was being read.
+            (Some(pid), Some((done, need))) => Finding::new(
+                Check::RestorePoints,
+                State::Unknown,
+                format!(
+                    "verifying restore points in the background, {done} of {need} done (not finished within {}s; pid {pid}{done_bytes})",
+                    limit.as_secs_f64(),
+                    done_bytes = done_bytes(read, total),
+                ),
+            ),
+            (None, Some((done, need))) => Finding::new(
+                Check::Timeout,
+                State::Unknown,
+                format!(
+                    "check timed out after {}s while verifying restore points ({done} of {need} done); NOT verified: the older restore points (raise -t, or let the cache fill: use --cache-dir)",
+                    limit.as_secs_f64()
+                ),
+            ),
+            (Some(pid), None) => Finding::new(
                 Check::Content,
                 unverified_state,
                 format!(
@@ -114,7 +142,7 @@ impl Progress {
                     limit.as_secs_f64()
                 ),
             ),
-            None => {
+            (None, None) => {
                 let mut message =
                     format!("check timed out after {}s while {doing}{done}", limit.as_secs_f64());
                 if !unverified.is_empty() {
@@ -127,6 +155,19 @@ impl Progress {
         };
         report.findings.insert(0, finding);
         report
+    }
+}
+
+/// `, 37% of 1.0 GiB read` of the dump being read, or nothing.
+fn done_bytes(read: u64, total: u64) -> String {
+    if total > 0 && read > 0 {
+        format!(
+            ", {}% of {} read",
+            read.saturating_mul(100) / total,
+            human_size(total as f64)
+        )
+    } else {
+        String::new()
     }
 }
 
@@ -252,6 +293,36 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("verified: age, size"), "{m}");
+    }
+
+    #[test]
+    fn a_timeout_among_the_restore_points_says_how_many_are_done() {
+        let p = Progress::default();
+        let mut partial = Report::default();
+        partial.push(Finding::new(Check::Stream, State::Ok, "gzip stream intact"));
+        p.set_partial(&partial);
+        p.set_restore_points(Some((3, 7)));
+        let r = p.timeout_report(Duration::from_secs(50), Some(42), State::Ok);
+        assert_eq!(r.state(), State::Unknown);
+        assert_eq!(r.findings[0].check, Check::RestorePoints);
+        assert!(
+            r.findings[0]
+                .message
+                .starts_with("verifying restore points in the background, 3 of 7 done (not finished within 50s; pid 42"),
+            "{}",
+            r.findings[0].message
+        );
+        let r = p.timeout_report(Duration::from_secs(50), None, State::Ok);
+        assert_eq!(
+            (r.state(), r.findings[0].check),
+            (State::Unknown, Check::Timeout)
+        );
+        assert!(r.findings[0]
+            .message
+            .contains("while verifying restore points (3 of 7 done)"));
+        p.set_restore_points(None);
+        let r = p.timeout_report(Duration::from_secs(50), Some(42), State::Ok);
+        assert_eq!(r.findings[0].check, Check::Content);
     }
 
     #[test]

@@ -201,6 +201,7 @@ fuzz_target!(|data: &[u8]| {
         crit_age: Some(Range::upper(180_000.0)),
         dump_slack: 7200.0,
         skew: 300.0,
+        run_grace: 7200.0,
     };
     let (findings, perf, summary) =
         evaluate::evaluate_log(&facts, "backup.log", mtime, now, &t, &rules);

@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 
 use check_backup::acquire::log::LogLine;
 use check_backup::judge::log::LogSummary;
+use check_backup::judge::restore_points::PointSummary;
 use check_backup::judge::{Check, Facts, Finding, PerfDatum, Report, State};
 use check_backup::present as output;
 use check_backup::range::Range;
@@ -175,6 +176,17 @@ fn report(u: &mut Unstructured) -> Result<Report> {
         sections: None,
         checksum: None,
         entries: None,
+        restore_points: if u.arbitrary()? {
+            Some(vec![PointSummary {
+                file: foreign(u)?,
+                mtime: u.arbitrary()?,
+                age_seconds: float(u)?,
+                verdict: *u.choose(&["good", "bad", "unverified"])?,
+                problem: u.arbitrary()?,
+            }])
+        } else {
+            None
+        },
     };
     for _ in 0..u.int_in_range(0..=4u8)? {
         let level = *u.choose(&["ERROR", "WARN"])?;

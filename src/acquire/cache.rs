@@ -337,6 +337,16 @@ impl Cache {
         }
     }
 
+    /// What verifying this exact version of `dump` established, whatever marker rule or
+    /// checksum file it was verified with: the facts the history rules compare (the decoded
+    /// size) do not depend on them. None when it was never verified (or the entry is stale).
+    pub fn known_content(&self, dump: &Path, key: &FileKey) -> Option<ContentFacts> {
+        let bytes = self.read_trusted(&Self::name(dump, "json")).ok()?;
+        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+        (entry.format == FORMAT && entry.path == Self::canonical(dump) && entry.key == *key)
+            .then_some(entry.content)
+    }
+
     /// Stores the verdict atomically (temp file in the same directory, then rename), so a
     /// concurrent reader sees the old entry or the new one, never half of one.
     pub fn store(
@@ -750,6 +760,7 @@ mod tests {
             archive: None,
             checksum: None,
             encrypted: None,
+            fingerprint: None,
         }
     }
 
@@ -760,6 +771,26 @@ mod tests {
         fs::write(&dump, b"x").unwrap();
         let key = FileKey::of(&fs::metadata(&dump).unwrap());
         (d, cache, dump, key)
+    }
+
+    #[test]
+    fn known_content_ignores_marker_and_checksum_but_not_the_version() {
+        let (_d, cache, dump, key) = setup();
+        assert!(cache.known_content(&dump, &key).is_none());
+        cache
+            .store(&dump, &key, "pg_dump", "sha256:abc", &content())
+            .unwrap();
+        assert_eq!(
+            cache
+                .known_content(&dump, &key)
+                .map(|c| c.uncompressed_size),
+            Some(42)
+        );
+        let other = FileKey {
+            size: key.size + 1,
+            ..key
+        };
+        assert!(cache.known_content(&dump, &other).is_none());
     }
 
     #[test]

@@ -142,9 +142,17 @@ pub struct Options {
     pub follow_symlinks: bool,
     /// `--exclude`: file names that are not dumps, matched against the name alone.
     pub exclude: Vec<glob::Pattern>,
+    /// How many dumps before the newest to keep at least (`--restore-points` needs more
+    /// than the size trend's 8); bounded by [`MAX_RUNNERS_UP`].
+    pub keep_older: usize,
 }
 
 impl Options {
+    /// How many dumps before the newest discovery keeps.
+    fn keep(&self) -> usize {
+        self.keep_older.clamp(KEEP_RUNNERS_UP, MAX_RUNNERS_UP)
+    }
+
     /// Why an entry called `name` is not a dump candidate, if it is not one by its name.
     fn not_a_dump(&self, path: &Path, name: &str) -> Option<&'static str> {
         if self.exclude.iter().any(|p| p.matches(name)) {
@@ -510,7 +518,7 @@ pub fn discover_per_database(
             let group = groups.entry(db).or_default();
             group.push(candidate);
             group.sort_by(|a, b| (b.mtime, &b.path).cmp(&(a.mtime, &a.path)));
-            group.truncate(9);
+            group.truncate(options.keep() + 1);
         }
     }
     if let (true, Some((dir, e))) = (groups.is_empty(), denied) {
@@ -535,6 +543,8 @@ const KEEP_SKIPPED: usize = 20;
 /// Enough earlier dumps for the size-trend rule (7) plus one, should the newest be in
 /// progress and the previous one judged instead.
 const KEEP_RUNNERS_UP: usize = 8;
+/// The most dumps before the newest ever kept (memory stays bounded in a huge directory).
+pub const MAX_RUNNERS_UP: usize = 1000;
 
 /// Collects candidates and keeps only the newest (plus a few runners-up): a directory of
 /// 100,000 files costs one stat each and no sorting.
@@ -668,9 +678,9 @@ impl Collector {
             .iter()
             .position(|c| (candidate.mtime, &candidate.path) > (c.mtime, &c.path))
             .unwrap_or(self.best.len());
-        if pos <= KEEP_RUNNERS_UP {
+        if pos <= options.keep() {
             self.best.insert(pos, candidate);
-            self.best.truncate(KEEP_RUNNERS_UP + 1);
+            self.best.truncate(options.keep() + 1);
         }
     }
 

@@ -62,6 +62,8 @@ pub struct LogFacts {
     pub run_offset: u64,
     /// A run-start pattern was given but matched no line (the whole log was judged).
     pub run_start_missing: bool,
+    /// A run-start pattern was given and matched: the judged run begins at its line.
+    pub run_start_found: bool,
     /// Lines in the judged run.
     pub lines: u64,
     /// Error lines (the first [`KEEP_LINES`]).
@@ -137,7 +139,10 @@ pub fn read_log<R: Read + Seek>(
     };
     if let Some(start) = &rules.run_start {
         match find_last_line_matching(&mut file, size, start, 0)? {
-            Some(offset) => facts.run_offset = offset,
+            Some(offset) => {
+                facts.run_offset = offset;
+                facts.run_start_found = true;
+            }
             None => facts.run_start_missing = true,
         }
     } else if let Some(offset) = backupninja_last_run(&mut file, size)? {

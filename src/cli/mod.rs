@@ -89,7 +89,8 @@ pub struct Args {
     #[arg(long, value_name = "CRON", value_parser = schedule_expr, help_heading = "Schedule")]
     pub schedule: Option<croner::Cron>,
 
-    /// How long after its scheduled start a run's dump is due.
+    /// How long after its scheduled start a run's dump is due; also how long a run the log
+    /// shows in progress (--log-run-start, --log-success) may take before it is stuck.
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = duration, help_heading = "Schedule")]
     pub grace: f64,
 
@@ -106,9 +107,27 @@ pub struct Args {
     pub critical_size: Option<Range>,
 
     /// WARNING when the dump is smaller than the median of up to 7 earlier dumps in the same
-    /// directory or glob by more than this many percent (0 = off; needs 2 earlier dumps).
+    /// directory or glob by more than this many percent (0 = off; needs 2 earlier dumps);
+    /// also their decoded sizes, when the cache knows the earlier ones'.
     #[arg(long, value_name = "PERCENT", default_value = "50", value_parser = percent)]
     pub max_shrink: f64,
+
+    /// WARNING when the dump is larger than the median of up to 7 earlier dumps in the same
+    /// directory or glob by more than this many percent (e.g. 200; 0 = off; needs 2 earlier
+    /// dumps): a runaway log table, the wrong database.
+    #[arg(long, value_name = "PERCENT", default_value = "0", value_parser = growth_percent)]
+    pub max_growth: f64,
+
+    /// Every restore point: the set (directory, glob, or each database's dumps) must hold at
+    /// least N dumps within WINDOW (e.g. 7/8d; all of its dumps without /WINDOW), each
+    /// verified whole and complete as the newest is (cached after the first time).
+    #[arg(long, value_name = "N[/WINDOW]", value_parser = restore_points, help_heading = "Sets of dumps")]
+    pub restore_points: Option<crate::judge::restore_points::Policy>,
+
+    /// WARNING when the oldest good restore point is younger than this (retention not
+    /// holding); needs --restore-points, at most its WINDOW.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Sets of dumps")]
+    pub oldest_age: Option<f64>,
 
     /// One dump per database (automysqlbackup, pg_back): a regex matched against each file's
     /// path below the --dump directory (or else its name), whose first group is the database
@@ -334,6 +353,22 @@ fn percent(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+fn growth_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("invalid percentage '{s}'"))?;
+    if !(0.0..=100_000.0).contains(&v) {
+        return Err(format!("invalid percentage '{s}': use 0 (off) to 100000"));
+    }
+    Ok(v)
+}
+
+fn restore_points(s: &str) -> Result<crate::judge::restore_points::Policy, String> {
+    crate::judge::restore_points::parse_policy(s, duration)
+}
+
 fn duration(s: &str) -> Result<f64, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
@@ -388,8 +423,12 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// Size-trend limit in percent (0 = off).
     pub max_shrink: f64,
+    /// `--max-growth` (0 = off).
+    pub max_growth: f64,
     /// The job's schedule, when given.
     pub schedule: Option<crate::judge::schedule::Schedule>,
+    /// `--restore-points` and `--oldest-age`, when given.
+    pub restore_points: Option<crate::judge::restore_points::Policy>,
     /// One dump per database: the regex whose first group names the database.
     pub per_database: Option<Regex>,
     /// Databases that must have a dump.
@@ -438,6 +477,25 @@ pub struct LogConfig {
 }
 
 impl Args {
+    /// Options that parse one by one but contradict each other.
+    fn conflicts(&self) -> Option<String> {
+        // (Not clap's `requires`: a configuration file's entries are checked one by one.)
+        if self.oldest_age.is_some() && self.restore_points.is_none() {
+            return Some(
+                "--oldest-age needs --restore-points (the restore points whose oldest it judges)"
+                    .into(),
+            );
+        }
+        if let (Some(p), Some(age)) = (&self.restore_points, self.oldest_age) {
+            if p.window.is_some_and(|w| age > w) {
+                return Some(
+                    "--oldest-age is longer than the --restore-points window: the oldest restore point in the window can never be that old".into(),
+                );
+            }
+        }
+        None
+    }
+
     /// Turns parsed arguments into a [`Config`].
     pub fn into_config(self) -> Config {
         let marker = match (self.marker_regex, self.marker) {
@@ -475,6 +533,7 @@ impl Args {
                 warn_age: self.log_warning_age.or(warn_age),
                 crit_age: self.log_critical_age.or(crit_age),
                 dump_slack: self.log_dump_slack,
+                run_grace: self.grace,
                 skew: self.future_tolerance,
             },
         });
@@ -490,12 +549,28 @@ impl Args {
             },
             marker,
             max_shrink: self.max_shrink,
+            max_growth: self.max_growth,
             schedule,
+            restore_points: self
+                .restore_points
+                .map(|p| crate::judge::restore_points::Policy {
+                    oldest_age: self.oldest_age,
+                    ..p
+                }),
             per_database: self.per_database,
             expect_databases: self.expect_databases.map(|l| l.0),
             discovery: crate::acquire::discover::Options {
                 follow_symlinks: self.follow_symlinks,
                 exclude: self.exclude,
+                // Restore points beyond the size trend's 8 earlier dumps (more for a window,
+                // whose count is not known before listing).
+                keep_older: self.restore_points.map_or(0, |p| {
+                    if p.window.is_some() {
+                        crate::acquire::discover::MAX_RUNNERS_UP
+                    } else {
+                        p.need as usize
+                    }
+                }),
             },
             checksum: self.checksum,
             encrypted_without_key: self.encrypted_without_key,
@@ -620,7 +695,14 @@ where
         }
     };
     match Args::try_parse_from(&args) {
-        Ok(args) => Parsed::Run(Box::new(args.into_config())),
+        Ok(args) => match args.conflicts() {
+            Some(message) => Parsed::Exit(if json {
+                usage_json(&format!("invalid arguments: {message}"), "")
+            } else {
+                format!("BACKUP UNKNOWN - invalid arguments: {message}\n")
+            }),
+            None => Parsed::Run(Box::new(args.into_config())),
+        },
         Err(e) => {
             use clap::error::ErrorKind;
             match e.kind() {

@@ -243,6 +243,45 @@ impl Inflater {
     fn finished(&self) -> bool {
         self.0.block_state == isal::isal_block_state_ISAL_BLOCK_FINISH
     }
+
+    /// The finished member's CRC32 and length mod 2^32 (what its trailer holds, and what
+    /// ISA-L checked it against).
+    fn trailer(&self) -> (u32, u32) {
+        (self.0.crc, self.0.total_out)
+    }
+}
+
+/// The content's identity as the gzip trailers state it, for free while verifying: every
+/// member's CRC32 and length, folded into one FNV-1a hash (bounded, however many members).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Trailers {
+    members: u64,
+    hash: u64,
+}
+
+impl Default for Trailers {
+    fn default() -> Self {
+        Trailers {
+            members: 0,
+            hash: 0xcbf2_9ce4_8422_2325,
+        }
+    }
+}
+
+impl Trailers {
+    fn add(&mut self, (crc, len): (u32, u32)) {
+        self.members += 1;
+        for b in crc.to_le_bytes().into_iter().chain(len.to_le_bytes()) {
+            self.hash ^= u64::from(b);
+            self.hash = self.hash.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    /// `gzip:<members>:<hash>`: equal for two files whose members have the same CRC32s and
+    /// lengths (the same content, written the same way).
+    pub(super) fn fingerprint(&self) -> String {
+        format!("gzip:{}:{:016x}", self.members, self.hash)
+    }
 }
 
 fn describe(ret: i32) -> String {
@@ -257,13 +296,14 @@ fn describe(ret: i32) -> String {
     }
 }
 
-/// Streams a gzip file (all members) into `sink`; returns what is wrong with it, if
-/// anything, and the compressed bytes read.
+/// Streams a gzip file (all members) into `sink`, each member's trailer into `trailers`;
+/// returns what is wrong with it, if anything, and the compressed bytes read.
 pub(super) fn verify<R: Read>(
     file: R,
     size: u64,
     progress: &AtomicU64,
     sink: &mut SampleSink,
+    trailers: &mut Trailers,
 ) -> io::Result<(Option<StreamProblem>, u64)> {
     let mut input = Input::new(file, progress);
     let mut inflater = Inflater::new();
@@ -315,6 +355,7 @@ pub(super) fn verify<R: Read>(
                 });
             }
         }
+        trailers.add(inflater.trailer());
         // What follows the member: the end, another member, or garbage.
         let n = input.fill(2)?;
         if n == 0 {

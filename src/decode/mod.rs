@@ -276,6 +276,7 @@ pub fn sample_plain<R: Read + Seek>(
         compression,
         uncompressed_size: size,
         compressed_read: (head.len() + tail.len()) as u64,
+        fingerprint: None,
         problem: None,
         sample: Sample {
             head,
@@ -296,11 +297,14 @@ fn decode_all<R: Read>(
 ) -> io::Result<StreamFacts> {
     let mut sink = SampleSink::new();
     if compression == Compression::Gzip {
-        let (problem, compressed_read) = gzip::verify(file, size, progress, &mut sink)?;
+        let mut trailers = gzip::Trailers::default();
+        let (problem, compressed_read) =
+            gzip::verify(file, size, progress, &mut sink, &mut trailers)?;
         return Ok(StreamFacts {
             compression,
             uncompressed_size: sink.total,
             compressed_read,
+            fingerprint: problem.is_none().then(|| trailers.fingerprint()),
             problem,
             sample: sink.into_sample(),
             archive: None,
@@ -358,6 +362,7 @@ fn decode_all<R: Read>(
         compression,
         uncompressed_size: sink.total,
         compressed_read: input.get_ref().count,
+        fingerprint: None,
         problem,
         sample: sink.into_sample(),
         archive: None,
@@ -488,6 +493,37 @@ pub(crate) mod tests {
             );
             assert!(b.ends_with(&facts.sample.tail[facts.sample.tail.len() - 100..]));
         }
+    }
+
+    #[test]
+    fn gzip_fingerprint_is_the_content_as_its_trailers_state_it() {
+        let a = sample_dump(100);
+        let b = sample_dump(200);
+        let gz = |level: u32, data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            std::io::Write::write_all(&mut e, data).unwrap();
+            e.finish().unwrap()
+        };
+        let fingerprint = |bytes: &[u8]| verify_bytes(bytes).fingerprint;
+        // The same content compressed differently: the same CRC32 and length.
+        let fast = fingerprint(&gz(1, &a));
+        assert!(
+            fast.as_deref().is_some_and(|f| f.starts_with("gzip:1:")),
+            "{fast:?}"
+        );
+        assert_eq!(fast, fingerprint(&gz(9, &a)));
+        // Other content, or the same split into two members: another fingerprint.
+        assert_ne!(fast, fingerprint(&gz(6, &b)));
+        let (head, tail) = a.split_at(a.len() / 2);
+        let mut two = gz(6, head);
+        two.extend(gz(6, tail));
+        let split = fingerprint(&two);
+        assert!(split.as_deref().is_some_and(|f| f.starts_with("gzip:2:")));
+        assert_ne!(fast, split);
+        // A cut stream has none; neither have the other compressions (no free checksum).
+        let whole = gz(6, &a);
+        assert_eq!(fingerprint(&whole[..whole.len() - 5]), None);
+        assert_eq!(fingerprint(&compress(Compression::Zstd, &a)), None);
     }
 
     #[test]

@@ -67,5 +67,6 @@ pub fn interpret(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFacts {
             .or_else(|| stream.tar.as_ref().map(|t| tar::judge(t, choice))),
         checksum: None,
         encrypted: stream.encrypted.clone(),
+        fingerprint: stream.fingerprint.clone(),
     }
 }

@@ -203,14 +203,16 @@ pub fn evaluate_size(size: u64, t: &Thresholds) -> (Finding, PerfDatum) {
 }
 
 /// The size-trend rule: the dump compared with the median size of up to 7 earlier dumps
-/// (at least 2 are needed). WARNING when it is smaller by more than `max_shrink` percent;
-/// 0 turns the rule off. Returns the finding and the `size_change` metric (%).
+/// (at least 2 are needed). WARNING when it is smaller by more than `max_shrink` percent,
+/// or larger by more than `max_growth` percent (a runaway table, the wrong database); 0
+/// turns either off. Returns the finding and the `size_change` metric (%).
 pub fn evaluate_shrink(
     size: u64,
     earlier: &[u64],
     max_shrink: f64,
+    max_growth: f64,
 ) -> Option<(Finding, PerfDatum)> {
-    if max_shrink <= 0.0 || earlier.len() < 2 {
+    if (max_shrink <= 0.0 && max_growth <= 0.0) || earlier.len() < 2 {
         return None;
     }
     let mut sorted: Vec<u64> = earlier.iter().copied().take(7).collect();
@@ -225,7 +227,7 @@ pub fn evaluate_shrink(
         return None;
     }
     let change = (size as f64 - median) / median * 100.0;
-    let finding = if -change > max_shrink {
+    let finding = if max_shrink > 0.0 && -change > max_shrink {
         Finding::new(
             Check::SizeTrend,
             State::Warning,
@@ -233,6 +235,17 @@ pub fn evaluate_shrink(
                 "dump shrank: {} is {:.0}% smaller than the median {} of the {n} previous dumps (limit --max-shrink {max_shrink}%)",
                 human_size(size as f64),
                 -change,
+                human_size(median)
+            ),
+        )
+    } else if max_growth > 0.0 && change > max_growth {
+        Finding::new(
+            Check::SizeTrend,
+            State::Warning,
+            format!(
+                "dump grew: {} is {:.0}% larger than the median {} of the {n} previous dumps (limit --max-growth {max_growth}%)",
+                human_size(size as f64),
+                change,
                 human_size(median)
             ),
         )
@@ -543,14 +556,43 @@ mod tests {
             (300, &[100, 100], 50.0, Some(State::Ok)), // growth is fine
         ];
         for (size, earlier, max, want) in table {
-            let got = evaluate_shrink(*size, earlier, *max).map(|(f, _)| f.state);
+            let got = evaluate_shrink(*size, earlier, *max, 0.0).map(|(f, _)| f.state);
             assert_eq!(got, *want, "{size} vs {earlier:?} max {max}");
         }
-        let (_, perf) = evaluate_shrink(38, &[100, 100, 90], 50.0).unwrap();
+        let (_, perf) = evaluate_shrink(38, &[100, 100, 90], 50.0, 0.0).unwrap();
         assert_eq!(
             (perf.label.as_str(), perf.value, perf.uom),
             ("size_change", -62.0, "%")
         );
+    }
+
+    #[test]
+    fn growth_rule() {
+        /// (size, earlier sizes, --max-shrink, --max-growth, state)
+        type Case = (u64, &'static [u64], f64, f64, Option<State>);
+        let table: &[Case] = &[
+            (300, &[100, 100], 50.0, 200.0, Some(State::Ok)), // exactly +200%
+            (301, &[100, 100], 50.0, 200.0, Some(State::Warning)),
+            (301, &[100, 100], 0.0, 200.0, Some(State::Warning)), // growth alone
+            (10, &[100, 100], 0.0, 200.0, Some(State::Ok)),       // shrink off
+            (10, &[100, 100], 50.0, 200.0, Some(State::Warning)), // shrink still judged
+            (1000, &[100], 50.0, 200.0, None),                    // no trend from one
+            (1000, &[100, 100], 0.0, 0.0, None),                  // both off
+            (1000, &[100, 100], 50.0, 0.0, Some(State::Ok)),      // growth off
+        ];
+        for (size, earlier, shrink, growth, want) in table {
+            let got = evaluate_shrink(*size, earlier, *shrink, *growth).map(|(f, _)| f.state);
+            assert_eq!(
+                got, *want,
+                "{size} vs {earlier:?} shrink {shrink} growth {growth}"
+            );
+        }
+        let (f, perf) = evaluate_shrink(350, &[100, 120, 90], 50.0, 200.0).unwrap();
+        assert_eq!(
+            f.message,
+            "dump grew: 350 B is 250% larger than the median 100 B of the 3 previous dumps (limit --max-growth 200%)"
+        );
+        assert_eq!(perf.value, 250.0);
     }
 
     #[test]
@@ -574,6 +616,7 @@ mod tests {
             compression,
             uncompressed_size: text.len() as u64,
             compressed_read: 10,
+            fingerprint: None,
             problem,
             sample: Sample {
                 head: text.as_bytes().to_vec(),

@@ -20,6 +20,8 @@ pub struct LogThresholds {
     pub dump_slack: f64,
     /// Clock skew allowed between the log's timestamps and the dump's mtime.
     pub skew: f64,
+    /// How long a run may take (`--grace`): a run still in progress after this is stuck.
+    pub run_grace: f64,
 }
 
 /// What the log says, for the JSON facts.
@@ -53,9 +55,62 @@ fn quote_line(line: &LogLine) -> String {
     )
 }
 
+/// True when the last run is still in progress: its start line was found
+/// (`--log-run-start`), it has not reached its success line (`--log-success`) yet, and it
+/// reported neither an exit status nor an error. (Without both patterns nothing tells a
+/// run in progress from a finished one.)
+pub fn in_progress(log: &LogFacts) -> bool {
+    log.run_start_found
+        && log.success_seen == Some(false)
+        && log.exit_status.is_none()
+        && log.error_count == 0
+        && log.first_time.is_some()
+        && !log.mariabackup.tool
+        && !log.backupninja.tool
+}
+
+/// The run in progress, against `--grace`: OK "run in progress since 02:30 (12m)" within
+/// it, WARNING "run started 02:30 still not finished after 3h" (a stuck job) beyond it.
+pub fn run_progress(log: &LogFacts, now: SystemTime, grace: f64) -> Option<Finding> {
+    if !in_progress(log) {
+        return None;
+    }
+    let started = log.first_time?;
+    let now = chrono::DateTime::<chrono::Local>::from(now);
+    let running = (now - started).num_milliseconds() as f64 / 1000.0;
+    let at = if started.date_naive() == now.date_naive() {
+        started.format("%H:%M").to_string()
+    } else {
+        started.format("%Y-%m-%d %H:%M").to_string()
+    };
+    Some(if running <= grace {
+        Finding::new(
+            Check::LogRun,
+            State::Ok,
+            format!(
+                "run in progress since {at} ({})",
+                human_duration(running.max(0.0))
+            ),
+        )
+    } else {
+        Finding::new(
+            Check::LogRun,
+            State::Warning,
+            format!(
+                "run started {at} still not finished after {} (--grace {}): a stuck job?",
+                human_duration(running),
+                human_duration(grace)
+            ),
+        )
+    })
+}
+
 /// True when the log says the last run failed: a non-zero exit status, an error line, or
-/// a missing success line.
+/// a missing success line (unless the run is still in progress).
 pub fn log_says_failed(log: &LogFacts) -> bool {
+    if in_progress(log) {
+        return false;
+    }
     let mb = &log.mariabackup;
     log.exit_status.as_ref().is_some_and(|(s, _)| *s != 0)
         || log.error_count > 0
@@ -153,7 +208,10 @@ pub fn evaluate_log(
             ),
         ));
     }
-    if log.success_seen == Some(false) {
+    if let Some(progress) = run_progress(log, now, t.run_grace) {
+        // Not finished yet, so no success line yet: that is not a failure.
+        findings.push(progress);
+    } else if log.success_seen == Some(false) {
         let re = rules.success.as_ref().map(|r| r.as_str()).unwrap_or("");
         findings.push(Finding::new(
             Check::LogSuccess,
@@ -312,6 +370,10 @@ pub fn run_after_dump(
     dump_mtime: SystemTime,
     t: &LogThresholds,
 ) -> Option<Finding> {
+    // A run in progress has not written its dump yet (run_progress judges it).
+    if in_progress(log) {
+        return None;
+    }
     let dump_time = chrono::DateTime::<chrono::Local>::from(dump_mtime);
     let shown = |t: chrono::DateTime<chrono::Local>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     let message = match log.first_time {
@@ -338,4 +400,103 @@ pub fn run_after_dump(
         }
     }?;
     Some(Finding::new(Check::Consistency, State::Critical, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::time::Duration;
+
+    /// A run that started at 02:30 (local) and has written its start line, no end yet.
+    fn running() -> LogFacts {
+        LogFacts {
+            size: 100,
+            lines: 2,
+            run_start_found: true,
+            success_seen: Some(false),
+            first_time: chrono::Local
+                .with_ymd_and_hms(2026, 11, 30, 2, 30, 0)
+                .single(),
+            ..LogFacts::default()
+        }
+    }
+
+    fn at(h: u32, m: u32) -> SystemTime {
+        chrono::Local
+            .with_ymd_and_hms(2026, 11, 30, h, m, 0)
+            .single()
+            .unwrap()
+            .into()
+    }
+
+    #[test]
+    fn a_run_in_progress_is_ok_within_grace_and_stuck_beyond() {
+        let log = running();
+        let f = run_progress(&log, at(2, 42), 7200.0).unwrap();
+        assert_eq!(f.state, State::Ok);
+        assert_eq!(f.message, "run in progress since 02:30 (12m 0s)");
+        let f = run_progress(&log, at(5, 30), 7200.0).unwrap();
+        assert_eq!(f.state, State::Warning);
+        assert_eq!(
+            f.message,
+            "run started 02:30 still not finished after 3h 0m (--grace 2h 0m): a stuck job?"
+        );
+        // In progress: not a failed run, no "produced no dump".
+        assert!(!log_says_failed(&log));
+        let t = LogThresholds {
+            warn_age: None,
+            crit_age: None,
+            dump_slack: 7200.0,
+            skew: 300.0,
+            run_grace: 7200.0,
+        };
+        let dump = at(2, 30) - Duration::from_secs(86_400);
+        assert!(run_after_dump(&log, at(2, 42), dump, &t).is_none());
+    }
+
+    #[test]
+    fn a_run_that_ended_or_failed_is_not_in_progress() {
+        let line = LogLine {
+            number: 3,
+            text: "exited with 1".into(),
+        };
+        let ended = LogFacts {
+            exit_status: Some((1, line.clone())),
+            ..running()
+        };
+        let errors = LogFacts {
+            error_count: 1,
+            errors: vec![line],
+            ..running()
+        };
+        let succeeded = LogFacts {
+            success_seen: Some(true),
+            ..running()
+        };
+        // Without --log-run-start or --log-success nothing tells a run in progress.
+        let no_start = LogFacts {
+            run_start_found: false,
+            ..running()
+        };
+        let no_success = LogFacts {
+            success_seen: None,
+            ..running()
+        };
+        for log in [ended, errors, succeeded, no_start, no_success] {
+            assert!(run_progress(&log, at(2, 42), 7200.0).is_none(), "{log:?}");
+        }
+        // The missing success line of a finished run is still CRITICAL.
+        let finished = LogFacts {
+            exit_status: Some((
+                0,
+                LogLine {
+                    number: 3,
+                    text: "exited with 0".into(),
+                },
+            )),
+            ..running()
+        };
+        assert!(log_says_failed(&finished));
+    }
 }

@@ -8,9 +8,11 @@ pub mod checksum;
 pub mod databases;
 pub mod dump;
 pub mod encrypted;
+pub mod history;
 pub mod log;
 pub mod obstacles;
 pub mod pg_cluster;
+pub mod restore_points;
 pub mod schedule;
 pub mod summary;
 
@@ -40,6 +42,8 @@ pub enum Check {
     Size,
     /// The dump's size against earlier dumps.
     SizeTrend,
+    /// The dump against the earlier dumps' content (the same content: a stuck job).
+    History,
     /// The compression stream.
     Stream,
     /// The decoded content as a whole.
@@ -70,6 +74,8 @@ pub enum Check {
     LogRun,
     /// The newest dump against the job's schedule.
     Schedule,
+    /// The set's restore points (`--restore-points`).
+    RestorePoints,
     /// The job's exit status in the log.
     LogStatus,
     /// The required success line in the log.
@@ -93,6 +99,7 @@ impl Check {
             Check::Age => "age",
             Check::Size => "size",
             Check::SizeTrend => "size_trend",
+            Check::History => "history",
             Check::Stream => "stream",
             Check::Content => "content",
             Check::Archive => "archive",
@@ -108,6 +115,7 @@ impl Check {
             Check::LogWarnings => "log_warnings",
             Check::LogRun => "log_run",
             Check::Schedule => "schedule",
+            Check::RestorePoints => "restore_points",
             Check::LogStatus => "log_status",
             Check::LogSuccess => "log_success",
             Check::Timeout => "timeout",
@@ -234,6 +242,8 @@ pub struct Facts {
     /// The databases an --all-databases mysqldump or a pg_dumpall holds (its
     /// `-- Current Database:` / `\connect` sections), when they were read.
     pub sections: Option<Vec<String>>,
+    /// With --restore-points: the set's dumps in the window, newest first.
+    pub restore_points: Option<Vec<restore_points::PointSummary>>,
 }
 
 /// One database of a per-database set, for JSON and the headline.

@@ -705,11 +705,15 @@ object Host "db-e2e" {
     backup_log_critical_age = "3d"
     backup_log_dump_slack = "3h"
     backup_max_shrink = 40
+    backup_max_growth = 300
     /* a schedule whose last due run (January 1st) the dump delivered */
     backup_schedule = "0 0 1 1 *"
     backup_grace = "3h"
     backup_missed_critical = 3
     backup_encrypted_without_key = "warning"
+    /* the one dump is the one restore point the last day, older than a minute */
+    backup_restore_points = "1/1d"
+    backup_oldest_age = "1m"
     backup_settle = "60s"
     backup_in_progress_state = "warning"
     backup_cache_dir = "$IB/cache"
@@ -833,7 +837,7 @@ icinga_expect backup-pg_dump 1 \
 icinga_expect backup-pg_dumpall 0 \
     "^BACKUP OK - $IB/cluster/cluster-2026-11-25\\.sql\\.gz: $AGE old, 55 KiB, gzip, 420 KiB uncompressed, pg_dumpall complete ?\$" \
     "age size uncompressed_size"
-icinga_expect backup-options 0 "^BACKUP OK - $IB/options/shop-2026-11-25\\.sql\\.gz: " "age size overdue uncompressed_size log_errors log_warnings log_age duration"
+icinga_expect backup-options 0 "^BACKUP OK - $IB/options/shop-2026-11-25\\.sql\\.gz: " "age size overdue uncompressed_size restore_points log_errors log_warnings log_age duration"
 
 # The command line Icinga 2 built from the shipped CheckCommand, argument by argument.
 mapfile -t argv < <(cr backup-options '.command[]')
@@ -853,7 +857,8 @@ for kv in "--dump=$IB/options/" "--warning-age=30h" "--critical-age=3d" "--warni
     "--log-ignore=is deprecated" "--log-success=backup complete" "--log-run-start=INFO - starting " \
     "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40" \
     "--exclude=*.manifest" "--exclude=README*" "--checksum=auto" "--schedule=0 0 1 1 *" \
-    "--grace=3h" "--missed-critical=3" "--encrypted-without-key=warning"; do
+    "--grace=3h" "--missed-critical=3" "--encrypted-without-key=warning" \
+    "--restore-points=1/1d" "--oldest-age=1m" "--max-growth=300"; do
     has_pair "${kv%%=*}" "${kv#*=}" || missing_pairs+="[$kv] "
 done
 expect_eq "Icinga built every option/value pair of the options service" "" "$missing_pairs"

@@ -81,3 +81,75 @@ fn a_bad_schedule_is_a_usage_error() {
     let a = run(&["-f", "/nonexistent", "--schedule", "30 2 * *"]);
     a.expect("UNKNOWN").says("is not a 5-field cron expression");
 }
+
+/// The real wrapper log of a clean run, cut after its first `lines` lines (a run still
+/// going), its timestamps moved to `started_ago` seconds before now.
+fn run_log(dir: &Path, lines: usize, started_ago: i64) -> PathBuf {
+    let real = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/logs/mariadb-clean.log"),
+    )
+    .unwrap();
+    let started = chrono::Local::now() - chrono::Duration::seconds(started_ago);
+    let stamp = started.format("%Y-%m-%d %H:%M:%S").to_string();
+    let text: String = real
+        .lines()
+        .take(lines)
+        .map(|l| format!("{}\n", l.replace("2026-11-26 01:36:28", &stamp)))
+        .collect();
+    let path = dir.join("backup.log");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_run_in_progress_is_ok_within_grace_and_a_stuck_run_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    // Yesterday's dump, and tonight's run that has started but not finished.
+    let dump = dated_dump(dir.path(), 23 * HOUR);
+    let rules = [
+        "--log-run-start",
+        "INFO - starting ",
+        "--log-success",
+        "backup complete",
+    ];
+    let with_log = |log: &Path, extra: &[&str]| {
+        let mut args = vec!["-l", log.to_str().unwrap()];
+        args.extend_from_slice(&rules);
+        args.extend_from_slice(extra);
+        check(&dump, &args)
+    };
+    let log = run_log(dir.path(), 2, 12 * MINUTE);
+    let a = with_log(&log, &[]);
+    a.expect("OK");
+    assert!(
+        a.stdout.contains("[OK] log_run: run in progress since ") && a.stdout.contains(" (12m "),
+        "{}",
+        a.stdout
+    );
+    // No "the job did not finish", no "produced no dump": it is still running.
+    assert!(!a.stdout.contains("did not finish"), "{}", a.stdout);
+    assert!(!a.stdout.contains("produced no dump"), "{}", a.stdout);
+    // Three hours on: a stuck job.
+    let log = run_log(dir.path(), 2, 3 * HOUR);
+    with_log(&log, &[])
+        .expect("WARNING")
+        .says("still not finished after 3h 0m (--grace 2h 0m): a stuck job?");
+    with_log(&log, &["--grace", "4h"]).expect("OK");
+    // The whole run, finished, its dump written an hour after it started: judged as ever.
+    let log = run_log(dir.path(), 4, 3 * HOUR);
+    set_age(&dump, 2 * HOUR);
+    let done = with_log(&log, &[]);
+    done.expect("OK");
+    assert!(!done.stdout.contains("in progress"), "{}", done.stdout);
+    // An error line in a run without its end: failed, not in progress.
+    std::fs::write(
+        &log,
+        format!(
+            "{}{} ERROR - mariadb-dump shop: Lost connection\n",
+            std::fs::read_to_string(run_log(dir.path(), 2, 10 * MINUTE)).unwrap(),
+            chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
+        ),
+    )
+    .unwrap();
+    with_log(&log, &[]).expect("CRITICAL");
+}
