@@ -17,6 +17,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# ISA-L (libisal-dev) and a C compiler, as for demo.sh and test.sh.
+source scripts/build-deps.sh
 
 CARGO_DEB_VERSION=3.8.0
 CARGO_GENERATE_RPM_VERSION=0.21.1
