@@ -583,24 +583,23 @@ fn verify_base_backup(
     facts: &mut ClusterEntryFacts,
     progress: &AtomicU64,
 ) -> io::Result<()> {
-    let manifest = match read_optional(&dir.join("backup_manifest"), 1 << 30)? {
-        None => {
+    // Streamed: memory follows the number of files listed, not the manifest's size.
+    let manifest = match crate::sys::open_readonly(&dir.join("backup_manifest")) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
             facts.files.push(file(
                 "backup_manifest",
                 Some("backup_manifest is missing".into()),
             ));
             None
         }
-        Some(bytes) => {
-            let checked = pgc::check_manifest_checksum(&bytes);
-            match (checked, pgc::parse_manifest(&bytes)) {
-                (Err(e), _) | (Ok(()), Err(e)) => {
-                    facts.files.push(file("backup_manifest", Some(e)));
-                    None
-                }
-                (Ok(()), Ok(m)) => Some(m),
+        Err(e) => return Err(e),
+        Ok(f) => match pgc::read_manifest(f)? {
+            (Err(e), _) | (Ok(()), Err(e)) => {
+                facts.files.push(file("backup_manifest", Some(e)));
+                None
             }
-        }
+            (Ok(()), Ok(m)) => Some(m),
+        },
     };
     // The data directory: base.tar.gz, and one <oid>.tar.gz per tablespace.
     let mut tarballs: Vec<(String, String)> = vec![("base.tar.gz".into(), String::new())];
