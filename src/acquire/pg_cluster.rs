@@ -116,6 +116,7 @@ fn status(dir: &Path) -> io::Result<EntryStatus> {
         None => EntryStatus::Missing,
         Some(bytes) => match pgc::parse_status(&bytes) {
             Ok(s) => EntryStatus::Parsed {
+                ended: pgc::status_time(&s.end),
                 status: s.status,
                 kind: s.kind,
                 end: s.end,
@@ -125,17 +126,31 @@ fn status(dir: &Path) -> io::Result<EntryStatus> {
     })
 }
 
-fn present(dir: &Path) -> io::Result<Vec<(String, u64)>> {
+/// The entry's files with their sizes, and with their modification times.
+#[allow(clippy::type_complexity)]
+fn present(dir: &Path) -> io::Result<(Vec<(String, u64)>, Vec<(String, i64)>)> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir)?.take(100_000) {
         let entry = entry?;
         let meta = entry.metadata()?;
         if meta.is_file() {
-            out.push((entry.file_name().to_string_lossy().into_owned(), meta.len()));
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                meta.len(),
+                mtime,
+            ));
         }
     }
     out.sort();
-    Ok(out)
+    Ok((
+        out.iter().map(|(n, s, _)| (n.clone(), *s)).collect(),
+        out.into_iter().map(|(n, _, t)| (n, t)).collect(),
+    ))
 }
 
 fn file(name: &str, problem: Option<String>) -> EntryFile {
@@ -148,10 +163,12 @@ fn file(name: &str, problem: Option<String>) -> EntryFile {
 
 /// Verifies one entry of the given kind.
 pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<ClusterEntryFacts> {
+    let (present, modified) = present(dir)?;
     let mut facts = ClusterEntryFacts {
         kind,
         status: status(dir)?,
-        present: present(dir)?,
+        present,
+        modified,
         files: Vec::new(),
         created_databases: None,
         dumped_databases: Vec::new(),

@@ -18,7 +18,8 @@ pub struct Status {
     pub status: String,
     /// `"dump"` or `"basebackup"`.
     pub kind: String,
-    /// When the run ended (UTC, Perl's `scalar gmtime` format).
+    /// When the run ended (UTC, Perl's `scalar gmtime` format: pg_backupcluster 248 writes
+    /// `end => scalar(gmtime($endtime))`).
     pub end: String,
     /// Seconds the run took.
     pub duration: Option<u64>,
@@ -55,6 +56,14 @@ pub fn parse_status(bytes: &[u8]) -> Result<Status, String> {
         version: text("version"),
         cluster: text("cluster"),
     })
+}
+
+/// A time of `status` (`"Tue Dec  1 17:24:20 2026"`: Perl's `scalar gmtime`, so UTC
+/// whatever the server's time zone) as seconds since the epoch; None when it is not one.
+pub fn status_time(text: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(text.trim(), "%a %b %e %H:%M:%S %Y")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
 }
 
 /// The databases `databases.sql` creates: its `CREATE DATABASE <name> WITH ...` lines
