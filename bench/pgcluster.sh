@@ -14,7 +14,8 @@
 # (pg_createcluster, data in --data), `pgbench -i -s SCALE` (scale 68: about 1 GiB of data
 # directory), `pg_backupcluster 15 ckbbench basebackup`; the entry is moved into --data,
 # the cluster dropped (its /etc/postgresql/15/ckbbench goes with it) and
-# /var/backups/postgresql/15-ckbbench removed, on every exit. Then every command is run
+# /var/backups/postgresql/15-ckbbench removed (and /var/backups/postgresql when this run
+# created it), on every exit. Then every command is run
 # --runs times, alternating, after one untimed warm-up, all files in the page cache.
 # Printed: median, min and max wall time and peak RSS (GNU time).
 #
@@ -70,6 +71,7 @@ done
 
 CREATED=
 PG_DATA=
+CREATED_BACKUP_ROOT=
 teardown() { # the throwaway cluster and pg_backupcluster's directory, if made by this run
     local pid
     if [[ -n $PG_DATA && -f $PG_DATA/postmaster.pid ]]; then
@@ -81,6 +83,8 @@ teardown() { # the throwaway cluster and pg_backupcluster's directory, if made b
         pg_dropcluster "$PG_MAJOR" "$CLUSTER" >/dev/null 2>&1 || rm -rf "$ETC_CLUSTER"
     fi
     if [[ -n $CREATED ]]; then rm -rf "$CDIR" "$DATA/pgdata" "$DATA/run"; fi
+    # pg_backupcluster creates /var/backups/postgresql when it is not there.
+    if [[ -n $CREATED_BACKUP_ROOT ]]; then rmdir /var/backups/postgresql 2>/dev/null || true; fi
     CREATED=
     PG_DATA=
 }
@@ -100,6 +104,7 @@ ENTRY=$(find "$DATA/15-$CLUSTER" -maxdepth 1 -name '*.backup' 2>/dev/null | sort
 if [[ -z $ENTRY || ! -f $ENTRY/status ]]; then
     [[ -d $ETC_CLUSTER ]] && die "$ETC_CLUSTER exists (a cluster of another run?): pg_dropcluster $PG_MAJOR $CLUSTER first"
     rm -rf "$DATA/15-$CLUSTER" "$CDIR"
+    [[ -d /var/backups/postgresql ]] || CREATED_BACKUP_ROOT=1
     PG_DATA=$DATA/pgdata
     mkdir -p "$DATA/run"
     chown postgres:postgres "$DATA/run"

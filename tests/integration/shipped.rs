@@ -15,7 +15,14 @@ fn the_example_configuration_loads_and_every_set_is_a_valid_check() {
     let names = file.set_names();
     assert_eq!(
         names,
-        ["crm", "mysql-all", "offsite-upload", "pg-main", "shop", "wiki"],
+        [
+            "crm",
+            "mysql-all",
+            "offsite-upload",
+            "pg-main",
+            "shop",
+            "wiki"
+        ],
         "the sets README and the package describe"
     );
     // Every kind of set is shown: a single dump, a glob, per database (automysqlbackup's
