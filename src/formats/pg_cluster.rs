@@ -903,6 +903,68 @@ mod tests {
             .contains("base/1/1255 has no Size"));
     }
 
+    /// The checksum as the former whole-file code computed it: the reference for the
+    /// streaming one.
+    fn checksum_of_whole(bytes: &[u8]) -> Result<(), String> {
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let Some(nl) = body.iter().rposition(|&b| b == b'\n') else {
+            return Err("no line".into());
+        };
+        let last = String::from_utf8_lossy(&body[nl + 1..]);
+        let stored = last
+            .strip_prefix("\"Manifest-Checksum\": \"")
+            .and_then(|r| r.strip_suffix("\"}"))
+            .ok_or("no checksum line")?;
+        let computed = hex(&sha2::Sha256::digest(&bytes[..=nl]));
+        if computed.eq_ignore_ascii_case(stored) {
+            Ok(())
+        } else {
+            Err("mismatch".into())
+        }
+    }
+
+    /// Hands out the bytes in reads of the given sizes, in turn.
+    struct Chunked<'a> {
+        bytes: &'a [u8],
+        sizes: Vec<usize>,
+        turn: usize,
+    }
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let want = self.sizes[self.turn % self.sizes.len()].max(1);
+            self.turn += 1;
+            let n = want.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes (a real manifest cut, edited, lines doubled) and the read
+        /// sizes, the streamed checksum agrees with hashing the whole file.
+        #[test]
+        fn streamed_checksum_agrees_with_the_whole_file(
+            cut in proptest::option::of(0usize..2000),
+            edit in proptest::option::of((0usize..2000, 0u8..=255)),
+            newlines in 0usize..3,
+            sizes in proptest::collection::vec(1usize..300, 1..5),
+        ) {
+            let mut m = manifest_with(
+                "{ \"Path\": \"backup_label\", \"Size\": 225, \"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"839206e3\" },\n\
+                 { \"Path\": \"base/1/1255\", \"Size\": 8192 }",
+            );
+            if let Some((at, byte)) = edit {
+                let at = at % m.len();
+                m[at] = byte;
+            }
+            m.extend(std::iter::repeat_n(b'\n', newlines));
+            let m = &m[..m.len() - cut.map_or(0, |c| c % (m.len() + 1))];
+            let (streamed, _) = read_manifest(Chunked { bytes: m, sizes, turn: 0 }).unwrap();
+            proptest::prop_assert_eq!(streamed.is_ok(), checksum_of_whole(m).is_ok(), "{:?}", String::from_utf8_lossy(m));
+        }
+    }
+
     #[test]
     fn a_read_error_of_the_manifest_is_an_error() {
         struct Failing;
