@@ -349,6 +349,13 @@ pub struct ArchiveFacts {
     /// The databases it holds a dump of, when it is a set of them (pg_backupcluster).
     #[serde(default)]
     pub databases: Vec<String>,
+    /// What is doubtful though nothing is broken (a pg_backupcluster file changed after
+    /// the run ended): a WARNING of its own.
+    #[serde(default)]
+    pub warning: Option<String>,
+    /// What only `-v` shows (a time that could not be read).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl ArchiveFacts {
@@ -558,6 +565,9 @@ pub enum EntryStatus {
         kind: String,
         /// Its `end` time, as written.
         end: String,
+        /// `end` read as a time (seconds since the epoch; pg_backupcluster writes it in
+        /// UTC), or None when it cannot be read.
+        ended: Option<i64>,
     },
 }
 
@@ -581,6 +591,9 @@ pub struct ClusterEntryFacts {
     pub status: EntryStatus,
     /// Every file in the entry, by name, with its size.
     pub present: Vec<(String, u64)>,
+    /// Every file in the entry, by name, with its modification time (seconds since the
+    /// epoch).
+    pub modified: Vec<(String, i64)>,
     /// Every file verified, in order.
     pub files: Vec<EntryFile>,
     /// Dump entries: the databases `databases.sql` creates (None when it is unreadable).

@@ -116,6 +116,7 @@ fn status(dir: &Path) -> io::Result<EntryStatus> {
         None => EntryStatus::Missing,
         Some(bytes) => match pgc::parse_status(&bytes) {
             Ok(s) => EntryStatus::Parsed {
+                ended: pgc::status_time(&s.end),
                 status: s.status,
                 kind: s.kind,
                 end: s.end,
@@ -125,17 +126,31 @@ fn status(dir: &Path) -> io::Result<EntryStatus> {
     })
 }
 
-fn present(dir: &Path) -> io::Result<Vec<(String, u64)>> {
+/// The entry's files with their sizes, and with their modification times.
+#[allow(clippy::type_complexity)]
+fn present(dir: &Path) -> io::Result<(Vec<(String, u64)>, Vec<(String, i64)>)> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir)?.take(100_000) {
         let entry = entry?;
         let meta = entry.metadata()?;
         if meta.is_file() {
-            out.push((entry.file_name().to_string_lossy().into_owned(), meta.len()));
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                meta.len(),
+                mtime,
+            ));
         }
     }
     out.sort();
-    Ok(out)
+    Ok((
+        out.iter().map(|(n, s, _)| (n.clone(), *s)).collect(),
+        out.into_iter().map(|(n, _, t)| (n, t)).collect(),
+    ))
 }
 
 fn file(name: &str, problem: Option<String>) -> EntryFile {
@@ -148,10 +163,12 @@ fn file(name: &str, problem: Option<String>) -> EntryFile {
 
 /// Verifies one entry of the given kind.
 pub fn verify(dir: &Path, kind: DirKind, progress: &AtomicU64) -> io::Result<ClusterEntryFacts> {
+    let (present, modified) = present(dir)?;
     let mut facts = ClusterEntryFacts {
         kind,
         status: status(dir)?,
-        present: present(dir)?,
+        present,
+        modified,
         files: Vec::new(),
         created_databases: None,
         dumped_databases: Vec::new(),
@@ -268,8 +285,10 @@ fn globals(dir: &Path, progress: &AtomicU64) -> io::Result<EntryFile> {
     Ok(file(name, problem))
 }
 
-/// A tarball of the entry read to its end: the compression stream whole, then every tar
-/// member and the end-of-archive blocks. `sink` receives the members' data.
+/// A tarball of the entry read to its end: the compression stream whole, every tar member
+/// and the end-of-archive blocks. `sink` receives the members' data. A gzip tarball (what
+/// pg_basebackup -Ft -z writes) is read and decoded once ([`walk_gzip_tar`]); any other
+/// compression is verified by `decode` first and walked in a second pass.
 fn tarball_with(
     dir: &Path,
     name: &str,
@@ -285,6 +304,26 @@ fn tarball_with(
         Err(e) => return Err(e),
     };
     let size = f.metadata()?.len();
+    let mut magic = [0u8; 2];
+    let got = decode::read_full(&mut f, &mut magic)?;
+    use std::io::Seek;
+    f.seek(io::SeekFrom::Start(0))?;
+    if got == 2 && decode::detect(&magic) == Compression::Gzip {
+        let (problem, walked) = walk_gzip_tar(f, size, progress, sink)?;
+        return Ok(match problem {
+            Some(p) => (
+                file(
+                    name,
+                    Some(format!("{name}: {}", p.describe(Compression::Gzip, size))),
+                ),
+                None,
+            ),
+            None => {
+                let problem = walked.problem.as_ref().map(|p| format!("{name}: {p}"));
+                (file(name, problem), Some(walked))
+            }
+        });
+    }
     let stream = decode::verify_stream(&mut f, size, progress)?;
     if let Some(p) = stream.problem {
         return Ok((
@@ -300,11 +339,166 @@ fn tarball_with(
         e.unverified = Some(format!("{name}: {} compression", stream.compression));
         return Ok((e, None));
     }
-    use std::io::Seek;
     f.seek(io::SeekFrom::Start(0))?;
     let walked = tar::walk_with(decode::reference_decoder(stream.compression, f)?, sink)?;
     let problem = walked.problem.as_ref().map(|p| format!("{name}: {p}"));
     Ok((file(name, problem), Some(walked)))
+}
+
+/// The compressed file under the gzip decoder: counts what is read (the watchdog's
+/// progress, the offsets of problems) and keeps a failure of the file itself apart from
+/// the decoder's complaints.
+struct Counted<'a, R> {
+    inner: R,
+    count: u64,
+    progress: &'a AtomicU64,
+    io_error: Option<io::Error>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.count += n as u64;
+                self.progress
+                    .store(self.count, std::sync::atomic::Ordering::Relaxed);
+                Ok(n)
+            }
+            Err(e) => {
+                self.io_error = Some(io::Error::new(e.kind(), e.to_string()));
+                Err(e)
+            }
+        }
+    }
+}
+
+type GzInput<'a, R> = io::BufReader<Counted<'a, R>>;
+
+/// A gzip file decoded member by member in one pass, its decoded bytes handed to whoever
+/// reads it (the tar walk). Each member's CRC32 and length are checked by the decoder;
+/// between members the next bytes decide: the end of the file, another member, or
+/// garbage. What is wrong with the stream becomes a [`StreamProblem`] (as
+/// `decode::verify_stream` words it) and ends the decoded stream; only an I/O error of
+/// the file is returned as an error.
+struct GzMembers<'a, R> {
+    decoder: Option<flate2::bufread::GzDecoder<GzInput<'a, R>>>,
+    /// The input between two members.
+    between: Option<GzInput<'a, R>>,
+    size: u64,
+    problem: Option<crate::facts::StreamProblem>,
+}
+
+impl<'a, R: Read> GzMembers<'a, R> {
+    fn new(file: R, size: u64, progress: &'a AtomicU64) -> Self {
+        let counted = Counted {
+            inner: file,
+            count: 0,
+            progress,
+            io_error: None,
+        };
+        GzMembers {
+            decoder: None,
+            between: Some(io::BufReader::with_capacity(decode::CHUNK, counted)),
+            size,
+            problem: None,
+        }
+    }
+}
+
+/// Tells a cut file from a corrupt one, as `decode` does: the error's words and whether
+/// the input was exhausted both count.
+fn classify(
+    error: &io::Error,
+    input: &mut GzInput<'_, impl Read>,
+    size: u64,
+) -> crate::facts::StreamProblem {
+    use crate::facts::StreamProblem;
+    use io::BufRead;
+    let read = input.get_ref().count;
+    let consumed = read - input.buffer().len() as u64;
+    let at_end = consumed >= size || input.fill_buf().map(|b| b.is_empty()).unwrap_or(false);
+    let text = error.to_string();
+    let lower = text.to_ascii_lowercase();
+    let looks_cut = error.kind() == io::ErrorKind::UnexpectedEof
+        || ["unexpected end", "premature", "incomplete", "truncated"]
+            .iter()
+            .any(|w| lower.contains(w));
+    if looks_cut && at_end {
+        StreamProblem::Truncated { at: size }
+    } else {
+        StreamProblem::Corrupt {
+            near: read.min(size),
+            detail: text,
+        }
+    }
+}
+
+impl<R: Read> Read for GzMembers<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use io::BufRead;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.problem.is_some() {
+                return Ok(0);
+            }
+            if let Some(decoder) = &mut self.decoder {
+                match decoder.read(buf) {
+                    Ok(0) => {
+                        // The member ended with its trailer verified.
+                        self.between = self.decoder.take().map(|d| d.into_inner());
+                    }
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let input = decoder.get_mut();
+                        if let Some(io_error) = input.get_mut().io_error.take() {
+                            return Err(io_error);
+                        }
+                        self.problem = Some(classify(&e, input, self.size));
+                        return Ok(0);
+                    }
+                }
+                continue;
+            }
+            let Some(mut input) = self.between.take() else {
+                return Ok(0);
+            };
+            let rest = input.fill_buf()?;
+            if rest.is_empty() {
+                return Ok(0);
+            }
+            // A member starts with 1f 8b (a lone 1f at the end of the buffer may too).
+            if rest[0] == 0x1f && (rest.len() < 2 || rest[1] == 0x8b) {
+                self.decoder = Some(flate2::bufread::GzDecoder::new(input));
+            } else {
+                let at = input.get_ref().count - input.buffer().len() as u64;
+                self.problem = Some(crate::facts::StreamProblem::TrailingData {
+                    at,
+                    bytes: self.size.saturating_sub(at),
+                });
+                return Ok(0);
+            }
+        }
+    }
+}
+
+/// Reads a gzip-compressed tar `file` of `size` bytes once: the gzip stream verified,
+/// the tar walked and every member's data handed to `sink`, all in the same pass.
+/// Returns the stream's problem (which makes the walk meaningless) and the walk.
+fn walk_gzip_tar<R: Read>(
+    file: R,
+    size: u64,
+    progress: &AtomicU64,
+    sink: &mut dyn MemberSink,
+) -> io::Result<(Option<crate::facts::StreamProblem>, TarFacts)> {
+    let mut gz = GzMembers::new(file, size, progress);
+    let walked = tar::walk_with(&mut gz, sink)?;
+    // A walk that stopped early (a damaged header) leaves the rest of the stream: it is
+    // decoded too, since a broken stream says more than the tar problem it caused.
+    io::copy(&mut gz, &mut io::sink())?;
+    Ok((gz.problem, walked))
 }
 
 struct NoSink;
@@ -406,24 +600,23 @@ fn verify_base_backup(
     facts: &mut ClusterEntryFacts,
     progress: &AtomicU64,
 ) -> io::Result<()> {
-    let manifest = match read_optional(&dir.join("backup_manifest"), 1 << 30)? {
-        None => {
+    // Streamed: memory follows the number of files listed, not the manifest's size.
+    let manifest = match crate::sys::open_readonly(&dir.join("backup_manifest")) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
             facts.files.push(file(
                 "backup_manifest",
                 Some("backup_manifest is missing".into()),
             ));
             None
         }
-        Some(bytes) => {
-            let checked = pgc::check_manifest_checksum(&bytes);
-            match (checked, pgc::parse_manifest(&bytes)) {
-                (Err(e), _) | (Ok(()), Err(e)) => {
-                    facts.files.push(file("backup_manifest", Some(e)));
-                    None
-                }
-                (Ok(()), Ok(m)) => Some(m),
+        Err(e) => return Err(e),
+        Ok(f) => match pgc::read_manifest(f)? {
+            (Err(e), _) | (Ok(()), Err(e)) => {
+                facts.files.push(file("backup_manifest", Some(e)));
+                None
             }
-        }
+            (Ok(()), Ok(m)) => Some(m),
+        },
     };
     // The data directory: base.tar.gz, and one <oid>.tar.gz per tablespace.
     let mut tarballs: Vec<(String, String)> = vec![("base.tar.gz".into(), String::new())];
@@ -557,6 +750,130 @@ fn verify_base_backup(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts every byte read from the file, to prove a tarball is read once.
+    struct CountingFile<'a> {
+        inner: &'a [u8],
+        read: &'a std::cell::Cell<u64>,
+    }
+    impl Read for CountingFile<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.set(self.read.get() + n as u64);
+            Ok(n)
+        }
+    }
+
+    /// Collects each member's CRC32C, as the manifest check does.
+    #[derive(Default)]
+    struct Crcs {
+        current: Option<(String, Hasher)>,
+        done: Vec<(String, Vec<u8>)>,
+    }
+    impl MemberSink for Crcs {
+        fn begin(&mut self, name: &str, _: u64) {
+            self.current = Some((name.into(), Hasher::new(pgc::Algorithm::Crc32c)));
+        }
+        fn data(&mut self, bytes: &[u8]) {
+            self.current.as_mut().unwrap().1.update(bytes);
+        }
+        fn end(&mut self) {
+            let (n, h) = self.current.take().unwrap();
+            self.done.push((n, h.finish()));
+        }
+    }
+
+    fn gzip_tar() -> (Vec<u8>, Vec<u8>) {
+        // Two gzip members (pg_basebackup writes one; concatenations are valid gzip too),
+        // more than one CHUNK of barely compressible data.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let big: Vec<u8> = (0..3 * decode::CHUNK)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        let t = crate::formats::tar::tests::tar(&[("base/1/1255", &big), ("PG_VERSION", b"15\n")]);
+        let half = t.len() / 2;
+        let mut gz = decode::tests::compress(Compression::Gzip, &t[..half]);
+        gz.extend(decode::tests::compress(Compression::Gzip, &t[half..]));
+        (t, gz)
+    }
+
+    #[test]
+    fn a_gzip_tarball_is_read_once_with_its_checksums() {
+        let (t, gz) = gzip_tar();
+        let read = std::cell::Cell::new(0);
+        let file = CountingFile {
+            inner: &gz,
+            read: &read,
+        };
+        let mut sink = Crcs::default();
+        let (problem, walked) =
+            walk_gzip_tar(file, gz.len() as u64, &AtomicU64::new(0), &mut sink).unwrap();
+        assert_eq!(problem, None);
+        assert_eq!(walked.problem, None);
+        assert!(walked.end_marker);
+        assert_eq!(walked.member_count, 2);
+        // Every compressed byte exactly once: one pass, not two.
+        assert_eq!(read.get(), gz.len() as u64);
+        let mut want = pgc::Crc32c::new();
+        want.update(b"15\n");
+        assert_eq!(sink.done[1].0, "PG_VERSION");
+        assert_eq!(sink.done[1].1, want.value().to_le_bytes().to_vec());
+        assert_eq!(sink.done.len(), 2);
+        assert_eq!(sink.done[0].0, "base/1/1255");
+        assert!(t.len() > gz.len() / 2);
+    }
+
+    /// The one-pass reader finds what `decode::verify_stream` finds, in the same words
+    /// for cuts and garbage.
+    #[test]
+    fn the_one_pass_reader_judges_the_stream_like_decode() {
+        use crate::facts::StreamProblem;
+        let (_, gz) = gzip_tar();
+        let one_pass = |bytes: &[u8]| {
+            walk_gzip_tar(bytes, bytes.len() as u64, &AtomicU64::new(0), &mut NoSink)
+                .unwrap()
+                .0
+        };
+        let reference = |bytes: &[u8]| {
+            decode::verify_stream(
+                io::Cursor::new(bytes),
+                bytes.len() as u64,
+                &AtomicU64::new(0),
+            )
+            .unwrap()
+            .problem
+        };
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for cut in [gz.len() - 1, gz.len() - 8, gz.len() / 2, gz.len() / 3, 11] {
+            cases.push(gz[..cut].to_vec());
+        }
+        let mut garbage = gz.clone();
+        garbage.extend_from_slice(b"garbage");
+        cases.push(garbage);
+        let mut lone = gz.clone();
+        lone.push(0x1f);
+        cases.push(lone);
+        for at in [gz.len() - 3, gz.len() - 6, gz.len() / 2, 40] {
+            let mut flipped = gz.clone();
+            flipped[at] ^= 0x10;
+            cases.push(flipped);
+        }
+        for case in &cases {
+            let ours = one_pass(case);
+            let theirs = reference(case);
+            match (&ours, &theirs) {
+                (Some(StreamProblem::Corrupt { .. }), Some(StreamProblem::Corrupt { .. })) => {}
+                _ => assert_eq!(ours, theirs, "{} bytes", case.len()),
+            }
+            assert!(ours.is_some());
+        }
+        assert_eq!(one_pass(&gz), None);
+    }
 
     #[test]
     fn entry_names() {

@@ -4,6 +4,8 @@
 //! `postgres` and `template1`), and pg_basebackup's `backup_manifest` (PostgreSQL 13+)
 //! with the checksums it lists. No file is opened here.
 
+use std::io::{self, Read};
+
 use sha2::Digest;
 
 /// The `status` file: one JSON object, written after everything else, e.g.
@@ -16,7 +18,8 @@ pub struct Status {
     pub status: String,
     /// `"dump"` or `"basebackup"`.
     pub kind: String,
-    /// When the run ended (UTC, Perl's `scalar gmtime` format).
+    /// When the run ended (UTC, Perl's `scalar gmtime` format: pg_backupcluster 248 writes
+    /// `end => scalar(gmtime($endtime))`).
     pub end: String,
     /// Seconds the run took.
     pub duration: Option<u64>,
@@ -53,6 +56,14 @@ pub fn parse_status(bytes: &[u8]) -> Result<Status, String> {
         version: text("version"),
         cluster: text("cluster"),
     })
+}
+
+/// A time of `status` (`"Tue Dec  1 17:24:20 2026"`: Perl's `scalar gmtime`, so UTC
+/// whatever the server's time zone) as seconds since the epoch; None when it is not one.
+pub fn status_time(text: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(text.trim(), "%a %b %e %H:%M:%S %Y")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
 }
 
 /// The databases `databases.sql` creates: its `CREATE DATABASE <name> WITH ...` lines
@@ -192,109 +203,333 @@ fn lsn(s: &str) -> Option<u64> {
 /// Verifies the manifest's own checksum: SHA-256 over every byte up to and including the
 /// newline before the `"Manifest-Checksum"` line, as pg_verifybackup computes it.
 pub fn check_manifest_checksum(bytes: &[u8]) -> Result<(), String> {
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let Some(nl) = body.iter().rposition(|&b| b == b'\n') else {
-        return Err("backup_manifest has no Manifest-Checksum line".into());
-    };
-    let last = String::from_utf8_lossy(&body[nl + 1..]);
-    let Some(stored) = last
-        .strip_prefix("\"Manifest-Checksum\": \"")
-        .and_then(|r| r.strip_suffix("\"}"))
-    else {
-        return Err(format!(
-            "backup_manifest does not end with its Manifest-Checksum line (cut?): last line '{}'",
-            crate::text::safe(&last, 80)
-        ));
-    };
-    let computed = hex(&sha2::Sha256::digest(&bytes[..=nl]));
-    if !computed.eq_ignore_ascii_case(stored) {
-        return Err(format!(
-            "backup_manifest checksum mismatch: it says {}, its content hashes to {computed} (the manifest was edited or damaged)",
-            crate::text::safe(stored, 70)
-        ));
-    }
-    Ok(())
+    read_manifest(bytes).map_or_else(|e| Err(e.to_string()), |(sum, _)| sum)
 }
 
 /// Parses a `backup_manifest` (versions 1 and 2).
 pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, String> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| format!("backup_manifest is not valid JSON: {e}"))?;
-    let version = value
-        .get("PostgreSQL-Backup-Manifest-Version")
-        .and_then(|v| v.as_u64())
+    read_manifest(bytes).map_or_else(|e| Err(e.to_string()), |(_, m)| m)
+}
+
+/// The longest line kept whole while the manifest streams by: the checksum line is about
+/// 90 bytes, a file's line at most a few KiB (`Encoded-Path` of a 1024-byte path).
+const MAX_LINE: usize = 16 * 1024;
+
+/// Passes the manifest through, hashing it one line late: when the file ends, the last
+/// line (which should be the `"Manifest-Checksum"` line) is not yet hashed, everything
+/// before it is. Memory: one or two lines.
+struct LineHasher<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    /// The last complete line (with its newline), not hashed yet.
+    held: Vec<u8>,
+    /// The line being read, not hashed yet (unless longer than `MAX_LINE`).
+    pending: Vec<u8>,
+    /// The line in `pending` was longer than `MAX_LINE`: its start is hashed already.
+    pending_long: bool,
+    held_long: bool,
+    newlines: u64,
+    io_error: Option<io::Error>,
+}
+
+impl<R: Read> LineHasher<R> {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let (line, rest, newline) = match memchr::memchr(b'\n', bytes) {
+                Some(i) => (&bytes[..=i], &bytes[i + 1..], true),
+                None => (bytes, &[][..], false),
+            };
+            self.pending.extend_from_slice(line);
+            if newline {
+                self.newlines += 1;
+                self.hasher.update(&self.held);
+                self.held = std::mem::take(&mut self.pending);
+                self.held_long = std::mem::take(&mut self.pending_long);
+            } else if self.pending.len() > MAX_LINE {
+                // Too long to be the checksum line: hash what came before it and its start.
+                self.hasher.update(&self.held);
+                self.held.clear();
+                self.hasher.update(&self.pending);
+                self.pending.clear();
+                self.pending_long = true;
+            }
+            bytes = rest;
+        }
+    }
+
+    /// The manifest's own checksum, compared with its last line.
+    fn verdict(self) -> Result<(), String> {
+        let LineHasher {
+            mut hasher,
+            held,
+            pending,
+            pending_long,
+            held_long,
+            newlines,
+            ..
+        } = self;
+        // The last line is `pending` when the file does not end with a newline.
+        let (last, last_long, body_newlines) = if pending.is_empty() && !pending_long {
+            let line = held.strip_suffix(b"\n").unwrap_or(&held).to_vec();
+            (line, held_long, newlines.saturating_sub(1))
+        } else {
+            hasher.update(&held);
+            (pending, pending_long, newlines)
+        };
+        if body_newlines == 0 {
+            return Err("backup_manifest has no Manifest-Checksum line".into());
+        }
+        let last = String::from_utf8_lossy(&last);
+        let stored = last
+            .strip_prefix("\"Manifest-Checksum\": \"")
+            .and_then(|r| r.strip_suffix("\"}"))
+            .filter(|_| !last_long);
+        let Some(stored) = stored else {
+            return Err(format!(
+                "backup_manifest does not end with its Manifest-Checksum line (cut?): last line '{}'",
+                crate::text::safe(&last, 80)
+            ));
+        };
+        let computed = hex(&hasher.finalize());
+        if !computed.eq_ignore_ascii_case(stored) {
+            return Err(format!(
+                "backup_manifest checksum mismatch: it says {}, its content hashes to {computed} (the manifest was edited or damaged)",
+                crate::text::safe(stored, 70)
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for LineHasher<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.feed(&buf[..n]);
+                Ok(n)
+            }
+            Err(e) => {
+                self.io_error = Some(io::Error::new(e.kind(), e.to_string()));
+                Err(e)
+            }
+        }
+    }
+}
+
+/// One entry of `Files` as written.
+#[derive(serde::Deserialize)]
+struct RawFile {
+    #[serde(rename = "Path")]
+    path: Option<String>,
+    #[serde(rename = "Encoded-Path")]
+    encoded_path: Option<String>,
+    #[serde(rename = "Size")]
+    size: Option<u64>,
+    #[serde(rename = "Checksum-Algorithm")]
+    algorithm: Option<String>,
+    #[serde(rename = "Checksum")]
+    checksum: Option<String>,
+}
+
+/// One entry of `WAL-Ranges` as written.
+#[derive(serde::Deserialize)]
+struct RawRange {
+    #[serde(rename = "Timeline")]
+    timeline: Option<u64>,
+    #[serde(rename = "Start-LSN")]
+    start: Option<String>,
+    #[serde(rename = "End-LSN")]
+    end: Option<String>,
+}
+
+fn file_entry(i: usize, f: RawFile) -> Result<ManifestFile, String> {
+    let path = match (f.path, f.encoded_path) {
+        (Some(p), _) => p,
+        (_, Some(e)) => hex_decode(&e)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .ok_or_else(|| format!("backup_manifest file {i}: bad Encoded-Path"))?,
+        _ => return Err(format!("backup_manifest file {i} has no Path")),
+    };
+    let size = f.size.ok_or_else(|| {
+        format!(
+            "backup_manifest: {} has no Size",
+            crate::text::safe(&path, 120)
+        )
+    })?;
+    let algorithm = match &f.algorithm {
+        None => Algorithm::None,
+        Some(name) => Algorithm::parse(name).ok_or_else(|| {
+            format!(
+                "backup_manifest: {} has an unknown checksum algorithm {}",
+                crate::text::safe(&path, 120),
+                crate::text::safe(name, 20)
+            )
+        })?,
+    };
+    let checksum = match (algorithm, &f.checksum) {
+        (Algorithm::None, _) => Vec::new(),
+        (_, Some(h)) => hex_decode(h).ok_or_else(|| {
+            format!(
+                "backup_manifest: {} has a bad checksum",
+                crate::text::safe(&path, 120)
+            )
+        })?,
+        (_, None) => {
+            return Err(format!(
+                "backup_manifest: {} has no Checksum",
+                crate::text::safe(&path, 120)
+            ))
+        }
+    };
+    Ok(ManifestFile {
+        path,
+        size,
+        algorithm,
+        checksum,
+    })
+}
+
+/// The top-level object, read key by key; `Files` entry by entry, each turned into a
+/// [`ManifestFile`] as it is read. The first semantic error (a file without a path...) is
+/// kept in `error`: the JSON error that stops the parse carries no better words.
+struct ManifestSeed<'a> {
+    error: &'a mut Option<String>,
+}
+
+#[derive(Default)]
+struct Parts {
+    version: Option<u64>,
+    system_identifier: Option<u64>,
+    files: Option<Vec<ManifestFile>>,
+    wal_ranges: Option<Vec<RawRange>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ManifestSeed<'_> {
+    type Value = Parts;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Parts, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ManifestSeed<'_> {
+    type Value = Parts;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a backup_manifest object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Parts, A::Error> {
+        let mut parts = Parts::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "PostgreSQL-Backup-Manifest-Version" => {
+                    parts.version = map.next_value::<serde_json::Value>()?.as_u64()
+                }
+                "System-Identifier" => {
+                    parts.system_identifier = map.next_value::<serde_json::Value>()?.as_u64()
+                }
+                "Files" => {
+                    parts.files = Some(map.next_value_seed(FilesSeed {
+                        error: &mut *self.error,
+                    })?)
+                }
+                "WAL-Ranges" => parts.wal_ranges = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(parts)
+    }
+}
+
+struct FilesSeed<'a> {
+    error: &'a mut Option<String>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FilesSeed<'_> {
+    type Value = Vec<ManifestFile>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FilesSeed<'_> {
+    type Value = Vec<ManifestFile>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of files")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut files = Vec::new();
+        while let Some(raw) = seq.next_element::<RawFile>()? {
+            match file_entry(files.len(), raw) {
+                Ok(f) => files.push(f),
+                Err(e) => {
+                    *self.error = Some(e);
+                    return Err(serde::de::Error::custom("bad file entry"));
+                }
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// Reads a `backup_manifest` (versions 1 and 2) in one streaming pass: its own checksum
+/// (first result) and its content (second). Memory is proportional to the number of
+/// files it lists (one [`ManifestFile`] each, plus a line of text), never to its size in
+/// bytes. Errors are the reader's; what is wrong with the manifest is in the results.
+#[allow(clippy::type_complexity)]
+pub fn read_manifest<R: Read>(r: R) -> io::Result<(Result<(), String>, Result<Manifest, String>)> {
+    let hashing = LineHasher {
+        inner: r,
+        hasher: sha2::Sha256::new(),
+        held: Vec::new(),
+        pending: Vec::new(),
+        pending_long: false,
+        held_long: false,
+        newlines: 0,
+        io_error: None,
+    };
+    let mut input = io::BufReader::with_capacity(64 * 1024, hashing);
+    let mut semantic = None;
+    let parsed = {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_reader(&mut input);
+        ManifestSeed {
+            error: &mut semantic,
+        }
+        .deserialize(&mut de)
+        .and_then(|p| de.end().map(|()| p))
+    };
+    // The checksum covers every byte: read what the parser left (after an error too).
+    if input.get_ref().io_error.is_none() {
+        let _ = io::copy(&mut input, &mut io::sink());
+    }
+    let hashing = input.into_inner();
+    if let Some(e) = hashing.io_error {
+        return Err(e);
+    }
+    let content = match parsed {
+        Err(e) => {
+            Err(semantic.unwrap_or_else(|| format!("backup_manifest is not valid JSON: {e}")))
+        }
+        Ok(p) => manifest_from(p),
+    };
+    Ok((hashing.verdict(), content))
+}
+
+fn manifest_from(p: Parts) -> Result<Manifest, String> {
+    let version = p
+        .version
         .ok_or("backup_manifest has no PostgreSQL-Backup-Manifest-Version")?;
     if !(1..=2).contains(&version) {
         return Err(format!(
             "backup_manifest version {version} is not one this check knows (1, 2)"
         ));
     }
-    let system_identifier = value.get("System-Identifier").and_then(|v| v.as_u64());
-    let mut files = Vec::new();
-    for (i, f) in value
-        .get("Files")
-        .and_then(|v| v.as_array())
-        .ok_or("backup_manifest has no Files list")?
-        .iter()
-        .enumerate()
-    {
-        let path = match (f.get("Path"), f.get("Encoded-Path")) {
-            (Some(serde_json::Value::String(p)), _) => p.clone(),
-            (_, Some(serde_json::Value::String(e))) => hex_decode(e)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .ok_or_else(|| format!("backup_manifest file {i}: bad Encoded-Path"))?,
-            _ => return Err(format!("backup_manifest file {i} has no Path")),
-        };
-        let size = f.get("Size").and_then(|v| v.as_u64()).ok_or_else(|| {
-            format!(
-                "backup_manifest: {} has no Size",
-                crate::text::safe(&path, 120)
-            )
-        })?;
-        let algorithm = match f.get("Checksum-Algorithm").and_then(|v| v.as_str()) {
-            None => Algorithm::None,
-            Some(name) => Algorithm::parse(name).ok_or_else(|| {
-                format!(
-                    "backup_manifest: {} has an unknown checksum algorithm {}",
-                    crate::text::safe(&path, 120),
-                    crate::text::safe(name, 20)
-                )
-            })?,
-        };
-        let checksum = match (algorithm, f.get("Checksum").and_then(|v| v.as_str())) {
-            (Algorithm::None, _) => Vec::new(),
-            (_, Some(h)) => hex_decode(h).ok_or_else(|| {
-                format!(
-                    "backup_manifest: {} has a bad checksum",
-                    crate::text::safe(&path, 120)
-                )
-            })?,
-            (_, None) => {
-                return Err(format!(
-                    "backup_manifest: {} has no Checksum",
-                    crate::text::safe(&path, 120)
-                ))
-            }
-        };
-        files.push(ManifestFile {
-            path,
-            size,
-            algorithm,
-            checksum,
-        });
-    }
+    let files = p.files.ok_or("backup_manifest has no Files list")?;
     let mut wal_ranges = Vec::new();
-    for r in value
-        .get("WAL-Ranges")
-        .and_then(|v| v.as_array())
-        .ok_or("backup_manifest has no WAL-Ranges")?
-    {
-        let get = |k: &str| r.get(k).and_then(|v| v.as_str()).and_then(lsn);
-        match (
-            r.get("Timeline").and_then(|v| v.as_u64()),
-            get("Start-LSN"),
-            get("End-LSN"),
-        ) {
+    for r in p.wal_ranges.ok_or("backup_manifest has no WAL-Ranges")? {
+        let get = |v: &Option<String>| v.as_deref().and_then(lsn);
+        match (r.timeline, get(&r.start), get(&r.end)) {
             (Some(t), Some(start), Some(end)) if t <= u64::from(u32::MAX) && start <= end => {
                 wal_ranges.push(WalRange {
                     timeline: t as u32,
@@ -307,7 +542,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, String> {
     }
     Ok(Manifest {
         version,
-        system_identifier,
+        system_identifier: p.system_identifier,
         files,
         wal_ranges,
     })
@@ -614,6 +849,134 @@ mod tests {
         assert!(parse_manifest(&bad_alg)
             .unwrap_err()
             .contains("unknown checksum"));
+    }
+
+    /// Hands out one byte per read: the streaming parser must not depend on read sizes.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn manifest_streams_whatever_the_reads_and_lines() {
+        let m = manifest_with(
+            "{ \"Path\": \"backup_label\", \"Size\": 225, \"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"839206e3\" }",
+        );
+        let (sum, parsed) = read_manifest(Trickle(&m)).unwrap();
+        assert_eq!(sum, Ok(()));
+        assert_eq!(parsed.unwrap().files[0].size, 225);
+        // Without its final newline the checksum still covers the same bytes.
+        let (sum, _) = read_manifest(&m[..m.len() - 1]).unwrap();
+        assert_eq!(sum, Ok(()));
+        // A line longer than any manifest line (here: the last one) is hashed, not kept.
+        let long = format!(
+            "{{ \"Path\": \"{}\", \"Size\": 1 }}",
+            "x".repeat(3 * MAX_LINE)
+        );
+        let m = manifest_with(&long);
+        let (sum, parsed) = read_manifest(Trickle(&m)).unwrap();
+        assert_eq!(sum, Ok(()));
+        assert_eq!(parsed.unwrap().files[0].path.len(), 3 * MAX_LINE);
+        let mut cut_long = m[..m.len() - 100].to_vec();
+        cut_long.extend_from_slice(&vec![b'y'; 2 * MAX_LINE]);
+        let (sum, parsed) = read_manifest(&cut_long[..]).unwrap();
+        assert!(sum.unwrap_err().contains("does not end with"));
+        assert!(parsed.is_err());
+        // One line only, and nothing at all.
+        assert!(read_manifest(&b"{}"[..])
+            .unwrap()
+            .0
+            .unwrap_err()
+            .contains("no Manifest-Checksum"));
+        assert!(read_manifest(&b""[..]).unwrap().0.is_err());
+        // A file entry that is wrong is named, not drowned in a JSON error.
+        let no_size = manifest_with("{ \"Path\": \"base/1/1255\" }");
+        assert!(read_manifest(&no_size[..])
+            .unwrap()
+            .1
+            .unwrap_err()
+            .contains("base/1/1255 has no Size"));
+    }
+
+    /// The checksum as the former whole-file code computed it: the reference for the
+    /// streaming one.
+    fn checksum_of_whole(bytes: &[u8]) -> Result<(), String> {
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let Some(nl) = body.iter().rposition(|&b| b == b'\n') else {
+            return Err("no line".into());
+        };
+        let last = String::from_utf8_lossy(&body[nl + 1..]);
+        let stored = last
+            .strip_prefix("\"Manifest-Checksum\": \"")
+            .and_then(|r| r.strip_suffix("\"}"))
+            .ok_or("no checksum line")?;
+        let computed = hex(&sha2::Sha256::digest(&bytes[..=nl]));
+        if computed.eq_ignore_ascii_case(stored) {
+            Ok(())
+        } else {
+            Err("mismatch".into())
+        }
+    }
+
+    /// Hands out the bytes in reads of the given sizes, in turn.
+    struct Chunked<'a> {
+        bytes: &'a [u8],
+        sizes: Vec<usize>,
+        turn: usize,
+    }
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let want = self.sizes[self.turn % self.sizes.len()].max(1);
+            self.turn += 1;
+            let n = want.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes (a real manifest cut, edited, lines doubled) and the read
+        /// sizes, the streamed checksum agrees with hashing the whole file.
+        #[test]
+        fn streamed_checksum_agrees_with_the_whole_file(
+            cut in proptest::option::of(0usize..2000),
+            edit in proptest::option::of((0usize..2000, 0u8..=255)),
+            newlines in 0usize..3,
+            sizes in proptest::collection::vec(1usize..300, 1..5),
+        ) {
+            let mut m = manifest_with(
+                "{ \"Path\": \"backup_label\", \"Size\": 225, \"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"839206e3\" },\n\
+                 { \"Path\": \"base/1/1255\", \"Size\": 8192 }",
+            );
+            if let Some((at, byte)) = edit {
+                let at = at % m.len();
+                m[at] = byte;
+            }
+            m.extend(std::iter::repeat_n(b'\n', newlines));
+            let m = &m[..m.len() - cut.map_or(0, |c| c % (m.len() + 1))];
+            let (streamed, _) = read_manifest(Chunked { bytes: m, sizes, turn: 0 }).unwrap();
+            proptest::prop_assert_eq!(streamed.is_ok(), checksum_of_whole(m).is_ok(), "{:?}", String::from_utf8_lossy(m));
+        }
+    }
+
+    #[test]
+    fn a_read_error_of_the_manifest_is_an_error() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::PermissionDenied, "denied"))
+            }
+        }
+        assert_eq!(
+            read_manifest(Failing).unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
     }
 
     #[test]

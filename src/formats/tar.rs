@@ -320,7 +320,7 @@ pub fn judge(t: &TarFacts, choice: &MarkerChoice) -> ArchiveFacts {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A tar made by the system's tar would be better, but the format is simple enough to

@@ -93,6 +93,9 @@ pub fn content(
 ) {
     let (mut findings, content_perf) =
         evaluate_content_with(content, size, encrypted, &mut report.facts);
+    if let Some(archive) = &content.archive {
+        report.trace.extend(archive.notes.iter().cloned());
+    }
     if let Some(at) = verified_at {
         let ago = human_duration(seconds_between(now, at));
         report.facts.content_verified_at = Some(
@@ -343,6 +346,7 @@ pub fn evaluate_content_with(
     if let (Some(archive), Compression::Plain) = (&content.archive, compression) {
         out.writer = Some(writer_of_archive(content.writer, archive));
         findings.push(evaluate_archive(archive, out));
+        findings.extend(archive_warning(archive));
         return (findings, perf);
     }
     if content.uncompressed_size == 0 {
@@ -358,6 +362,7 @@ pub fn evaluate_content_with(
     if let Some(archive) = &content.archive {
         out.writer = Some(writer_of_archive(content.writer, archive));
         findings.push(evaluate_archive(archive, out));
+        findings.extend(archive_warning(archive));
         return (findings, perf);
     }
     if content.binary {
@@ -394,6 +399,14 @@ fn writer_of_archive(writer: Writer, archive: &ArchiveFacts) -> &'static str {
         Writer::Tar => archive.kind.name(),
         w => w.name(),
     }
+}
+
+/// What is doubtful about an archive though nothing in it is broken: a WARNING.
+fn archive_warning(archive: &ArchiveFacts) -> Option<Finding> {
+    archive
+        .warning
+        .as_ref()
+        .map(|w| Finding::new(Check::Archive, State::Warning, crate::text::safe(w, 300)))
 }
 
 fn evaluate_archive(archive: &ArchiveFacts, out: &mut Facts) -> Finding {

@@ -41,7 +41,15 @@ pub fn summarise(facts: &ClusterEntryFacts) -> ArchiveFacts {
             status,
             kind,
             end: e,
+            ended,
         } => {
+            match ended {
+                Some(t) => a.warning = changed_after(&facts.modified, *t, e),
+                None => a.notes.push(format!(
+                    "status: end '{}' is not a time as pg_backupcluster writes it (e.g. 'Tue Dec  1 17:24:20 2026', UTC): the files were not compared with it",
+                    safe(e, 40)
+                )),
+            }
             if status != "ok" {
                 problems.push(format!("status says '{}', not 'ok'", safe(status, 40)));
             }
@@ -107,6 +115,44 @@ pub fn summarise(facts: &ClusterEntryFacts) -> ArchiveFacts {
         ),
     };
     a
+}
+
+/// Seconds a file may be newer than `status`'s `end`: pg_backupcluster reads the clock
+/// (whole seconds) before it writes `status` itself.
+const END_SLACK: i64 = 2;
+
+/// The files modified after the run ended (by more than [`END_SLACK`]), in words: what
+/// changed them is not pg_backupcluster's run, so its `status` does not vouch for them.
+fn changed_after(modified: &[(String, i64)], ended: i64, end: &str) -> Option<String> {
+    let late: Vec<&(String, i64)> = modified
+        .iter()
+        .filter(|(_, t)| *t > ended + END_SLACK)
+        .collect();
+    let (name, t) = late.first()?;
+    let when = chrono::DateTime::from_timestamp(*t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    let more = match late.len() {
+        1 => String::new(),
+        n => format!(
+            " (and {} more: {})",
+            n - 1,
+            safe(
+                &late[1..]
+                    .iter()
+                    .take(5)
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                200
+            )
+        ),
+    };
+    Some(format!(
+        "{} changed after the run ended: modified {when}, status says the run ended {} UTC{more}",
+        safe(name, 80),
+        safe(end, 40)
+    ))
 }
 
 /// One kind's line of a cluster directory, from the report its newest entry got: its
@@ -188,6 +234,9 @@ mod tests {
     use super::*;
     use crate::facts::EntryFile;
 
+    /// 2026-12-01 17:24:20 UTC.
+    const END: i64 = 1_796_145_860;
+
     fn ok_dump() -> ClusterEntryFacts {
         ClusterEntryFacts {
             kind: DirKind::PgClusterDump,
@@ -195,12 +244,20 @@ mod tests {
                 status: "ok".into(),
                 kind: "dump".into(),
                 end: "Tue Dec  1 17:24:20 2026".into(),
+                ended: Some(END),
             },
             present: vec![
                 ("globals.sql".into(), 526),
                 ("postgres.dump".into(), 1083),
                 ("shop.dump".into(), 12908),
                 ("status".into(), 144),
+            ],
+            // As the real run left them: written during the run, status 1 s after its end.
+            modified: vec![
+                ("globals.sql".into(), END - 1),
+                ("postgres.dump".into(), END - 1),
+                ("shop.dump".into(), END),
+                ("status".into(), END + 1),
             ],
             files: vec![EntryFile {
                 name: "globals.sql".into(),
@@ -235,6 +292,7 @@ mod tests {
             status: "failed".into(),
             kind: "dump".into(),
             end: String::new(),
+            ended: None,
         };
         assert!(summarise(&f)
             .problem
@@ -244,6 +302,7 @@ mod tests {
             status: "ok".into(),
             kind: "basebackup".into(),
             end: String::new(),
+            ended: None,
         };
         assert!(summarise(&f)
             .problem
@@ -251,6 +310,59 @@ mod tests {
             .contains("type 'basebackup' in a dump entry"));
         f.status = EntryStatus::Invalid("status is not JSON".into());
         assert_eq!(summarise(&f).problem.unwrap(), "status is not JSON");
+    }
+
+    #[test]
+    fn a_file_changed_after_the_run_ended_is_a_warning_naming_it() {
+        let a = summarise(&ok_dump());
+        assert_eq!(a.warning, None);
+        assert!(a.notes.is_empty());
+        // Within the slack of 2 s: still the run's own writing.
+        let mut f = ok_dump();
+        f.modified[2].1 = END + 2;
+        assert_eq!(summarise(&f).warning, None);
+        f.modified[2].1 = END + 3;
+        f.modified[0].1 = END + 3600;
+        let a = summarise(&f);
+        assert_eq!(a.problem, None);
+        let w = a.warning.unwrap();
+        assert!(
+            w.starts_with("globals.sql changed after the run ended: modified 2026-12-01 18:24:20 UTC, status says the run ended Tue Dec  1 17:24:20 2026 UTC (and 1 more: shop.dump)"),
+            "{w}"
+        );
+        // An end that is not a time: said under -v, nothing compared, no warning.
+        let mut g = ok_dump();
+        g.modified[0].1 = END + 3600;
+        g.status = EntryStatus::Parsed {
+            status: "ok".into(),
+            kind: "dump".into(),
+            end: "yesterday".into(),
+            ended: None,
+        };
+        let a = summarise(&g);
+        assert_eq!(a.warning, None);
+        assert!(
+            a.notes[0].contains("end 'yesterday' is not a time"),
+            "{:?}",
+            a.notes
+        );
+    }
+
+    #[test]
+    fn status_times_are_utc() {
+        assert_eq!(
+            crate::formats::pg_cluster::status_time("Tue Dec  1 17:24:20 2026"),
+            Some(END)
+        );
+        assert_eq!(
+            crate::formats::pg_cluster::status_time("Thu Dec 10 07:04:05 2026"),
+            Some(END + 9 * 86400 - 10 * 3600 - 20 * 60 - 15)
+        );
+        assert_eq!(crate::formats::pg_cluster::status_time(""), None);
+        assert_eq!(
+            crate::formats::pg_cluster::status_time("Tue Dec 41 17:24:20 2026"),
+            None
+        );
     }
 
     #[test]

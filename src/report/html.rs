@@ -12,7 +12,7 @@ use super::result::{counts, parse_state, SetResult};
 use super::text::{age_text, size_text};
 use super::Page;
 use crate::judge::State;
-use crate::units::human_size;
+use crate::units::{human_duration, human_size};
 
 /// Text from outside made safe for HTML: control and bidi characters escaped visibly,
 /// shortened to `max` characters, then HTML-escaped.
@@ -281,6 +281,19 @@ fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
     }
     if let Some(f) = r.file() {
         let _ = write!(h, "<div class=\"file\">{}</div>", esc(&f, 400));
+    }
+    // A pg_backupcluster set: its newest entry of each kind.
+    for e in r.entries() {
+        let mut words = vec![e.state.to_string()];
+        words.extend(e.age_seconds.map(|a| format!("{} old", human_duration(a))));
+        words.extend(e.size_bytes.map(human_size));
+        let _ = write!(
+            h,
+            "<div class=\"sub\">{} {}: {}</div>",
+            esc(&e.kind, 20),
+            esc(&e.entry, 120),
+            esc(&words.join(", "), 80)
+        );
     }
     h.push_str("</td>");
     // Age.

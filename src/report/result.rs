@@ -105,6 +105,21 @@ pub fn worst(states: impl IntoIterator<Item = State>) -> State {
 }
 
 /// A finite, non-negative number from a JSON value.
+/// One entry of a pg_backupcluster set, for the report's sub-rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRow {
+    /// `dump` or `basebackup`.
+    pub kind: String,
+    /// The entry's name, e.g. `2026-12-01T172419Z.dump`.
+    pub entry: String,
+    /// Its state.
+    pub state: State,
+    /// Its age.
+    pub age_seconds: Option<f64>,
+    /// Its size.
+    pub size_bytes: Option<f64>,
+}
+
 fn number(v: &Value) -> Option<f64> {
     v.as_f64().filter(|x| x.is_finite())
 }
@@ -228,6 +243,41 @@ impl SetResult {
             .find(|p| p.get("label").and_then(Value::as_str) == Some(label))
             .and_then(|p| p.get("value"))
             .and_then(number)
+    }
+
+    /// The entries of a pg_backupcluster set (`facts.entries`: the newest entry of each
+    /// kind), as found; entries that are not objects are skipped.
+    pub fn entries(&self) -> Vec<EntryRow> {
+        self.fact("entries")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e.is_object())
+                    .take(10)
+                    .map(|e| {
+                        let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+                        EntryRow {
+                            kind: text("kind").to_string(),
+                            entry: text("entry").to_string(),
+                            state: parse_state(text("state")).unwrap_or(State::Unknown),
+                            age_seconds: e.get("age_seconds").and_then(number),
+                            size_bytes: e.get("size_bytes").and_then(number).filter(|v| *v >= 0.0),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The age to show: the dump's, or for a pg_backupcluster set the oldest of its
+    /// newest entries (the one nearest its threshold).
+    pub fn shown_age(&self) -> Option<f64> {
+        self.age_seconds().or_else(|| {
+            self.entries()
+                .iter()
+                .filter_map(|e| e.age_seconds)
+                .reduce(f64::max)
+        })
     }
 
     /// The dump's age in seconds (facts, else perfdata).

@@ -13,7 +13,7 @@ use crate::units::{human_duration, human_size};
 
 /// Age of a result, for display.
 pub fn age_text(r: &SetResult) -> String {
-    r.age_seconds()
+    r.shown_age()
         .map(human_duration)
         .unwrap_or_else(|| "-".into())
 }
@@ -72,11 +72,11 @@ pub fn render(page: &Page) -> String {
         out.push_str("\nNo backup sets were checked.\n");
         return out;
     }
-    // The table.
+    // The table; a pg_backupcluster set's entries on rows of their own below it.
     let rows: Vec<[String; 7]> = results
         .iter()
-        .map(|r| {
-            [
+        .flat_map(|r| {
+            let mut rows = vec![[
                 r.state().to_string(),
                 safe(r.host_or(page.host), 30),
                 safe(&r.set, 30),
@@ -86,7 +86,21 @@ pub fn render(page: &Page) -> String {
                 r.file()
                     .map(|f| safe(&f, 120))
                     .unwrap_or_else(|| "-".into()),
-            ]
+            ]];
+            rows.extend(r.entries().into_iter().map(|e| {
+                [
+                    format!("  {}", e.state),
+                    String::new(),
+                    format!("  {}", safe(&e.kind, 20)),
+                    e.age_seconds
+                        .map(human_duration)
+                        .unwrap_or_else(|| "-".into()),
+                    e.size_bytes.map(human_size).unwrap_or_else(|| "-".into()),
+                    "-".into(),
+                    safe(&e.entry, 120),
+                ]
+            }));
+            rows
         })
         .collect();
     let header = ["STATE", "HOST", "SET", "AGE", "SIZE", "CHANGE", "FILE"];

@@ -333,7 +333,7 @@ fn readme_console_examples_print_what_readme_shows() {
 
 /// A sandbox where the paths of the man page's examples and README's NRPE commands hold
 /// good backups, written at 17:31 and checked at 20:00 (the pg_backupcluster fixture
-/// was made on 2026-12-01 at 17:24).
+/// was made on 2026-12-01 at 17:24 and keeps its times).
 fn good_backups() -> Sandbox {
     let s = Sandbox::new();
     let setup = r#"set -e
@@ -351,6 +351,8 @@ rm -f /tmp/cluster.$$
 printf '=== backup started 2026-12-01 17:30:00\ndumping shop\nbackup complete 2026-12-01 17:31:00\n' >/var/log/backup.log
 cp -R $R/pg_backupcluster/healthy/. /var/backups/postgresql/15-main/
 find /var -exec touch -h -d '2026-12-01 17:31:00' {} +
+# pg_backupcluster's files keep the times of their runs: status says when each run ended.
+grep '^healthy/' $R/pg_backupcluster/MTIMES.tsv | while IFS='	' read -r p t; do touch -d "$t" "/var/backups/postgresql/15-main/${p#healthy/}"; done
 "#;
     let (code, out, err) = s.sh(None, setup);
     assert_eq!(code, 0, "setup: {out}{err}");

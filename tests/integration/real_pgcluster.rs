@@ -29,10 +29,31 @@ fn fresh_copy(newest_age: i64) -> (tempfile::TempDir, PathBuf) {
     let dated = read_mtimes(&root.join("MTIMES.tsv"));
     assert!(dated.len() > 30, "MTIMES.tsv lists {} files", dated.len());
     let newest = dated.iter().map(|(_, t)| *t).max().unwrap();
+    // `status` says when each run started and ended (UTC): shifted with the files, so
+    // that each keeps its real distance from the end of its run.
+    let now = chrono::Utc::now().timestamp();
+    let shift = now - newest_age - newest;
+    for (path, _) in dated.iter().filter(|(p, _)| p.ends_with("/status")) {
+        shift_status(&root.join(path), shift);
+    }
     for (path, t) in &dated {
         set_age(&root.join(path), newest_age + (newest - t));
     }
     (tmp, root)
+}
+
+/// Moves `start` and `end` of a `status` file by `shift` seconds.
+fn shift_status(path: &Path, shift: i64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut status: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).unwrap();
+    for key in ["start", "end"] {
+        let old = status[key].as_str().unwrap();
+        let t = chrono::NaiveDateTime::parse_from_str(old, "%a %b %e %H:%M:%S %Y").unwrap();
+        let moved = t + chrono::Duration::seconds(shift);
+        status[key] = moved.format("%a %b %e %H:%M:%S %Y").to_string().into();
+    }
+    std::fs::write(path, serde_json::to_string(&status).unwrap() + "\n").unwrap();
 }
 
 fn expected(root: &Path) -> Vec<Vec<String>> {
@@ -202,4 +223,62 @@ fn an_entry_the_monitoring_user_cannot_read_is_unknown_naming_the_user() {
     a.expect("UNKNOWN")
         .says("permission denied")
         .says("as user nobody");
+}
+
+/// A file changed after pg_backupcluster's run ended (its `status` written) is no longer
+/// what the run vouched for: WARNING naming it. The time in `status` is UTC whatever the
+/// server's zone (pg_backupcluster writes `scalar gmtime`): TZ does not move it.
+#[test]
+fn a_file_changed_after_the_run_ended_is_a_warning_naming_it() {
+    let (_tmp, root) = fresh_copy(600);
+    let healthy = root.join("healthy");
+    for tz in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"] {
+        let a = run_env(&["-f", healthy.to_str().unwrap()], &[("TZ", tz)]);
+        assert_eq!(a.state(), "OK", "TZ={tz}\n{}", a.stdout);
+    }
+    set_age(&healthy.join("2026-12-01T172416Z.backup/config.tar.gz"), 60);
+    let a = run(&["-f", healthy.to_str().unwrap()]);
+    assert_eq!(a.code, 1, "{}", a.stdout);
+    assert_eq!(a.state(), "WARNING");
+    assert!(
+        a.stdout.contains("basebackup 2026-12-01T172416Z.backup: config.tar.gz changed after the run ended: modified "),
+        "{}",
+        a.stdout
+    );
+    // The dump entry is untouched and still OK on its line.
+    assert!(
+        a.stdout
+            .contains("[OK] entry: dump 2026-12-01T172419Z.dump"),
+        "{}",
+        a.stdout
+    );
+}
+
+/// An `end` that is not a time is said under -v only; nothing is compared with it.
+#[test]
+fn an_end_that_is_not_a_time_is_said_under_verbose_only() {
+    let (_tmp, root) = fresh_copy(600);
+    let entry = root.join("healthy/2026-12-01T172419Z.dump");
+    let status = entry.join("status");
+    let text = std::fs::read_to_string(&status).unwrap();
+    let end = text
+        .split("\"end\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(&status, text.replace(&end, "soon")).unwrap();
+    set_age(&status, 600);
+    let quiet = run(&["-f", entry.to_str().unwrap(), "--no-cache"]);
+    assert_eq!(quiet.state(), "OK", "{}", quiet.stdout);
+    assert!(!quiet.stdout.contains("not a time"), "{}", quiet.stdout);
+    let verbose = run(&["-f", entry.to_str().unwrap(), "--no-cache", "-v"]);
+    assert_eq!(verbose.state(), "OK", "{}", verbose.stdout);
+    assert!(
+        verbose.stdout.contains("status: end 'soon' is not a time"),
+        "{}",
+        verbose.stdout
+    );
 }

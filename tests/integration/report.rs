@@ -1006,3 +1006,87 @@ fn the_readmes_config_example_is_valid() {
         "30 7 * * * root backup-report --config /etc/check_backup/backups.toml --format text | mail -s \"backup report\" ops@example.com"
     ));
 }
+
+/// A pg_backupcluster set (Debian's `/var/backups/postgresql/15-main`): one row for the
+/// set, with the age of the older of its newest entries, and a row for each entry (its
+/// state, age, size and name), in the text and in the HTML page.
+#[test]
+fn a_pg_backupcluster_set_shows_both_entries() {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/pg_backupcluster");
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = dir.path().join("15-main");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(real.join("healthy"))
+        .arg(&cluster)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The times the real runs left (status says when each ended).
+    for (path, t) in read_mtimes(&real.join("MTIMES.tsv")) {
+        if let Some(rest) = path.strip_prefix("healthy/") {
+            filetime::set_file_mtime(cluster.join(rest), filetime::FileTime::from_unix_time(t, 0))
+                .unwrap();
+        }
+    }
+    // The base backup's config.tar.gz changed since: that entry is WARNING, the dump OK.
+    set_age(&cluster.join("2026-12-01T172416Z.backup/config.tar.gz"), 60);
+    std::fs::create_dir(dir.path().join("cache")).unwrap();
+    let config = dir.path().join("backups.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[set.pg-main]\ndump = \"{}\"\nwarning-age = \"100000d\"\ncritical-age = \"100001d\"\n",
+            cluster.display()
+        ),
+    )
+    .unwrap();
+    let f = Fixture {
+        dir,
+        config: config.clone(),
+    };
+    let out = report(&f, &["--config", f.config(), "--no-history"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let rows: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("STATE"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", out.stdout);
+    assert_eq!(rows[0][0..2], ["WARNING", "pg-main"], "{}", out.stdout);
+    assert_eq!(rows[0].last(), Some(&cluster.to_str().unwrap()));
+    assert_eq!(rows[1][0..2], ["OK", "dump"], "{}", out.stdout);
+    assert!(
+        rows[1].ends_with(&["28", "KiB", "-", "2026-12-01T172419Z.dump"]),
+        "{:?}",
+        rows[1]
+    );
+    assert_eq!(rows[2][0..2], ["WARNING", "basebackup"], "{}", out.stdout);
+    assert!(
+        rows[2].ends_with(&["4.2", "MiB", "-", "2026-12-01T172416Z.backup"]),
+        "{:?}",
+        rows[2]
+    );
+    // The set's age is the older entry's (the base backup, 2 s older than the dump).
+    assert_eq!(rows[0][2..4], rows[2][2..4], "{}", out.stdout);
+    assert!(out
+        .stdout
+        .contains("config.tar.gz changed after the run ended"));
+    let html = report(
+        &f,
+        &["--config", f.config(), "--no-history", "--format", "html"],
+    );
+    assert!(
+        html.stdout
+            .contains("<div class=\"sub\">dump 2026-12-01T172419Z.dump: OK, "),
+        "{}",
+        html.stdout
+    );
+    assert!(html
+        .stdout
+        .contains("<div class=\"sub\">basebackup 2026-12-01T172416Z.backup: WARNING, "));
+    assert!(html.stdout.contains(" old, 4.2 MiB</div>"));
+}

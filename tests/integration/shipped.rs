@@ -15,11 +15,18 @@ fn the_example_configuration_loads_and_every_set_is_a_valid_check() {
     let names = file.set_names();
     assert_eq!(
         names,
-        ["crm", "mysql-all", "offsite-upload", "shop", "wiki"],
+        [
+            "crm",
+            "mysql-all",
+            "offsite-upload",
+            "pg-main",
+            "shop",
+            "wiki"
+        ],
         "the sets README and the package describe"
     );
     // Every kind of set is shown: a single dump, a glob, per database (automysqlbackup's
-    // rotation), only a log with its success line, a schedule.
+    // rotation), only a log with its success line, a schedule, Debian's pg_backupcluster.
     let args = |set: &str| -> Vec<String> {
         file.args_for(set, &[])
             .unwrap_or_else(|e| panic!("{e}"))
@@ -44,6 +51,9 @@ fn the_example_configuration_loads_and_every_set_is_a_valid_check() {
     has("offsite-upload", "--log-success", "upload complete");
     assert!(!args("offsite-upload").contains(&"--dump".to_string()));
     has("wiki", "--schedule", "30 2 * * *");
+    has("pg-main", "--dump", "/var/backups/postgresql/15-main");
+    has("pg-main", "--warning-age", "8d");
+    has("pg-main", "--critical-age", "15d");
     // Each set is accepted by the real plugin: the paths do not exist here, so the answer
     // is a CRITICAL about them, never a usage or configuration error (UNKNOWN).
     for set in &names {
