@@ -52,13 +52,24 @@ pub fn command(program: &Path, work: &Path) -> Command {
     cmd
 }
 
-/// The last lines of a log the server wrote, for a message.
+/// What a log the server wrote says went wrong, for a message: its first error lines,
+/// else its last lines.
 pub fn log_tail(path: &Path) -> String {
     let text = std::fs::read(path).unwrap_or_default();
-    let start = text.len().saturating_sub(4096);
+    let start = text.len().saturating_sub(64 * 1024);
     let text = String::from_utf8_lossy(&text[start..]);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+    let errors: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("ERROR") || l.contains("FATAL"))
+        .take(3)
+        .collect();
+    let tail = if errors.is_empty() {
+        lines[lines.len().saturating_sub(3)..].join(" / ")
+    } else {
+        errors.join(" / ")
+    };
     crate::text::safe(&tail, 400)
 }
 
@@ -148,7 +159,10 @@ pub fn start_mariadb(work: &Path, run_as: Option<RunAs>) -> Result<Server, Drill
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg("--auth-root-authentication-method=normal")
-        .arg("--skip-test-db");
+        .arg("--skip-test-db")
+        // Its bootstrap server's temporary tables, not in the /tmp other drills share.
+        .arg(format!("--tmpdir={}", tmp.display()))
+        .env("TMPDIR", &tmp);
     if let Some(user) = run_as.and_then(|r| user_name(r.uid)) {
         cmd.arg(format!("--user={user}"));
     }

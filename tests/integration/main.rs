@@ -13,6 +13,7 @@ mod cache;
 mod config_and_trend;
 mod core_check;
 mod docs;
+mod drill;
 mod encrypted;
 mod formats;
 mod fuzz_regressions;
