@@ -63,6 +63,18 @@ pub fn spawn(cmd: &mut Command, run_as: Option<RunAs>) -> std::io::Result<Child>
         // std drops the supplementary groups (setgroups(0)) when root sets a uid.
         cmd.uid(r.uid).gid(r.gid);
     }
+    // Should the drill itself be killed outright (SIGKILL, a crash: no cleanup runs), the
+    // kernel kills its direct children, the server among them. Set after the uid change,
+    // which would clear it.
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec here.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let child = cmd.spawn()?;
     let pid = child.id() as i32;
     let mut reg = registry();

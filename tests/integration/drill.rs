@@ -499,3 +499,30 @@ fn postgres_server_has_no_tcp_port_and_the_time_limit_leaves_nothing() {
     );
     assert_nothing_left(&d);
 }
+
+#[test]
+fn a_killed_drill_takes_its_server_with_it() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    // SIGKILL: no cleanup can run in the drill; the kernel kills its server
+    // (PR_SET_PDEATHSIG). The work directory stays (the next drill makes a new one).
+    let d = dirs();
+    let mut cmd = drill_cmd(&real("mariadb/shop.sql.gz"), &d, &[]);
+    cmd.env("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS", "60000");
+    let mut running = Run::command(cmd).start();
+    wait_for("the throwaway server", || {
+        running.assert_running("its server started");
+        listening("unix")
+            .iter()
+            .any(|(_, p)| p.contains(&*d.work.path().to_string_lossy()))
+    });
+    assert!(!processes_in(d.work.path()).is_empty());
+    // SAFETY: signalling the drill we started.
+    unsafe { libc::kill(running.id() as i32, libc::SIGKILL) };
+    let a = running.finish();
+    assert_eq!(a.code, -1, "killed by a signal: {}", a.stdout);
+    wait_for("the server to die with the drill", || {
+        processes_in(d.work.path()).is_empty()
+    });
+}
