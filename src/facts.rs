@@ -642,7 +642,7 @@ pub struct DrillResult {
     pub tables: u64,
     /// Views the dump creates.
     pub views: u64,
-    /// Rows the dump inserts.
+    /// Rows the dump inserts (in a failed drill: counted up to where the client stopped).
     pub rows: u64,
     /// Decoded bytes streamed into the client.
     pub bytes: u64,

@@ -123,9 +123,15 @@ fn answer_text(state: State, message: &str, result: Option<&DrillResult>) -> Str
         Output::Nagios => {
             let perf = result
                 .map(|r| {
+                    // A failed drill proved no row restored.
+                    let rows = if r.outcome == DrillOutcome::Failed {
+                        0
+                    } else {
+                        r.rows
+                    };
                     format!(
-                        " | restore_seconds={:.3}s;;;0 restore_rows={};;;0",
-                        r.restore_seconds, r.rows
+                        " | restore_seconds={:.3}s;;;0 restore_rows={rows};;;0",
+                        r.restore_seconds
                     )
                 })
                 .unwrap_or_default();
@@ -483,6 +489,14 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
         });
     }
     databases.retain(|d| d.tables > 0);
+    // A restore that created no table the counter recognised proved nothing: not OK.
+    if streamed.error.is_none() && tables == 0 {
+        return Err(DrillError::Refused(format!(
+            "{}: the restore went through, but the dump creates no table the drill \
+             recognises, so nothing was compared",
+            safe_path(&chosen.path, 200)
+        )));
+    }
     let total_differences = differences.len();
     differences.truncate(restore::MAX_DIFFERENCES);
     let error = streamed.error.clone().or_else(|| {

@@ -107,7 +107,12 @@ pub fn evaluate(
         },
         PerfDatum {
             label: "restore_rows".into(),
-            value: r.rows as f64,
+            // A failed drill proved no row restored.
+            value: if r.outcome == DrillOutcome::Failed {
+                0.0
+            } else {
+                r.rows as f64
+            },
             uom: "",
             warn: None,
             crit: None,
@@ -212,8 +217,12 @@ mod tests {
     #[test]
     fn failed_drill_is_critical_and_quotes_the_client() {
         let r = result(DrillOutcome::Failed);
-        let (f, _) = evaluate(Ok(Some(&r)), Some(&newest()), at(1.0), 8.0 * DAY, "x");
+        let (f, perf) = evaluate(Ok(Some(&r)), Some(&newest()), at(1.0), 8.0 * DAY, "x");
         assert_eq!(f.state, State::Critical);
+        assert_eq!(
+            perf[1].value, 0.0,
+            "a failed drill restored no row it could prove"
+        );
         assert!(f
             .message
             .starts_with("restore drill of shop_2026-11-29.sql.gz failed"));

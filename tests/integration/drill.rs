@@ -526,3 +526,28 @@ fn a_killed_drill_takes_its_server_with_it() {
         processes_in(d.work.path()).is_empty()
     });
 }
+
+#[test]
+fn a_dump_without_tables_proves_nothing_and_is_not_ok() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    // mariadb-dump's own header and trailer around nothing: whole and complete, yet there
+    // is nothing to compare, so the drill must not say OK.
+    let text = std::fs::read_to_string(real("mariadb/shop.sql")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let empty = format!("{}\n{}\n", lines[..20].join("\n"), lines[lines.len() - 1]);
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("empty.sql");
+    std::fs::write(&dump, empty).unwrap();
+    set_age(&dump, HOUR);
+    let d = dirs();
+    let a = drill(&dump, &d, &[]);
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout
+            .contains("creates no table the drill recognises, so nothing was compared"),
+        "{}",
+        a.stdout
+    );
+}
