@@ -73,8 +73,22 @@ pub enum Output {
 )]
 pub struct Args {
     /// Dump file, directory (its newest dump) or quoted glob, as for check_backup -f.
-    #[arg(short = 'f', long = "dump", value_name = "PATH")]
-    pub dump: String,
+    #[arg(
+        short = 'f',
+        long = "dump",
+        value_name = "PATH",
+        required_unless_present = "set"
+    )]
+    pub dump: Option<String>,
+
+    /// The configuration file of --set (check_backup's).
+    #[arg(long, value_name = "FILE", requires = "set")]
+    pub config: Option<PathBuf>,
+
+    /// Drill backup set NAME of the configuration file: its dump (with its --exclude and
+    /// --follow-symlinks) and its cache directory, as check_backup --set NAME checks it.
+    #[arg(long, value_name = "NAME", conflicts_with = "dump")]
+    pub set: Option<String>,
 
     /// Where results are written (the directory check_backup reads; also its verification
     /// cache) [default: as check_backup].
@@ -312,15 +326,64 @@ fn rejoin(head: Vec<u8>, rest: Box<dyn Read>) -> impl Read {
     std::io::Cursor::new(head).chain(rest)
 }
 
+/// The dump set to drill: `-f`, or `--set NAME` of the configuration file.
+struct Set {
+    dump: String,
+    discovery: discover::Options,
+    cache_dir: Option<PathBuf>,
+}
+
+fn the_set(args: &Args) -> Result<Set, DrillError> {
+    let Some(name) = &args.set else {
+        return Ok(Set {
+            dump: args.dump.clone().unwrap_or_default(),
+            discovery: discover::Options::default(),
+            cache_dir: None,
+        });
+    };
+    // The set's options, exactly as check_backup --config FILE --set NAME reads them.
+    let mut argv: Vec<OsString> = vec!["check_backup".into(), "--set".into(), name.into()];
+    if let Some(c) = &args.config {
+        argv.extend(["--config".into(), c.as_os_str().to_owned()]);
+    }
+    let config = match crate::cli::parse(argv) {
+        crate::cli::Parsed::Run(c) => *c,
+        crate::cli::Parsed::Exit(text) => {
+            return Err(DrillError::Refused(
+                text.lines().next().unwrap_or("").into(),
+            ))
+        }
+    };
+    if config.per_database.is_some() {
+        return Err(DrillError::Refused(format!(
+            "set {}: drilling a --per-database set is not supported yet",
+            safe(name, 64)
+        )));
+    }
+    let dump = config.dump.ok_or_else(|| {
+        DrillError::Refused(format!(
+            "set {} has no dump to drill (only a log)",
+            safe(name, 64)
+        ))
+    })?;
+    Ok(Set {
+        dump,
+        discovery: config.discovery,
+        cache_dir: config.cache_dir,
+    })
+}
+
 /// One drill: Ok((state, message, result)) when it ran (OK or failed), Err when it could not.
 fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     let run_as = run_as(args.user.as_deref())?;
     let limit = (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout));
     procs::watch(limit, give_up)
         .map_err(|e| DrillError::Setup(format!("cannot handle signals: {e}")))?;
-    let cache = Cache::locate(args.cache_dir.as_deref()).map_err(DrillError::Setup)?;
+    let set = the_set(args)?;
+    let cache = Cache::locate(args.cache_dir.as_deref().or(set.cache_dir.as_deref()))
+        .map_err(DrillError::Setup)?;
     procs::step("looking for the dump");
-    let discovery = discover::discover(&args.dump, &discover::Options::default())
+    let discovery = discover::discover(&set.dump, &set.discovery)
         .map_err(|e| DrillError::Refused(e.to_string()))?;
     let chosen = discovery.chosen;
     if chosen.dir_kind.is_some() {
@@ -514,7 +577,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
         DrillOutcome::Failed
     };
     let result = DrillResult {
-        set: Cache::canonical_set(Path::new(&args.dump)),
+        set: Cache::canonical_set(Path::new(&set.dump)),
         dump: Cache::canonical_set(&chosen.path),
         dump_size: key.size,
         dump_mtime_ns: key.mtime_ns,
@@ -542,7 +605,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     };
     procs::step("writing the result");
     cache
-        .store_drill(Path::new(&args.dump), &result)
+        .store_drill(Path::new(&set.dump), &result)
         .map_err(|e| {
             DrillError::Setup(format!(
                 "cannot write the result into {}: {e}",

@@ -70,9 +70,11 @@ fn dirs() -> Dirs {
 
 fn drill_cmd(dump: &Path, d: &Dirs, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-drill"));
-    cmd.arg("-f")
-        .arg(dump)
-        .arg("--cache-dir")
+    // An empty path: the set comes from `extra` (--config FILE --set NAME).
+    if !dump.as_os_str().is_empty() {
+        cmd.arg("-f").arg(dump);
+    }
+    cmd.arg("--cache-dir")
         .arg(d.cache.path())
         .arg("--work-dir")
         .arg(d.work.path())
@@ -341,7 +343,23 @@ fn postgres_plain_custom_and_dumpall_restore_with_matching_counts() {
         "postgres/cluster.sql.gz",
     ] {
         let d = dirs();
-        let a = drill(&real(dump), &d, &["--output", "json"]);
+        // The -Fc archive as a set of the configuration file, as check_backup reads it.
+        let conf = d.cache.path().join("backups.toml");
+        std::fs::write(
+            &conf,
+            format!("[set.shop]\ndump = {:?}\n", real(dump).to_str().unwrap()),
+        )
+        .unwrap();
+        let conf = conf.to_str().unwrap().to_string();
+        let a = if dump.ends_with(".dump") {
+            drill(
+                Path::new(""),
+                &d,
+                &["--config", &conf, "--set", "shop", "--output", "json"],
+            )
+        } else {
+            drill(&real(dump), &d, &["--output", "json"])
+        };
         assert_eq!(a.code, 0, "{dump}: {}{}", a.stdout, a.stderr);
         let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
         let r = &v["result"];
@@ -375,6 +393,24 @@ fn postgres_plain_custom_and_dumpall_restore_with_matching_counts() {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
             .count();
         assert_eq!(written, 1, "{dump}");
+        if dump.ends_with(".dump") {
+            let c = run(&[
+                "--config",
+                &conf,
+                "--set",
+                "shop",
+                "--cache-dir",
+                d.cache.path().to_str().unwrap(),
+                "-w",
+                "1000d",
+                "-c",
+                "2000d",
+                "--drill-max-age",
+                "1d",
+            ]);
+            assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+            assert_eq!(c.perf("restore_rows"), Some(8340.0), "{}", c.stdout);
+        }
     }
 }
 
