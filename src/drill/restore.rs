@@ -17,7 +17,7 @@ use super::DrillError;
 /// The size of one read from the dump.
 const CHUNK: usize = 256 * 1024;
 /// How much of a client's stderr is kept.
-const STDERR_KEEP: usize = 64 * 1024;
+const STDERR_KEEP: usize = 32 * 1024;
 /// Differences listed in a result at most.
 pub const MAX_DIFFERENCES: usize = 50;
 
@@ -35,20 +35,34 @@ pub struct Streamed {
     pub error: Option<String>,
 }
 
-/// Keeps the first [`STDERR_KEEP`] bytes of a child's stderr (reading on to its end).
+/// Keeps the first and the last [`STDERR_KEEP`] bytes of a child's stderr (reading on to
+/// its end): the mariadb client may echo a whole failing statement (up to
+/// max_allowed_packet) before its `ERROR ... at line N` line.
 fn collect_stderr(child: &mut Child) -> Option<JoinHandle<String>> {
     let mut err = child.stderr.take()?;
     Some(std::thread::spawn(move || {
-        let mut kept = Vec::new();
+        let mut head = Vec::new();
+        let mut tail: std::collections::VecDeque<u8> = std::collections::VecDeque::new();
         let mut buf = [0u8; 8192];
         while let Ok(n) = err.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            let room = STDERR_KEEP.saturating_sub(kept.len());
-            kept.extend_from_slice(&buf[..n.min(room)]);
+            let room = STDERR_KEEP.saturating_sub(head.len());
+            head.extend_from_slice(&buf[..n.min(room)]);
+            if n > room {
+                tail.extend(&buf[room..n]);
+                while tail.len() > STDERR_KEEP {
+                    tail.pop_front();
+                }
+            }
         }
-        String::from_utf8_lossy(&kept).into_owned()
+        let mut text = String::from_utf8_lossy(&head).into_owned();
+        if !tail.is_empty() {
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&Vec::from(tail)));
+        }
+        text
     }))
 }
 
@@ -64,7 +78,7 @@ pub fn first_error(stderr: &str) -> Option<String> {
     lines
         .iter()
         .find(|l| l.contains("ERROR") || l.contains("FATAL"))
-        .or(lines.first())
+        .or_else(|| lines.iter().find(|l| !l.starts_with("-----")))
         .map(|l| crate::text::safe(l, 400))
 }
 
@@ -293,4 +307,47 @@ pub fn compare(
         }
     }
     Ok(differences)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_error_finds_the_client_error_after_an_echoed_statement() {
+        let stderr = "--------------\nINSERT INTO `t` VALUES (1)\n--------------\n\n\
+                      ERROR 1180 (HY000) at line 45: Got error 1 during COMMIT\n";
+        assert_eq!(
+            first_error(stderr).as_deref(),
+            Some("ERROR 1180 (HY000) at line 45: Got error 1 during COMMIT")
+        );
+        let psql = "psql:<stdin>:39: ERROR:  role \"ghost\" does not exist\n";
+        assert!(first_error(psql)
+            .unwrap()
+            .starts_with("psql:<stdin>:39: ERROR:"));
+        assert_eq!(
+            first_error("-----\nsomething odd\n").as_deref(),
+            Some("something odd")
+        );
+        assert_eq!(first_error(""), None);
+    }
+
+    #[test]
+    fn stderr_keeps_the_end_of_a_long_echo() {
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "head -c 200000 /dev/zero | tr '\\0' x >&2; echo >&2; echo 'ERROR 1 at line 2: end' >&2",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let text = collect_stderr(&mut child).unwrap().join().unwrap();
+        child.wait().unwrap();
+        assert!(text.len() <= 2 * STDERR_KEEP + 1, "{}", text.len());
+        assert_eq!(
+            first_error(&text).as_deref(),
+            Some("ERROR 1 at line 2: end")
+        );
+    }
 }
