@@ -18,10 +18,12 @@ use clap_complete::Shell;
 use roff::{bold, roman, Roff};
 
 use check_backup::cli::Args;
+use check_backup::drill::Args as DrillArgs;
 use check_backup::report::Args as ReportArgs;
 
 const BIN: &str = "check_backup";
 const REPORT: &str = "backup-report";
+const DRILL: &str = "backup-drill";
 
 fn main() {
     let out = std::env::args_os()
@@ -48,7 +50,15 @@ fn run(out: &Path) -> std::io::Result<()> {
     fs::write(man_dir.join(format!("{REPORT}.1")), page)?;
     println!("{}", man_dir.join(format!("{REPORT}.1")).display());
 
-    for (bin, command) in [(BIN, Args::command()), (REPORT, ReportArgs::command())] {
+    let page = drill_man_page()?;
+    fs::write(man_dir.join(format!("{DRILL}.1")), page)?;
+    println!("{}", man_dir.join(format!("{DRILL}.1")).display());
+
+    for (bin, command) in [
+        (BIN, Args::command()),
+        (REPORT, ReportArgs::command()),
+        (DRILL, DrillArgs::command()),
+    ] {
         for (shell, name) in [
             (Shell::Bash, format!("{bin}.bash")),
             (Shell::Zsh, format!("_{bin}")),
@@ -153,6 +163,92 @@ fn report_man_page() -> std::io::Result<Vec<u8>> {
     Ok(w)
 }
 
+/// backup-drill's page: clap's sections plus how it works, exit status, examples, files.
+fn drill_man_page() -> std::io::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(DrillArgs::command())
+        .section("1")
+        .source(format!("check_backup {}", env!("CARGO_PKG_VERSION")))
+        .manual("Monitoring Plugins");
+    let mut w: Vec<u8> = Vec::new();
+    man.render_title(&mut w)?;
+    man.render_name_section(&mut w)?;
+    man.render_synopsis_section(&mut w)?;
+    man.render_description_section(&mut w)?;
+    let mut r = Roff::new();
+    paragraphs(
+        &mut r,
+        "backup-drill proves that the newest dump of a set restores. It takes the newest dump \
+         that check_backup's verification judges whole and complete (from the cache when it \
+         is fresh; a cut or unfinished dump is refused), starts a throwaway server on a \
+         temporary directory below --work-dir (mariadb-install-db and mariadbd with \
+         --skip-networking; initdb and postgres with listen_addresses empty: a unix socket \
+         only, never a TCP port), as the unprivileged --user, streams the decoded dump into \
+         the writer's own client (mariadb for mysqldump/mariadb-dump text, psql for pg_dump \
+         plain and pg_dumpall, pg_restore -f - into psql for pg_dump -Fc), stopping at the \
+         first client error, and compares: every table and view the dump creates exists, and \
+         every table has the rows the dump inserts.\n\n\
+         It then stops the server, removes the temporary directory (also on SIGTERM and at \
+         the time limit) and writes the result (JSON, atomically) into the cache directory, \
+         where check_backup --drill-max-age reads it. Run it from cron or a systemd timer, \
+         never from the monitoring system: a restore takes minutes.",
+    );
+    r.to_writer(&mut w)?;
+    man.render_options_section(&mut w)?;
+    let mut r = Roff::new();
+    r.control("SH", ["EXIT STATUS"]);
+    for (code, text) in [
+        ("0", "the dump restored, and every table has its rows."),
+        (
+            "2",
+            "the drill failed: the client stopped with an error (quoted, with its line \
+             number), or a table is missing or has other rows.",
+        ),
+        (
+            "3",
+            "it could not drill: bad arguments, no verified dump, a server binary missing, \
+             the time limit, a signal; also after --help and --version.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(code)]);
+        r.text([roman(text)]);
+    }
+    r.control("SH", ["EXAMPLES"]);
+    example(
+        &mut r,
+        "Nightly, as root, the server run by nobody, results where the plugin reads them:",
+        &["backup-drill -f /var/backups/mysql/ --user nobody --cache-dir /var/cache/check_backup -t 4h"],
+    );
+    example(
+        &mut r,
+        "The plugin then reports the last drill:",
+        &["check_backup -f /var/backups/mysql/ --drill-max-age 8d"],
+    );
+    r.control("SH", ["FILES"]);
+    for (path, text) in [
+        (
+            "/usr/share/doc/check-backup/examples/backup-drill.cron",
+            "a cron example.",
+        ),
+        (
+            "/usr/share/doc/check-backup/examples/backup-drill.service, backup-drill.timer",
+            "a systemd service and timer.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(path)]);
+        r.text([roman(text)]);
+    }
+    r.to_writer(&mut w)?;
+    man.render_version_section(&mut w)?;
+    let mut r = Roff::new();
+    r.control("SH", ["SEE ALSO"]);
+    r.text([roman("check_backup(1), mariadb(1), psql(1), pg_restore(1)")]);
+    r.to_writer(&mut w)?;
+    w.flush()?;
+    Ok(w)
+}
+
 /// The clap-generated sections (name, synopsis, description, options, version) plus the
 /// sections an operator looks for in a plugin's man page.
 fn man_page() -> std::io::Result<Vec<u8>> {
@@ -203,7 +299,7 @@ fn extra_description() -> Roff {
          The first line of the output is BACKUP <STATE> - summary | perfdata; the following \
          lines are the long output, one finding per line. Perfdata: age (s), size (B), \
          uncompressed_size (B), and with a log log_errors, log_warnings, log_age (s) and \
-         duration (s).",
+         duration (s); with --drill-max-age restore_seconds (s) and restore_rows.",
     );
     r
 }
@@ -334,7 +430,7 @@ fn see_also() -> Roff {
     let mut r = Roff::new();
     r.control("SH", ["SEE ALSO"]);
     r.text([roman(
-        "backup-report(1), icinga2(8), nrpe (nagios-nrpe-server), mysqldump(1), mariadb-dump(1), pg_dump(1), \
+        "backup-report(1), backup-drill(1), icinga2(8), nrpe (nagios-nrpe-server), mysqldump(1), mariadb-dump(1), pg_dump(1), \
          pg_dumpall(1)",
     )]);
     r

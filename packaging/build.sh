@@ -9,8 +9,8 @@
 # the versions below when missing or different. --debug halves their compile time (on 2
 # cores, cargo-generate-rpm: ~110 CPU-s instead of ~230, it pulls in a whole OpenPGP
 # stack); packaging our 3 MB payload then takes 1-4 s instead of 1 s.
-# Steps: release build of the plugin; man pages and shell completions (check_backup and
-# backup-report) generated from the
+# Steps: release build of the plugin; man pages and shell completions (check_backup,
+# backup-report and backup-drill) generated from the
 # clap definitions (cargo example gen-docs, not installed by the packages); cargo deb;
 # cargo generate-rpm. The paths of the packaged files are in Cargo.toml
 # ([package.metadata.deb], [package.metadata.generate-rpm]).
@@ -47,12 +47,12 @@ ensure_tool() {   # SUBCOMMAND CRATE VERSION
 [[ $what == deb ]] || ensure_tool generate-rpm cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION"
 
 note "release build (the plugin, and the gen-docs example that writes its man page and completions)"
-cargo build --release --locked --bin check_backup --bin backup-report --example gen-docs
+cargo build --release --locked --bin check_backup --bin backup-report --bin backup-drill --example gen-docs
 
 note "man page and shell completions from the clap definitions"
 rm -rf "$ASSETS"
 target/release/examples/gen-docs "$ASSETS"
-for page in check_backup backup-report; do
+for page in check_backup backup-report backup-drill; do
     gzip -9 -n -c "$ASSETS/man/$page.1" >"$ASSETS/man/$page.1.gz"
 done
 # RPM systems keep plugins in /usr/lib64/nagios/plugins and NRPE's includes in /etc/nrpe.d.
@@ -65,6 +65,7 @@ sed -e 's#/usr/lib/nagios/plugins/#/usr/lib64/nagios/plugins/#g' \
 # cargo-deb strips the binary it packages; cargo-generate-rpm does not.
 strip --strip-unneeded -o "$ASSETS/rpm/check_backup" target/release/check_backup
 strip --strip-unneeded -o "$ASSETS/rpm/backup-report" target/release/backup-report
+strip --strip-unneeded -o "$ASSETS/rpm/backup-drill" target/release/backup-drill
 
 mkdir -p "$OUT"
 if [[ $what != rpm ]]; then

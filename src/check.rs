@@ -59,6 +59,17 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
     if let Some(log) = &config.log {
         run.log(log, &dumps, &mut report);
     }
+    if let (Some(max_age), Some(spec)) = (config.drill_max_age, &config.dump) {
+        let newest = dumps.first().map(|(_, seen)| &seen.path);
+        drill(
+            config,
+            spec,
+            newest.map(|p| p.as_path()),
+            max_age,
+            run.now,
+            &mut report,
+        );
+    }
     report.trace.push(format!(
         "check took {:.3}s",
         started.elapsed().as_secs_f64()
@@ -1093,6 +1104,55 @@ fn write_progress_until(
 }
 
 /// Finds the cache to use, if any, and says why in the trace.
+/// The last restore drill of the set `spec` against the newest dump judged (`newest`).
+fn drill(
+    config: &Config,
+    spec: &str,
+    newest: Option<&Path>,
+    max_age: f64,
+    now: SystemTime,
+    report: &mut Report,
+) {
+    // The drill results live in the cache directory even with --no-cache (which is about
+    // verdicts, not drills).
+    let cache = match Cache::locate(config.cache_dir.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            let (finding, _) = judge::drill::evaluate(Err(&e), None, now, max_age, "backup-drill");
+            report.push(finding);
+            return;
+        }
+    };
+    let newest = newest.and_then(|p| {
+        let meta = std::fs::metadata(p).ok()?;
+        let key = FileKey::of(&meta);
+        Some(judge::drill::Newest {
+            path: Cache::canonical_set(p),
+            mtime_ns: key.mtime_ns,
+            size: key.size,
+        })
+    });
+    let read = cache.drill(Path::new(spec));
+    let hint = format!(
+        "backup-drill -f {} --cache-dir {}",
+        safe(spec, PATH_CHARS),
+        safe_path(cache.dir(), PATH_CHARS)
+    );
+    let (finding, perf) = judge::drill::evaluate(
+        read.as_ref().map(|r| r.as_ref()).map_err(|e| e.as_str()),
+        newest.as_ref(),
+        now,
+        max_age,
+        &hint,
+    );
+    report.trace.push(format!(
+        "drill: results in {}",
+        safe_path(cache.dir(), PATH_CHARS)
+    ));
+    report.push(finding);
+    report.perfdata.extend(perf);
+}
+
 fn locate_cache(config: &Config, report: &mut Report) -> Option<Cache> {
     if config.no_cache {
         report.trace.push("cache: disabled (--no-cache)".into());

@@ -616,3 +616,67 @@ pub struct Candidate {
     /// Set when the candidate is a backup directory (pg_dump -Fd, mydumper, mariabackup).
     pub dir_kind: Option<DirKind>,
 }
+
+/// How a restore drill ended (`backup-drill`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrillOutcome {
+    /// The dump restored without a client error, and every table and view it creates
+    /// exists with the rows it inserts.
+    Restored,
+    /// The client stopped with an error, or the restored databases differ from the dump.
+    Failed,
+}
+
+/// One database of a restore drill.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DrillDatabase {
+    /// Its name (as the dump's `USE` / `\connect` says, or the one the drill created).
+    pub name: String,
+    /// Tables the dump creates in it.
+    pub tables: u64,
+    /// Rows the dump inserts into them.
+    pub rows: u64,
+    /// Decoded bytes of the dump while this database was current.
+    pub bytes: u64,
+    /// Seconds spent streaming its part of the dump (at the granularity of one read).
+    pub seconds: f64,
+}
+
+/// The result of one restore drill, as `backup-drill` writes it into the cache directory
+/// and check_backup reads it (`--drill-max-age`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DrillResult {
+    /// The set's `-f` argument (canonical when it names an existing path).
+    pub set: String,
+    /// The dump drilled (canonical path).
+    pub dump: String,
+    /// Its size in bytes when drilled.
+    pub dump_size: u64,
+    /// Its mtime when drilled, nanoseconds since the epoch.
+    pub dump_mtime_ns: i64,
+    /// Its writer (`mysqldump`, `pg_dump`, `pg_dumpall`, `pg_dump custom format`).
+    pub writer: String,
+    /// The server the dump was restored into (`mariadbd 10.11.19-MariaDB...`).
+    pub server: String,
+    /// Unix time the drill finished.
+    pub finished_at: u64,
+    /// Restored, or failed.
+    pub outcome: DrillOutcome,
+    /// The client's first error, or the first difference found, when it failed.
+    pub error: Option<String>,
+    /// Every difference between the dump and the restored databases (bounded).
+    pub differences: Vec<String>,
+    /// Seconds from the first byte sent to the client to its exit.
+    pub restore_seconds: f64,
+    /// Tables the dump creates.
+    pub tables: u64,
+    /// Views the dump creates.
+    pub views: u64,
+    /// Rows the dump inserts (in a failed drill: counted up to where the client stopped).
+    pub rows: u64,
+    /// Decoded bytes streamed into the client.
+    pub bytes: u64,
+    /// Per database.
+    pub databases: Vec<DrillDatabase>,
+}

@@ -3,6 +3,8 @@
 //!
 //! The layers, each importing only those below it:
 //! - [`report`] — the `backup-report` binary (every set of the configuration file);
+//! - [`drill`] — the `backup-drill` binary (restore the newest verified dump into a
+//!   throwaway server, compare, record the result);
 //! - [`check`] — wiring of one check run, and [`watchdog`], one answer within `-t`;
 //! - [`cli`] — the command line and the configuration file;
 //! - [`present`] — Nagios text, perfdata and JSON from a judged [`judge::Report`];
@@ -17,6 +19,7 @@ pub mod acquire;
 pub mod check;
 pub mod cli;
 pub mod decode;
+pub mod drill;
 pub mod facts;
 pub mod formats;
 pub mod judge;

@@ -583,6 +583,38 @@ impl Cache {
         written
     }
 
+    /// Writes the result of a restore drill of the set `set` (the `-f` argument) atomically,
+    /// as `<hash>.drill` beside the verification entries (never pruned with them: one file
+    /// per set). `backup-drill` writes it; check_backup reads it with [`Cache::drill`].
+    pub fn store_drill(&self, set: &Path, result: &crate::facts::DrillResult) -> io::Result<()> {
+        self.write_atomic(
+            &Self::name(set, "drill"),
+            &serde_json::to_vec_pretty(result)?,
+        )
+    }
+
+    /// The last restore drill of the set `set`: `Ok(None)` when there is none; an error
+    /// (saying why) when the file is corrupt, not a regular file, or not trusted.
+    pub fn drill(&self, set: &Path) -> Result<Option<crate::facts::DrillResult>, String> {
+        let name = Self::name(set, "drill");
+        let bytes = match self.read_trusted(&name) {
+            Ok(b) => b,
+            Err(reason) if reason == "no entry" => return Ok(None),
+            Err(reason) => return Err(reason),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            format!(
+                "corrupt drill result {}: {e}",
+                self.dir.join(&name).display()
+            )
+        })
+    }
+
+    /// The canonical form of a set's `-f` argument, as drill results record it.
+    pub fn canonical_set(set: &Path) -> String {
+        Self::canonical(set)
+    }
+
     /// Records the progress of a background verification.
     pub fn write_progress(&self, dump: &Path, note: &ProgressNote) -> io::Result<()> {
         self.write_atomic(&Self::name(dump, "progress"), &serde_json::to_vec(note)?)

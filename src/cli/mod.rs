@@ -161,6 +161,13 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = duration)]
     pub settle: f64,
 
+    /// Report the last restore drill of the dump set (written by backup-drill into the
+    /// cache directory): OK when it restored the newest dump within this long, WARNING when
+    /// it is older or drilled an older dump (or there is none), CRITICAL when it failed.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Restore drill",
+          conflicts_with = "per_database")]
+    pub drill_max_age: Option<f64>,
+
     /// State of "backup in progress" (the previous dump is judged too, when there is one).
     #[arg(long, value_name = "STATE", default_value = "warning", value_parser = service_state)]
     pub in_progress_state: State,
@@ -429,6 +436,8 @@ pub struct Config {
     pub schedule: Option<crate::judge::schedule::Schedule>,
     /// `--restore-points` and `--oldest-age`, when given.
     pub restore_points: Option<crate::judge::restore_points::Policy>,
+    /// `--drill-max-age`: report the last restore drill, which must be this recent (seconds).
+    pub drill_max_age: Option<f64>,
     /// One dump per database: the regex whose first group names the database.
     pub per_database: Option<Regex>,
     /// Databases that must have a dump.
@@ -557,6 +566,7 @@ impl Args {
                     oldest_age: self.oldest_age,
                     ..p
                 }),
+            drill_max_age: self.drill_max_age,
             per_database: self.per_database,
             expect_databases: self.expect_databases.map(|l| l.0),
             discovery: crate::acquire::discover::Options {

@@ -6,6 +6,7 @@
 
 pub mod checksum;
 pub mod databases;
+pub mod drill;
 pub mod dump;
 pub mod encrypted;
 pub mod history;
@@ -80,6 +81,8 @@ pub enum Check {
     LogStatus,
     /// The required success line in the log.
     LogSuccess,
+    /// The last restore drill (`--drill-max-age`).
+    Drill,
     /// The time limit.
     Timeout,
     /// A bug in the check itself.
@@ -118,6 +121,7 @@ impl Check {
             Check::RestorePoints => "restore_points",
             Check::LogStatus => "log_status",
             Check::LogSuccess => "log_success",
+            Check::Drill => "drill",
             Check::Timeout => "timeout",
             Check::Internal => "internal",
             Check::Usage => "usage",

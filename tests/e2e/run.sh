@@ -265,6 +265,14 @@ declare -A MODES=(
     [/usr/share/bash-completion/completions/backup-report]=644
     [/usr/share/zsh/vendor-completions/_backup-report]=644
     [/usr/share/fish/vendor_completions.d/backup-report.fish]=644
+    [/usr/bin/backup-drill]=755
+    [/usr/share/man/man1/backup-drill.1.gz]=644
+    [/usr/share/bash-completion/completions/backup-drill]=644
+    [/usr/share/zsh/vendor-completions/_backup-drill]=644
+    [/usr/share/fish/vendor_completions.d/backup-drill.fish]=644
+    [$EXAMPLES/backup-drill.cron]=644
+    [$EXAMPLES/backup-drill.service]=644
+    [$EXAMPLES/backup-drill.timer]=644
     [$EXAMPLES/backups.toml]=644
     [$EXAMPLES/check_backup-output.schema.json]=644
     [/etc/nagios/nrpe.d/check_backup.cfg]=644
@@ -289,7 +297,7 @@ done
 expect_eq "postinst created /var/cache/check_backup (mode, owner)" "750 nagios:nagios" \
     "$(stat -c '%a %U:%G' /var/cache/check_backup 2>&1)"
 executables=$(dpkg -L check-backup | while read -r f; do [[ -f $f && -x $f ]] && echo "$f"; done)
-expect_eq "the package's executables are the plugin and backup-report (no gen-docs)" "$(printf '%s\n' /usr/bin/backup-report "$PLUGIN")" "$(sort <<<"$executables")"
+expect_eq "the package's executables are the plugin, backup-drill and backup-report (no gen-docs)" "$(printf '%s\n' /usr/bin/backup-drill /usr/bin/backup-report "$PLUGIN")" "$(sort <<<"$executables")"
 expect_eq "NRPE example is a conffile" "/etc/nagios/nrpe.d/check_backup.cfg" \
     "$(dpkg-query -W -f='${Conffiles}\n' check-backup | awk 'NF {print $1}')"
 expect_contains "copyright names both licenses" "Apache License" "$(cat /usr/share/doc/check-backup/copyright)"
@@ -346,6 +354,9 @@ for f in /usr/share/man/man1/check_backup.1.gz /usr/share/bash-completion/comple
     "$EXAMPLES/nrpe/check_backup.cfg" /usr/share/licenses/check-backup/LICENSE \
     /usr/share/man/man1/backup-report.1.gz /usr/share/bash-completion/completions/backup-report \
     /usr/share/zsh/site-functions/_backup-report /usr/share/fish/vendor_completions.d/backup-report.fish \
+    /usr/bin/backup-drill /usr/share/man/man1/backup-drill.1.gz /usr/share/bash-completion/completions/backup-drill \
+    /usr/share/zsh/site-functions/_backup-drill /usr/share/fish/vendor_completions.d/backup-drill.fish \
+    "$EXAMPLES/backup-drill.cron" "$EXAMPLES/backup-drill.service" "$EXAMPLES/backup-drill.timer" \
     "$EXAMPLES/backups.toml" "$EXAMPLES/check_backup-output.schema.json"; do
     expect_contains "rpm contains $f" " $f" "$rpm_list"
 done
@@ -577,6 +588,15 @@ put "$FIX/postgres/shop.sql.gz" "$IB/pg/shop-2026-11-24.sql.gz" $((27 * 3600))
 put "$FIX/postgres/cluster.sql.gz" "$IB/cluster/cluster-2026-11-25.sql.gz" 300
 put "$FIX/mariadb/shop-wrapper.sql.gz" "$IB/options/shop-2026-11-25.sql.gz" 120
 put "$FIX/logs/mariadb-clean.log" "$IB/options.log" 60
+# The options service passes --drill-max-age: the packaged backup-drill restores the options
+# set's dump into a throwaway MariaDB (run as nobody, unix socket only) and writes the
+# result into the service's cache directory (chowned to nagios below with all of $I).
+set +e
+drill_out=$(cd / && /usr/bin/backup-drill -f "$IB/options/" --user nobody --cache-dir "$IB/cache" --work-dir /var/tmp -t 5m 2>&1)
+drill_rc=$?
+set -e
+expect_eq "backup-drill of the options set: exit 0 ($(first_line "$drill_out"))" 0 "$drill_rc"
+expect_re "backup-drill of the options set: restored" '^DRILL OK - restore drill of shop-2026-11-25\.sql\.gz: 3 tables, 8,340 rows restored in ' "$(first_line "$drill_out")"
 # A backup set of the configuration file with non-default thresholds: a 30 h old dump is
 # OK under warning-age = "2d" (it would be WARNING under the plugin's default 26h).
 put "$FIX/mariadb/shop-wrapper.sql.gz" "$IB/set/shop-2026-11-24.sql.gz" $((30 * 3600))
@@ -714,6 +734,7 @@ object Host "db-e2e" {
     /* the one dump is the one restore point the last day, older than a minute */
     backup_restore_points = "1/1d"
     backup_oldest_age = "1m"
+    backup_drill_max_age = "8d"
     backup_settle = "60s"
     backup_in_progress_state = "warning"
     backup_cache_dir = "$IB/cache"
@@ -837,7 +858,8 @@ icinga_expect backup-pg_dump 1 \
 icinga_expect backup-pg_dumpall 0 \
     "^BACKUP OK - $IB/cluster/cluster-2026-11-25\\.sql\\.gz: $AGE old, 55 KiB, gzip, 420 KiB uncompressed, pg_dumpall complete ?\$" \
     "age size uncompressed_size"
-icinga_expect backup-options 0 "^BACKUP OK - $IB/options/shop-2026-11-25\\.sql\\.gz: " "age size overdue uncompressed_size restore_points log_errors log_warnings log_age duration"
+icinga_expect backup-options 0 "^BACKUP OK - $IB/options/shop-2026-11-25\\.sql\\.gz: " "age size overdue uncompressed_size restore_points log_errors log_warnings log_age duration restore_seconds restore_rows"
+expect_contains "Icinga backup-options: the last restore drill" "[OK] drill: restore drill " "$(cr backup-options .output)"
 
 # The command line Icinga 2 built from the shipped CheckCommand, argument by argument.
 mapfile -t argv < <(cr backup-options '.command[]')
@@ -858,7 +880,7 @@ for kv in "--dump=$IB/options/" "--warning-age=30h" "--critical-age=3d" "--warni
     "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40" \
     "--exclude=*.manifest" "--exclude=README*" "--checksum=auto" "--schedule=0 0 1 1 *" \
     "--grace=3h" "--missed-critical=3" "--encrypted-without-key=warning" \
-    "--restore-points=1/1d" "--oldest-age=1m" "--max-growth=300"; do
+    "--restore-points=1/1d" "--oldest-age=1m" "--max-growth=300" "--drill-max-age=8d"; do
     has_pair "${kv%%=*}" "${kv#*=}" || missing_pairs+="[$kv] "
 done
 expect_eq "Icinga built every option/value pair of the options service" "" "$missing_pairs"

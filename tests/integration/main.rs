@@ -14,6 +14,7 @@ mod config_and_trend;
 mod core_check;
 mod doc_examples;
 mod docs;
+mod drill;
 mod encrypted;
 mod formats;
 mod fuzz_regressions;

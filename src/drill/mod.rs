@@ -1,0 +1,699 @@
+//! `backup-drill`: proves the newest dump of a set restores, by restoring it into a
+//! throwaway server, and records how long it took (issue 15).
+//!
+//! The layers, as in the plugin: `count` is pure (what the dump creates and inserts,
+//! counted while it streams); `procs` owns the children and the work directory and removes
+//! them on every way out; `server` starts the throwaway servers; `restore` streams the dump
+//! into the client and compares; this module wires one drill: find the newest dump and
+//! have check_backup's own verification ([`crate::check::run`], from the cache when it is
+//! fresh) judge it whole and complete — only such a dump is drilled — then server, restore,
+//! compare, and the result, written atomically into the cache directory
+//! ([`crate::acquire::cache::Cache::store_drill`]) where `check_backup --drill-max-age`
+//! reads it.
+//!
+//! Exit codes: 0 the dump restored and matches, 2 the drill failed (client error or
+//! differences), 3 it could not drill (usage, no verified dump, missing server binaries,
+//! the time limit, a signal).
+
+pub mod count;
+pub mod procs;
+pub mod restore;
+pub mod server;
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, ValueEnum};
+
+use crate::acquire::cache::{Cache, FileKey};
+use crate::acquire::discover;
+use crate::facts::{DrillDatabase, DrillOutcome, DrillResult};
+use crate::judge::{Check, State};
+use crate::text::{safe, safe_path};
+use count::Dialect;
+use procs::RunAs;
+
+/// Why a drill could not be made (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    /// A program the drill needs is not installed.
+    #[error("{0} is not installed")]
+    Missing(String),
+    /// Preparing, starting or talking to the throwaway server failed.
+    #[error("{0}")]
+    Setup(String),
+    /// The dump is not one the drill may restore.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// One Nagios-style line (`DRILL OK - ...`).
+    Nagios,
+    /// The result as JSON.
+    Json,
+}
+
+/// backup-drill: restore the newest verified dump into a throwaway server.
+#[derive(Debug, Parser)]
+#[command(
+    name = "backup-drill",
+    version,
+    about = "Restores the newest dump of a set (verified whole and complete by check_backup) \
+             into a throwaway MariaDB or PostgreSQL server (unix socket only), compares tables \
+             and row counts with the dump, and records the result where check_backup \
+             --drill-max-age reads it.",
+    after_help = "Exit codes: 0 restored and matching, 2 the drill failed (client error or \
+                  differences), 3 could not drill (usage, no verified dump, missing server, time \
+                  limit, signal)."
+)]
+pub struct Args {
+    /// Dump file, directory (its newest dump) or quoted glob, as for check_backup -f.
+    #[arg(
+        short = 'f',
+        long = "dump",
+        value_name = "PATH",
+        required_unless_present = "set"
+    )]
+    pub dump: Option<String>,
+
+    /// The configuration file of --set (check_backup's).
+    #[arg(long, value_name = "FILE", requires = "set")]
+    pub config: Option<PathBuf>,
+
+    /// Drill backup set NAME of the configuration file: its dump (with its --exclude and
+    /// --follow-symlinks) and its cache directory, as check_backup --set NAME checks it.
+    #[arg(long, value_name = "NAME", conflicts_with = "dump")]
+    pub set: Option<String>,
+
+    /// Where results are written (the directory check_backup reads; also its verification
+    /// cache) [default: as check_backup].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// The unprivileged user that runs the throwaway server and the clients; required
+    /// when started as root.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Where the temporary server directory is made (removed afterwards).
+    #[arg(long, value_name = "DIR", default_value = "/var/tmp")]
+    pub work_dir: PathBuf,
+
+    /// Time limit for the whole drill (0 = none).
+    #[arg(short = 't', long, value_name = "DURATION", default_value = "6h", value_parser = duration)]
+    pub timeout: f64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "nagios")]
+    pub output: Output,
+}
+
+fn duration(s: &str) -> Result<f64, String> {
+    crate::units::parse_duration(s).map_err(|e| e.to_string())
+}
+
+static FORMAT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
+
+/// Prints the could-not-drill answer and exits 3 (also from the signal and limit threads).
+fn give_up(message: String) -> ! {
+    procs::cleanup();
+    let text = answer_text(State::Unknown, &format!("could not drill: {message}"), None);
+    crate::watchdog::answer(&format!("{text}\n"), 3)
+}
+
+fn answer_text(state: State, message: &str, result: Option<&DrillResult>) -> String {
+    match FORMAT.get().copied().unwrap_or(Output::Nagios) {
+        Output::Json => serde_json::json!({
+            "state": state.to_string(),
+            "message": message,
+            "result": result,
+        })
+        .to_string(),
+        Output::Nagios => {
+            let perf = result
+                .map(|r| {
+                    // A failed drill proved no row restored.
+                    let rows = if r.outcome == DrillOutcome::Failed {
+                        0
+                    } else {
+                        r.rows
+                    };
+                    format!(
+                        " | restore_seconds={:.3}s;;;0 restore_rows={rows};;;0",
+                        r.restore_seconds
+                    )
+                })
+                .unwrap_or_default();
+            let mut text = format!("DRILL {state} - {message}{perf}");
+            if let Some(r) = result {
+                for d in &r.differences {
+                    text.push('\n');
+                    text.push_str(d);
+                }
+            }
+            text
+        }
+    }
+}
+
+/// Runs backup-drill with `args`; returns the exit code (0, 2 or 3).
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            // Usage errors, --help and --version: exit 3, as check_backup does.
+            print!("{}", e.render());
+            return 3;
+        }
+    };
+    let _ = FORMAT.set(args.output);
+    match std::panic::catch_unwind(|| drill(&args)) {
+        Ok(Ok((state, message, result))) => {
+            procs::cleanup();
+            let code = if state == State::Ok { 0 } else { 2 };
+            let text = answer_text(state, &message, Some(&result));
+            crate::watchdog::answer(&format!("{text}\n"), code)
+        }
+        Ok(Err(e)) => give_up(e.to_string()),
+        Err(_) => give_up("internal error (a bug): see stderr".into()),
+    }
+}
+
+/// Who runs the server and clients: `--user` (required as root), else ourselves.
+fn run_as(user: Option<&str>) -> Result<Option<RunAs>, DrillError> {
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    match (euid, user) {
+        (0, None) => Err(DrillError::Refused(
+            "running as root: name the unprivileged user that runs the throwaway server with \
+             --user (e.g. --user nobody); the drill never runs a server as root"
+                .into(),
+        )),
+        (0, Some(name)) => {
+            let r = server::lookup_user(name)
+                .ok_or_else(|| DrillError::Refused(format!("no user {}", safe(name, 64))))?;
+            if r.uid == 0 {
+                return Err(DrillError::Refused(
+                    "--user must be an unprivileged user, not root".into(),
+                ));
+            }
+            Ok(Some(r))
+        }
+        (uid, Some(name)) => match server::lookup_user(name) {
+            Some(r) if r.uid == uid => Ok(None),
+            _ => Err(DrillError::Refused(format!(
+                "--user {} needs root to switch to; run as that user instead",
+                safe(name, 64)
+            ))),
+        },
+        (_, None) => Ok(None),
+    }
+}
+
+/// What the drill restores with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Mysqldump,
+    PgPlain,
+    PgDumpall,
+    PgCustom,
+}
+
+/// Checks that must all be OK for a dump to be drilled: it is there, readable, finished,
+/// whole and complete (age and size do not matter: an old dump can still be drilled).
+const VERIFICATION: [Check; 9] = [
+    Check::Dump,
+    Check::Access,
+    Check::Read,
+    Check::InProgress,
+    Check::Stream,
+    Check::Content,
+    Check::Archive,
+    Check::Marker,
+    Check::Checksum,
+];
+
+/// check_backup's verification of exactly `path`: its writer, or why it is not drilled.
+fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
+    procs::step("verifying the dump (check_backup)");
+    let argv: Vec<OsString> = vec![
+        "check_backup".into(),
+        "-f".into(),
+        path.as_os_str().to_owned(),
+        "--cache-dir".into(),
+        cache.dir().as_os_str().to_owned(),
+        "--settle".into(),
+        "0".into(),
+        "--max-shrink".into(),
+        "0".into(),
+        "-t".into(),
+        "0".into(),
+    ];
+    let mut config = match crate::cli::parse(argv) {
+        crate::cli::Parsed::Run(c) => *c,
+        crate::cli::Parsed::Exit(text) => return Err(DrillError::Setup(text)),
+    };
+    // Age and size are the plugin's business, not the drill's.
+    config.thresholds.warn_age = None;
+    config.thresholds.crit_age = None;
+    let progress = crate::watchdog::Progress::default();
+    let report = crate::check::run(&config, &progress);
+    let name = safe_path(path, 200);
+    if let Some(bad) = report
+        .findings
+        .iter()
+        .find(|f| VERIFICATION.contains(&f.check) && f.state != State::Ok)
+    {
+        return Err(DrillError::Refused(format!(
+            "{name} is not verified whole and complete ({} {}: {}); only such a dump is drilled",
+            bad.check, bad.state, bad.message
+        )));
+    }
+    let complete = report
+        .findings
+        .iter()
+        .any(|f| matches!(f.check, Check::Marker | Check::Archive) && f.state == State::Ok);
+    if !complete {
+        return Err(DrillError::Refused(format!(
+            "{name}: check_backup could not prove it complete (no completion marker or archive \
+             check); only such a dump is drilled"
+        )));
+    }
+    match report.facts.writer {
+        Some("mysqldump") => Ok(Kind::Mysqldump),
+        Some("pg_dump") => Ok(Kind::PgPlain),
+        Some("pg_dumpall") => Ok(Kind::PgDumpall),
+        Some("pg_dump custom format") => Ok(Kind::PgCustom),
+        other => Err(DrillError::Refused(format!(
+            "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, pg_dump \
+             plain and -Fc, pg_dumpall are)",
+            other.unwrap_or("dump of an unknown writer")
+        ))),
+    }
+}
+
+/// The dump at `path` (opened read-only, never locked), its compression and identity.
+fn open_dump(
+    path: &Path,
+) -> Result<(std::fs::File, crate::facts::Compression, FileKey), DrillError> {
+    let unreadable =
+        |e: std::io::Error| DrillError::Setup(format!("cannot read {}: {e}", safe_path(path, 200)));
+    let mut file = crate::sys::open_readonly(path).map_err(unreadable)?;
+    let key = FileKey::of(&file.metadata().map_err(unreadable)?);
+    let mut magic = [0u8; 8];
+    let got = crate::decode::read_full(&mut file, &mut magic).map_err(unreadable)?;
+    let compression = crate::decode::detect(&magic[..got]);
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    Ok((file, compression, key))
+}
+
+/// The database a single-database mysqldump was taken of (its header's `Database:`).
+fn mysqldump_database(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let line = text.lines().take(10).find(|l| l.starts_with("-- Host:"))?;
+    let name = line.split_once("Database: ")?.1.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// A reader that gives `head` first, then `rest`.
+fn rejoin(head: Vec<u8>, rest: Box<dyn Read>) -> impl Read {
+    std::io::Cursor::new(head).chain(rest)
+}
+
+/// The dump set to drill: `-f`, or `--set NAME` of the configuration file.
+struct Set {
+    dump: String,
+    discovery: discover::Options,
+    cache_dir: Option<PathBuf>,
+}
+
+fn the_set(args: &Args) -> Result<Set, DrillError> {
+    let Some(name) = &args.set else {
+        return Ok(Set {
+            dump: args.dump.clone().unwrap_or_default(),
+            discovery: discover::Options::default(),
+            cache_dir: None,
+        });
+    };
+    // The set's options, exactly as check_backup --config FILE --set NAME reads them.
+    let mut argv: Vec<OsString> = vec!["check_backup".into(), "--set".into(), name.into()];
+    if let Some(c) = &args.config {
+        argv.extend(["--config".into(), c.as_os_str().to_owned()]);
+    }
+    let config = match crate::cli::parse(argv) {
+        crate::cli::Parsed::Run(c) => *c,
+        crate::cli::Parsed::Exit(text) => {
+            return Err(DrillError::Refused(
+                text.lines().next().unwrap_or("").into(),
+            ))
+        }
+    };
+    if config.per_database.is_some() {
+        return Err(DrillError::Refused(format!(
+            "set {}: drilling a --per-database set is not supported yet",
+            safe(name, 64)
+        )));
+    }
+    let dump = config.dump.ok_or_else(|| {
+        DrillError::Refused(format!(
+            "set {} has no dump to drill (only a log)",
+            safe(name, 64)
+        ))
+    })?;
+    Ok(Set {
+        dump,
+        discovery: config.discovery,
+        cache_dir: config.cache_dir,
+    })
+}
+
+/// One drill: Ok((state, message, result)) when it ran (OK or failed), Err when it could not.
+fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
+    let run_as = run_as(args.user.as_deref())?;
+    let limit = (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout));
+    procs::watch(limit, give_up)
+        .map_err(|e| DrillError::Setup(format!("cannot handle signals: {e}")))?;
+    let set = the_set(args)?;
+    let cache = Cache::locate(args.cache_dir.as_deref().or(set.cache_dir.as_deref()))
+        .map_err(DrillError::Setup)?;
+    procs::step("looking for the dump");
+    let discovery = discover::discover(&set.dump, &set.discovery)
+        .map_err(|e| DrillError::Refused(e.to_string()))?;
+    let chosen = discovery.chosen;
+    if chosen.dir_kind.is_some() {
+        return Err(DrillError::Refused(format!(
+            "{} is a backup directory: drilling pg_dump -Fd, mydumper and mariabackup \
+             directories is not supported yet",
+            safe_path(&chosen.path, 200)
+        )));
+    }
+    let kind = verified(&chosen.path, &cache)?;
+    let (file, compression, key) = open_dump(&chosen.path)?;
+
+    // The work directory: private to the server's user, removed on every way out.
+    std::fs::create_dir_all(&args.work_dir)
+        .map_err(|e| DrillError::Setup(format!("--work-dir {}: {e}", args.work_dir.display())))?;
+    let work = tempfile::Builder::new()
+        .prefix("backup-drill.")
+        .tempdir_in(&args.work_dir)
+        .map_err(|e| DrillError::Setup(format!("--work-dir {}: {e}", args.work_dir.display())))?
+        .keep();
+    procs::set_work_dir(&work);
+    if work.join("mysqld.sock").as_os_str().len() > 100 {
+        return Err(DrillError::Setup(format!(
+            "--work-dir {} is too long a path for a unix socket: choose a shorter one",
+            args.work_dir.display()
+        )));
+    }
+    if let Some(r) = run_as {
+        std::os::unix::fs::chown(&work, Some(r.uid), Some(r.gid))
+            .map_err(|e| DrillError::Setup(format!("chown {}: {e}", work.display())))?;
+    }
+
+    let (dialect, srv, first_db) = match kind {
+        Kind::Mysqldump => (Dialect::Mysql, server::start_mariadb(&work, run_as)?, None),
+        Kind::PgPlain | Kind::PgCustom => (
+            Dialect::Postgres,
+            server::start_postgres(&work, run_as, "postgres")?,
+            Some("drill"),
+        ),
+        // pg_dumpall creates the roles, `postgres` among them: another bootstrap user.
+        Kind::PgDumpall => (
+            Dialect::Postgres,
+            server::start_postgres(&work, run_as, "backup_drill")?,
+            Some("postgres"),
+        ),
+    };
+    #[cfg(debug_assertions)]
+    crate::sys::test_delay("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS");
+
+    let decoder = |file| {
+        crate::decode::reference_decoder(compression, file)
+            .map_err(|e| DrillError::Setup(format!("decoding the dump: {e}")))
+    };
+    let streamed = match kind {
+        Kind::Mysqldump => {
+            let mut decoded = decoder(file)?;
+            let mut head = vec![0u8; 4096];
+            let n = crate::decode::read_full(&mut decoded, &mut head)
+                .map_err(|e| DrillError::Setup(format!("reading the dump: {e}")))?;
+            head.truncate(n);
+            let db = mysqldump_database(&head).unwrap_or_else(|| "drill".into());
+            let create = format!(
+                "CREATE DATABASE IF NOT EXISTS `{}`;\n",
+                db.replace('`', "``")
+            );
+            restore::query(restore::mariadb_client(&srv, &work)?, run_as, &create)
+                .map_err(|e| DrillError::Setup(format!("creating database {db}: {e}")))?;
+            let mut client = restore::mariadb_client(&srv, &work)?;
+            client.arg(format!("--database={db}"));
+            restore::stream(rejoin(head, decoded), client, run_as, dialect, &db)?
+        }
+        Kind::PgPlain | Kind::PgDumpall | Kind::PgCustom => {
+            let db = first_db.unwrap_or("postgres");
+            if db != "postgres" {
+                restore::query(
+                    restore::psql(&srv, &work, "postgres"),
+                    run_as,
+                    &format!("CREATE DATABASE {db};\n"),
+                )
+                .map_err(|e| DrillError::Setup(format!("creating database {db}: {e}")))?;
+            }
+            let mut client = restore::psql(&srv, &work, db);
+            client.args(["-f", "-"]);
+            if kind == Kind::PgCustom {
+                pg_custom(file, compression, &srv, &work, run_as, client, db)?
+            } else {
+                restore::stream(decoder(file)?, client, run_as, dialect, db)?
+            }
+        }
+    };
+
+    // The dump must not have changed while it was drilled.
+    let after = std::fs::metadata(&chosen.path)
+        .map(|m| FileKey::of(&m))
+        .ok();
+    if after != Some(key) {
+        return Err(DrillError::Setup(format!(
+            "{} changed while it was drilled: drill again once it is finished",
+            safe_path(&chosen.path, 200)
+        )));
+    }
+
+    let mut differences = Vec::new();
+    if streamed.error.is_none() {
+        let mut by_db: std::collections::BTreeMap<&str, Vec<(&count::Object, u64, bool)>> =
+            Default::default();
+        for (o, c) in &streamed.counter.objects {
+            by_db
+                .entry(o.database.as_str())
+                .or_default()
+                .push((o, c.rows, c.view));
+        }
+        for (db, objects) in &by_db {
+            let found = match dialect {
+                Dialect::Mysql => restore::compare(
+                    dialect,
+                    db,
+                    objects,
+                    || {
+                        let mut c =
+                            restore::mariadb_client(&srv, &work).expect("found before the restore");
+                        c.arg("--skip-column-names");
+                        c
+                    },
+                    run_as,
+                )?,
+                Dialect::Postgres => restore::compare(
+                    dialect,
+                    db,
+                    objects,
+                    || {
+                        let mut c = restore::psql(&srv, &work, db);
+                        c.args(["-A", "-t", "-f", "-"]);
+                        c
+                    },
+                    run_as,
+                )?,
+            };
+            differences.extend(found);
+        }
+    }
+    let mut srv = srv;
+    procs::step("stopping the throwaway server");
+    procs::stop(&mut srv.child);
+
+    let objects = &streamed.counter.objects;
+    let tables = objects.values().filter(|c| !c.view).count() as u64;
+    let views = objects.values().filter(|c| c.view).count() as u64;
+    let rows = objects.values().filter(|c| !c.view).map(|c| c.rows).sum();
+    let mut databases: Vec<DrillDatabase> = Vec::new();
+    for (name, b) in &streamed.counter.databases {
+        let mine = objects
+            .iter()
+            .filter(|(o, c)| &o.database == name && !c.view);
+        let (t, r) = mine.fold((0, 0), |(t, r), (_, c)| (t + 1, r + c.rows));
+        if let Some(d) = databases.iter_mut().find(|d| &d.name == name) {
+            d.bytes += b.bytes;
+            continue;
+        }
+        databases.push(DrillDatabase {
+            name: name.clone(),
+            tables: t,
+            rows: r,
+            bytes: b.bytes,
+            seconds: streamed.seconds.get(name).copied().unwrap_or(0.0),
+        });
+    }
+    databases.retain(|d| d.tables > 0);
+    // A restore that created no table the counter recognised proved nothing: not OK.
+    if streamed.error.is_none() && tables == 0 {
+        return Err(DrillError::Refused(format!(
+            "{}: the restore went through, but the dump creates no table the drill \
+             recognises, so nothing was compared",
+            safe_path(&chosen.path, 200)
+        )));
+    }
+    let total_differences = differences.len();
+    differences.truncate(restore::MAX_DIFFERENCES);
+    let error = streamed.error.clone().or_else(|| {
+        differences.first().map(|d| {
+            if total_differences > 1 {
+                format!("{d} (and {} more differences)", total_differences - 1)
+            } else {
+                d.clone()
+            }
+        })
+    });
+    let outcome = if error.is_none() {
+        DrillOutcome::Restored
+    } else {
+        DrillOutcome::Failed
+    };
+    let result = DrillResult {
+        set: Cache::canonical_set(Path::new(&set.dump)),
+        dump: Cache::canonical_set(&chosen.path),
+        dump_size: key.size,
+        dump_mtime_ns: key.mtime_ns,
+        writer: match kind {
+            Kind::Mysqldump => "mysqldump",
+            Kind::PgPlain => "pg_dump",
+            Kind::PgDumpall => "pg_dumpall",
+            Kind::PgCustom => "pg_dump custom format",
+        }
+        .into(),
+        server: safe(&srv.version, 200),
+        finished_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        outcome,
+        error: error.clone(),
+        differences,
+        restore_seconds: streamed.elapsed,
+        tables,
+        views,
+        rows,
+        bytes: streamed.bytes,
+        databases,
+    };
+    procs::step("writing the result");
+    cache
+        .store_drill(Path::new(&set.dump), &result)
+        .map_err(|e| {
+            DrillError::Setup(format!(
+                "cannot write the result into {}: {e}",
+                cache.dir().display()
+            ))
+        })?;
+    let name = chosen
+        .path
+        .file_name()
+        .map(|n| safe(&n.to_string_lossy(), 120))
+        .unwrap_or_default();
+    Ok(match error {
+        None => (
+            State::Ok,
+            format!(
+                "restore drill of {name}: {}",
+                crate::judge::drill::restored_words(&result)
+            ),
+            result,
+        ),
+        Some(e) => (
+            State::Critical,
+            format!("restore drill of {name} failed: {e}"),
+            result,
+        ),
+    })
+}
+
+/// pg_dump -Fc: `pg_restore -f -` turns the archive into the script psql restores (and
+/// the counter counts); the archive reaches pg_restore on its stdin, so the unprivileged
+/// user needs no access to the dump: the open file itself when it is not compressed
+/// (seekable, as pg_restore prefers), else the decoded stream through a pipe.
+fn pg_custom(
+    file: std::fs::File,
+    compression: crate::facts::Compression,
+    srv: &server::Server,
+    work: &Path,
+    run_as: Option<RunAs>,
+    psql: std::process::Command,
+    db: &str,
+) -> Result<restore::Streamed, DrillError> {
+    use std::process::Stdio;
+    let bin = srv.bin_dir.clone().unwrap_or_default();
+    let mut cmd = server::command(&bin.join("pg_restore"), work);
+    let plain = compression == crate::facts::Compression::Plain;
+    let (stdin, file) = if plain {
+        (Stdio::from(file), None)
+    } else {
+        (Stdio::piped(), Some(file))
+    };
+    cmd.args(["-f", "-"])
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = procs::spawn(&mut cmd, run_as)
+        .map_err(|e| DrillError::Setup(format!("cannot run pg_restore: {e}")))?;
+    let mut stdin = child.stdin.take();
+    let feeder = std::thread::spawn(move || {
+        if let (Some(s), Some(file)) = (stdin.as_mut(), file) {
+            if let Ok(mut decoded) = crate::decode::reference_decoder(compression, file) {
+                let _ = std::io::copy(&mut decoded, s);
+            }
+        }
+    });
+    let mut err = child.stderr.take();
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.take(64 * 1024).read_to_string(&mut text);
+        }
+        text
+    });
+    let out = child
+        .stdout
+        .take()
+        .ok_or_else(|| DrillError::Setup("pg_restore has no stdout".into()))?;
+    let mut streamed = restore::stream(out, psql, run_as, Dialect::Postgres, db)?;
+    let status = child
+        .wait()
+        .map_err(|e| DrillError::Setup(format!("waiting for pg_restore: {e}")))?;
+    let _ = feeder.join();
+    let err_text = err_reader.join().unwrap_or_default();
+    if !status.success() && streamed.error.is_none() {
+        streamed.error = Some(
+            restore::first_error(&err_text)
+                .map(|e| format!("pg_restore: {e}"))
+                .unwrap_or_else(|| format!("pg_restore exited with {status}")),
+        );
+    }
+    Ok(streamed)
+}

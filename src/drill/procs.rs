@@ -1,0 +1,181 @@
+//! The drill's children and its work directory, and their removal on every way out:
+//! success, failure, the time limit and SIGTERM/SIGINT/SIGHUP.
+//!
+//! Every child (the throwaway server, its installer, the clients) is started in a process
+//! group of its own and registered here; [`cleanup`] kills each group (SIGTERM, then
+//! SIGKILL after a grace period) and removes the work directory. It runs once, from the
+//! main path or from the signal or time-limit thread, whichever comes first; a child
+//! registered after it began is killed at once.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+struct Registry {
+    groups: Vec<i32>,
+    work_dir: Option<PathBuf>,
+    closing: bool,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    groups: Vec::new(),
+    work_dir: None,
+    closing: false,
+});
+
+/// What the drill is doing, for the time-limit and signal messages.
+static STEP: Mutex<&'static str> = Mutex::new("starting");
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Says what the drill is doing now.
+pub fn step(doing: &'static str) {
+    *STEP.lock().unwrap_or_else(|e| e.into_inner()) = doing;
+}
+
+/// What the drill was doing.
+pub fn current_step() -> &'static str {
+    *STEP.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The work directory to remove on the way out.
+pub fn set_work_dir(dir: &Path) {
+    registry().work_dir = Some(dir.to_path_buf());
+}
+
+/// Who runs the children: `None` is the drill's own user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAs {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// Starts `cmd` in a process group of its own, as `run_as`, and registers the group.
+pub fn spawn(cmd: &mut Command, run_as: Option<RunAs>) -> std::io::Result<Child> {
+    cmd.process_group(0);
+    if let Some(r) = run_as {
+        // std drops the supplementary groups (setgroups(0)) when root sets a uid.
+        cmd.uid(r.uid).gid(r.gid);
+    }
+    // Should the drill itself be killed outright (SIGKILL, a crash: no cleanup runs), the
+    // kernel kills its direct children, the server among them. Set after the uid change,
+    // which would clear it.
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec here.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    let mut reg = registry();
+    reg.groups.push(pid);
+    if reg.closing {
+        drop(reg);
+        kill_group(pid);
+    }
+    Ok(child)
+}
+
+/// Whether any process of group `pgid` is alive.
+fn group_alive(pgid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// SIGTERM to the group, SIGKILL after 20 s; returns when the group is gone (or after the
+/// SIGKILL had a few seconds).
+fn kill_group(pgid: i32) {
+    if pgid <= 1 {
+        return;
+    }
+    // SAFETY: signalling a process group we created.
+    unsafe { libc::kill(-pgid, libc::SIGTERM) };
+    let start = Instant::now();
+    while group_alive(pgid) && start.elapsed() < Duration::from_secs(20) {
+        reap(pgid);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if group_alive(pgid) {
+        // SAFETY: as above.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let start = Instant::now();
+        while group_alive(pgid) && start.elapsed() < Duration::from_secs(5) {
+            reap(pgid);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    reap(pgid);
+}
+
+/// Reaps the exited children of group `pgid` so that they do not count as alive.
+fn reap(pgid: i32) {
+    loop {
+        // SAFETY: waitpid on our children of that group, non-blocking.
+        let r = unsafe { libc::waitpid(-pgid, std::ptr::null_mut(), libc::WNOHANG) };
+        if r <= 0 {
+            break;
+        }
+    }
+}
+
+/// Stops one registered group now (the server after the drill) and forgets it.
+pub fn stop(child: &mut Child) {
+    let pid = child.id() as i32;
+    kill_group(pid);
+    let _ = child.wait();
+    registry().groups.retain(|g| *g != pid);
+}
+
+/// Kills every registered group and removes the work directory; later spawns are killed at
+/// once. Safe to call more than once and from any thread.
+pub fn cleanup() {
+    let (groups, dir) = {
+        let mut reg = registry();
+        reg.closing = true;
+        (std::mem::take(&mut reg.groups), reg.work_dir.take())
+    };
+    for g in groups {
+        kill_group(g);
+    }
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Runs `on_exit(reason)` and exits 3 when SIGTERM, SIGINT or SIGHUP arrives, or when
+/// `limit` has passed; `on_exit` must call [`cleanup`].
+pub fn watch(limit: Option<Duration>, on_exit: fn(String) -> !) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let name = match sig {
+                SIGTERM => "SIGTERM",
+                SIGINT => "SIGINT",
+                _ => "SIGHUP",
+            };
+            on_exit(format!("stopped by {name} while {}", current_step()));
+        }
+    });
+    if let Some(limit) = limit {
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            on_exit(format!(
+                "time limit of {} reached while {}",
+                crate::units::human_duration(limit.as_secs_f64()),
+                current_step()
+            ));
+        });
+    }
+    Ok(())
+}

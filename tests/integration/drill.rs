@@ -1,0 +1,589 @@
+//! backup-drill (issue 15) against real servers: real fixture dumps restored into a
+//! throwaway MariaDB and PostgreSQL started from the host's binaries; check_backup
+//! `--drill-max-age` reading what it wrote; and the safety rules (no TCP port, nothing
+//! left behind after success, failure, SIGTERM and the time limit; no server as root).
+//!
+//! The server binaries come with Debian's `mariadb-server` and `postgresql` (CI installs
+//! them, see .ci/run). Without them these tests are skipped, except in CI (`CI=true`),
+//! where a missing server fails the test: a drill that was never run proves nothing.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn real(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real")
+        .join(rel)
+}
+
+fn mariadb_installed() -> bool {
+    [
+        "/usr/sbin/mariadbd",
+        "/usr/bin/mariadb-install-db",
+        "/usr/bin/mariadb",
+    ]
+    .iter()
+    .all(|p| Path::new(p).exists())
+}
+
+fn postgres_installed() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().any(|e| e.path().join("bin/initdb").exists()))
+        .unwrap_or(false)
+}
+
+/// Whether the server of `what` is here; in CI its absence fails the test.
+fn have(what: &str, installed: bool) -> bool {
+    if installed {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the {what} server binaries are missing: .ci/run installs mariadb-server \
+         and postgresql before ./test.sh"
+    );
+    eprintln!("SKIPPED: the {what} server binaries are not installed");
+    false
+}
+
+/// A drill's directories: the results (cache) and the work directory (0755, so that the
+/// unprivileged server user can reach its own directory inside).
+struct Dirs {
+    cache: tempfile::TempDir,
+    work: tempfile::TempDir,
+}
+
+fn dirs() -> Dirs {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::Builder::new()
+        .prefix("drill-work")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    Dirs {
+        cache: tempfile::tempdir().unwrap(),
+        work,
+    }
+}
+
+fn drill_cmd(dump: &Path, d: &Dirs, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-drill"));
+    // An empty path: the set comes from `extra` (--config FILE --set NAME).
+    if !dump.as_os_str().is_empty() {
+        cmd.arg("-f").arg(dump);
+    }
+    cmd.arg("--cache-dir")
+        .arg(d.cache.path())
+        .arg("--work-dir")
+        .arg(d.work.path())
+        .args(extra);
+    if is_root() {
+        cmd.args(["--user", "nobody"]);
+    }
+    cmd
+}
+
+fn drill(dump: &Path, d: &Dirs, extra: &[&str]) -> Answer {
+    let a = Run::command(drill_cmd(dump, d, extra)).output();
+    assert_nothing_left(d);
+    a
+}
+
+/// The processes whose command line names `dir` or that run in it (the throwaway server,
+/// its children such as postgres' checkpointer, the clients; not the drill itself, whose
+/// `--work-dir` names it too).
+fn processes_in(dir: &Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+                    (c.contains(&needle) || cwd.starts_with(dir)) && !c.contains("--work-dir")
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// No process of the drill is left, and its work directory is empty.
+fn assert_nothing_left(d: &Dirs) {
+    let left = processes_in(d.work.path());
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    let entries: Vec<_> = std::fs::read_dir(d.work.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(entries.is_empty(), "left in the work dir: {entries:?}");
+}
+
+/// The socket inodes process `pid` holds.
+fn socket_inodes(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let target = std::fs::read_link(e.path()).ok()?;
+                    let t = target.to_string_lossy().into_owned();
+                    Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The inodes of listening sockets in /proc/net/<table> (`tcp`, `tcp6`: state 0A; `unix`:
+/// with the path they are bound to).
+fn listening(table: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(format!("/proc/net/{table}")).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if table == "unix" {
+                // Num RefCount Protocol Flags Type St Inode Path; flags 00010000 = listening
+                Some((f.get(6)?.to_string(), f.get(7).unwrap_or(&"").to_string()))
+                    .filter(|_| f.get(3) == Some(&"00010000"))
+            } else {
+                let inode = f.get(9)?.to_string();
+                (f.get(3) == Some(&"0A")).then(|| (inode, f[1].to_string()))
+            }
+        })
+        .collect()
+}
+
+/// Starts a drill that pauses once its server is up, checks that the server listens on a
+/// unix socket in the work dir and on no TCP port, then stops the drill by `stop`.
+fn server_listens_only_on_unix_socket(
+    dump: &Path,
+    socket_name: &str,
+    extra: &[&str],
+) -> (Answer, Dirs) {
+    let d = dirs();
+    let mut cmd = drill_cmd(dump, &d, extra);
+    cmd.env("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS", "60000");
+    let mut running = Run::command(cmd).start();
+    let mut server = Vec::new();
+    wait_for("the throwaway server to listen", || {
+        running.assert_running("its server listened");
+        server = processes_in(d.work.path());
+        listening("unix").iter().any(|(_, path)| {
+            path.contains(&*d.work.path().to_string_lossy()) && path.ends_with(socket_name)
+        }) && !server.is_empty()
+    });
+    let unix: Vec<String> = listening("unix").into_iter().map(|(i, _)| i).collect();
+    let tcp: Vec<(String, String)> = [listening("tcp"), listening("tcp6")].concat();
+    let mut held_unix = false;
+    for pid in &server {
+        for inode in socket_inodes(*pid) {
+            held_unix |= unix.contains(&inode);
+            let on_tcp: Vec<_> = tcp.iter().filter(|(i, _)| *i == inode).collect();
+            assert!(
+                on_tcp.is_empty(),
+                "server pid {pid} listens on TCP: {on_tcp:?}"
+            );
+        }
+    }
+    // The check above would pass vacuously if it could not see the server's sockets.
+    assert!(
+        held_unix,
+        "no listening unix socket found among the server's descriptors"
+    );
+    (running.finish_after_sigterm(), d)
+}
+
+trait Stop {
+    fn finish_after_sigterm(self) -> Answer;
+}
+
+impl Stop for Running {
+    fn finish_after_sigterm(self) -> Answer {
+        // SAFETY: signalling the drill we started.
+        unsafe { libc::kill(self.id() as i32, libc::SIGTERM) };
+        self.finish()
+    }
+}
+
+#[test]
+fn mariadb_dumps_restore_with_matching_counts_and_check_backup_reports_it() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    // A set in a directory: the drill takes the newest dump (single database, zstd).
+    let d = dirs();
+    let set = tempfile::tempdir().unwrap();
+    let older = set.path().join("shop-1.sql.zst");
+    std::fs::copy(real("mariadb/shop.sql.zst"), &older).unwrap();
+    set_age(&older, 2 * HOUR);
+    let a = drill(set.path(), &d, &[]);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    assert!(
+        a.stdout.starts_with(
+            "DRILL OK - restore drill of shop-1.sql.zst: 3 tables, 8,340 rows restored in "
+        ),
+        "{}",
+        a.stdout
+    );
+    let cache = d.cache.path().to_str().unwrap();
+    let spec = set.path().to_str().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["-f", spec, "--cache-dir", cache, "-w", "30d", "-c", "60d"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let c = check(&["--drill-max-age", "8d"]);
+    assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+    assert!(
+        c.stdout.contains("[OK] drill: restore drill ")
+            && c.stdout.contains(": 3 tables, 8,340 rows restored in "),
+        "{}",
+        c.stdout
+    );
+    assert_eq!(c.perf("restore_rows"), Some(8340.0));
+    assert!(c.perf("restore_seconds").is_some_and(|s| s > 0.0));
+    // JSON output with the drill still matches the published schema (checked by `run`).
+    let j = check(&["--drill-max-age", "8d", "--output", "json"]);
+    assert!(j.stdout.contains("\"check\": \"drill\""), "{}", j.stdout);
+    // A newer dump arrives: the drill proved an older one.
+    let newer = set.path().join("shop-2.sql.zst");
+    std::fs::copy(real("mariadb/shop.sql.zst"), &newer).unwrap();
+    set_age(&newer, HOUR);
+    let c = check(&["--drill-max-age", "8d"]);
+    assert_eq!((c.code, c.state()), (1, "WARNING"), "{}", c.stdout);
+    assert!(
+        c.stdout
+            .contains("drilled shop-1.sql.zst, not the newest dump shop-2.sql.zst"),
+        "{}",
+        c.stdout
+    );
+
+    // --all-databases (gzip): USE switches databases; the system tables restore too.
+    let d = dirs();
+    let a = drill(
+        &real("mariadb/all-databases.sql.gz"),
+        &d,
+        &["--output", "json"],
+    );
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    assert_eq!(v["state"], "OK");
+    let dbs: Vec<&str> = v["result"]["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(dbs, ["mysql", "shop"]);
+    let shop = &v["result"]["databases"][1];
+    assert_eq!(
+        (shop["tables"].as_u64(), shop["rows"].as_u64()),
+        (Some(3), Some(8340))
+    );
+    // shop.customer_revenue and mysql.user (a view since MariaDB 10.4).
+    assert_eq!(v["result"]["views"].as_u64(), Some(2));
+    assert_eq!(v["result"]["outcome"], "restored");
+}
+
+#[test]
+fn mariadb_dump_without_the_table_its_view_reads_fails_with_the_client_error() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    // mariadb-dump --ignore-table=shop.customers: whole and complete, yet not restorable.
+    let d = dirs();
+    let dump = real("mariadb/shop-ignore-table.sql.gz");
+    let a = drill(&dump, &d, &[]);
+    assert_eq!(a.code, 2, "{}{}", a.stdout, a.stderr);
+    assert!(
+        a.stdout.starts_with(
+            "DRILL CRITICAL - restore drill of shop-ignore-table.sql.gz failed: ERROR 1146 \
+             (42S02) at line 8400: Table 'shop.customers' doesn't exist"
+        ),
+        "{}",
+        a.stdout
+    );
+    let c = run(&[
+        "-f",
+        dump.to_str().unwrap(),
+        "--cache-dir",
+        d.cache.path().to_str().unwrap(),
+        "-w",
+        "1000d",
+        "-c",
+        "2000d",
+        "--drill-max-age",
+        "8d",
+    ]);
+    assert_eq!((c.code, c.state()), (2, "CRITICAL"), "{}", c.stdout);
+    assert!(
+        c.first_line()
+            .contains("restore drill of shop-ignore-table.sql.gz failed")
+            && c.first_line()
+                .contains("ERROR 1146 (42S02) at line 8400: Table 'shop.customers' doesn't exist"),
+        "{}",
+        c.stdout
+    );
+}
+
+#[test]
+fn postgres_plain_custom_and_dumpall_restore_with_matching_counts() {
+    if !have("PostgreSQL", postgres_installed()) {
+        return;
+    }
+    for dump in [
+        "postgres/shop.sql.gz",
+        "postgres/shop.dump",
+        "postgres/cluster.sql.gz",
+    ] {
+        let d = dirs();
+        // The -Fc archive as a set of the configuration file, as check_backup reads it.
+        let conf = d.cache.path().join("backups.toml");
+        std::fs::write(
+            &conf,
+            format!("[set.shop]\ndump = {:?}\n", real(dump).to_str().unwrap()),
+        )
+        .unwrap();
+        let conf = conf.to_str().unwrap().to_string();
+        let a = if dump.ends_with(".dump") {
+            drill(
+                Path::new(""),
+                &d,
+                &["--config", &conf, "--set", "shop", "--output", "json"],
+            )
+        } else {
+            drill(&real(dump), &d, &["--output", "json"])
+        };
+        assert_eq!(a.code, 0, "{dump}: {}{}", a.stdout, a.stderr);
+        let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+        let r = &v["result"];
+        assert_eq!(
+            (
+                r["tables"].as_u64(),
+                r["rows"].as_u64(),
+                r["views"].as_u64()
+            ),
+            (Some(3), Some(8340), Some(1)),
+            "{dump}: {}",
+            a.stdout
+        );
+        let shop = r["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["rows"].as_u64() == Some(8340))
+            .unwrap_or_else(|| panic!("{dump}: no database with the rows: {}", a.stdout));
+        // pg_dumpall recreates `shop`; a single pg_dump goes into the drill's database.
+        let want = if dump.contains("cluster") {
+            "shop"
+        } else {
+            "drill"
+        };
+        assert_eq!(shop["name"], want, "{dump}");
+        // The file check_backup reads was written.
+        let written = std::fs::read_dir(d.cache.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
+            .count();
+        assert_eq!(written, 1, "{dump}");
+        if dump.ends_with(".dump") {
+            let c = run(&[
+                "--config",
+                &conf,
+                "--set",
+                "shop",
+                "--cache-dir",
+                d.cache.path().to_str().unwrap(),
+                "-w",
+                "1000d",
+                "-c",
+                "2000d",
+                "--drill-max-age",
+                "1d",
+            ]);
+            assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+            assert_eq!(c.perf("restore_rows"), Some(8340.0), "{}", c.stdout);
+        }
+    }
+}
+
+#[test]
+fn cut_dumps_are_refused_not_drilled() {
+    // No server is started for these: the verification refuses first.
+    for (dump, why) in [
+        ("mariadb/shop-killed.sql.gz", "marker CRITICAL"),
+        ("mariadb/shop-truncated.sql.gz", "stream CRITICAL"),
+        ("postgres/shop-terminated.sql.gz", "marker CRITICAL"),
+    ] {
+        let d = dirs();
+        let a = drill(&real(dump), &d, &[]);
+        assert_eq!(a.code, 3, "{dump}: {}", a.stdout);
+        assert!(
+            a.stdout.starts_with("DRILL UNKNOWN - could not drill: ")
+                && a.stdout.contains("is not verified whole and complete")
+                && a.stdout.contains(why),
+            "{dump}: {}",
+            a.stdout
+        );
+        assert_eq!(
+            std::fs::read_dir(d.cache.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
+                .count(),
+            0
+        );
+    }
+}
+
+#[test]
+fn refuses_to_run_a_server_as_root() {
+    let d = dirs();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-drill"));
+    cmd.arg("-f")
+        .arg(real("mariadb/shop.sql.gz"))
+        .arg("--cache-dir")
+        .arg(d.cache.path())
+        .arg("--work-dir")
+        .arg(d.work.path());
+    if is_root() {
+        let a = Run::command(cmd).output();
+        assert_eq!(a.code, 3, "{}", a.stdout);
+        assert!(
+            a.stdout
+                .contains("running as root: name the unprivileged user"),
+            "{}",
+            a.stdout
+        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-drill"));
+        cmd.arg("-f")
+            .arg(real("mariadb/shop.sql.gz"))
+            .args(["--user", "root"]);
+        let a = Run::command(cmd).output();
+        assert_eq!(a.code, 3, "{}", a.stdout);
+        assert!(
+            a.stdout.contains("--user must be an unprivileged user"),
+            "{}",
+            a.stdout
+        );
+    } else {
+        cmd.args(["--user", "root"]);
+        let a = Run::command(cmd).output();
+        assert_eq!(a.code, 3, "{}", a.stdout);
+        assert!(a.stdout.contains("needs root to switch"), "{}", a.stdout);
+    }
+    assert_nothing_left(&d);
+}
+
+#[test]
+fn mariadb_server_has_no_tcp_port_and_sigterm_leaves_nothing() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    let (a, d) =
+        server_listens_only_on_unix_socket(&real("mariadb/shop.sql.gz"), "/mysqld.sock", &[]);
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout.starts_with("DRILL UNKNOWN - could not drill: stopped by SIGTERM while starting the throwaway MariaDB server"),
+        "{}",
+        a.stdout
+    );
+    assert_nothing_left(&d);
+}
+
+#[test]
+fn postgres_server_has_no_tcp_port_and_the_time_limit_leaves_nothing() {
+    if !have("PostgreSQL", postgres_installed()) {
+        return;
+    }
+    let d = dirs();
+    let mut cmd = drill_cmd(&real("postgres/shop.dump"), &d, &["-t", "15s"]);
+    cmd.env("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS", "60000");
+    let mut running = Run::command(cmd)
+        .hang_limit(Duration::from_secs(60))
+        .start();
+    wait_for("the throwaway postgres", || {
+        running.assert_running("postgres started");
+        !processes_in(d.work.path()).is_empty()
+            && listening("unix").iter().any(|(_, p)| {
+                p.ends_with(".s.PGSQL.5432") && p.contains(&*d.work.path().to_string_lossy())
+            })
+    });
+    let tcp: Vec<String> = [listening("tcp"), listening("tcp6")]
+        .concat()
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
+    for pid in processes_in(d.work.path()) {
+        for inode in socket_inodes(pid) {
+            assert!(!tcp.contains(&inode), "postgres pid {pid} listens on TCP");
+        }
+    }
+    let a = running.finish();
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout.starts_with("DRILL UNKNOWN - could not drill: time limit of 15s reached while starting the throwaway PostgreSQL server"),
+        "{}",
+        a.stdout
+    );
+    assert_nothing_left(&d);
+}
+
+#[test]
+fn a_killed_drill_takes_its_server_with_it() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    // SIGKILL: no cleanup can run in the drill; the kernel kills its server
+    // (PR_SET_PDEATHSIG). The work directory stays (the next drill makes a new one).
+    let d = dirs();
+    let mut cmd = drill_cmd(&real("mariadb/shop.sql.gz"), &d, &[]);
+    cmd.env("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS", "60000");
+    let mut running = Run::command(cmd).start();
+    wait_for("the throwaway server", || {
+        running.assert_running("its server started");
+        listening("unix")
+            .iter()
+            .any(|(_, p)| p.contains(&*d.work.path().to_string_lossy()))
+    });
+    assert!(!processes_in(d.work.path()).is_empty());
+    // SAFETY: signalling the drill we started.
+    unsafe { libc::kill(running.id() as i32, libc::SIGKILL) };
+    let a = running.finish();
+    assert_eq!(a.code, -1, "killed by a signal: {}", a.stdout);
+    wait_for("the server to die with the drill", || {
+        processes_in(d.work.path()).is_empty()
+    });
+}
+
+#[test]
+fn a_dump_without_tables_proves_nothing_and_is_not_ok() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    // mariadb-dump's own header and trailer around nothing: whole and complete, yet there
+    // is nothing to compare, so the drill must not say OK.
+    let text = std::fs::read_to_string(real("mariadb/shop.sql")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let empty = format!("{}\n{}\n", lines[..20].join("\n"), lines[lines.len() - 1]);
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("empty.sql");
+    std::fs::write(&dump, empty).unwrap();
+    set_age(&dump, HOUR);
+    let d = dirs();
+    let a = drill(&dump, &d, &[]);
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout
+            .contains("creates no table the drill recognises, so nothing was compared"),
+        "{}",
+        a.stdout
+    );
+}
