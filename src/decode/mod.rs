@@ -6,6 +6,7 @@
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod bz2;
 mod gzip;
 
 pub use crate::facts::{Compression, Sample, StreamFacts, StreamProblem};
@@ -233,7 +234,57 @@ pub fn verify_stream<R: Read + Seek>(
         Compression::Plain | Compression::Unsupported(_) => {
             sample_plain(&mut file, size, compression)
         }
+        Compression::Bzip2 if bz2::threads() > 1 => {
+            let threads = bz2::threads();
+            verify_bzip2_parallel(file, size, progress, threads, 2 * threads)
+        }
         _ => decode_all(&mut file, size, compression, progress),
+    }
+}
+
+/// bzip2 on `threads` cores; a file the parallel pass cannot prove whole is decoded again
+/// on one thread, whose verdict and offsets are the reference (see `bz2`).
+fn verify_bzip2_parallel<R: Read + Seek>(
+    mut file: R,
+    size: u64,
+    progress: &AtomicU64,
+    threads: usize,
+    in_flight: usize,
+) -> io::Result<StreamFacts> {
+    if let Some(whole) = bz2::verify(&mut file, progress, threads, in_flight)? {
+        return Ok(StreamFacts {
+            compression: Compression::Bzip2,
+            uncompressed_size: whole.total,
+            compressed_read: whole.compressed_read,
+            problem: None,
+            sample: sample_from_ends(whole.head, &whole.window, whole.total),
+            archive: None,
+            tar: None,
+            encrypted: None,
+        });
+    }
+    file.seek(SeekFrom::Start(0))?;
+    decode_all(&mut file, size, Compression::Bzip2, progress)
+}
+
+/// The [`Sample`] a [`SampleSink`] would have kept of a stream of `total` bytes, from its
+/// first bytes and (at least) its last `2 * CHUNK` bytes.
+fn sample_from_ends(head: Vec<u8>, window: &[u8], total: u64) -> Sample {
+    let chunk = CHUNK as u64;
+    // The sink keeps the last full buffer and the one being filled.
+    let partial = match total % chunk {
+        0 => chunk,
+        r => r,
+    };
+    let len = if total == 0 {
+        0
+    } else {
+        (chunk + partial).min(total)
+    } as usize;
+    Sample {
+        head,
+        tail: window[window.len() - len..].to_vec(),
+        tail_is_whole: len as u64 == total,
     }
 }
 
@@ -783,6 +834,170 @@ pub(crate) mod tests {
             let facts = verify_bytes(&bytes);
             if facts.compression == Compression::Gzip {
                 proptest::prop_assert_eq!(verdict(&facts), flate2_verdict(&bytes));
+            }
+        }
+    }
+
+    /// A bzip2 file of three streams, as pbzip2/lbzip2 write them: 100 kB blocks (five of
+    /// them), an empty stream, a 900 kB-level stream.
+    fn bzip2_fixture() -> &'static (Vec<u8>, Vec<u8>) {
+        static FIXTURE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let data = sample_dump(10_000);
+            let level = |n: u32, d: &[u8]| {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(n));
+                e.write_all(d).unwrap();
+                e.finish().unwrap()
+            };
+            let mut bytes = level(1, &data);
+            bytes.extend(level(9, b""));
+            bytes.extend(level(9, &data[..7000]));
+            let mut decoded = data.clone();
+            decoded.extend_from_slice(&data[..7000]);
+            (bytes, decoded)
+        })
+    }
+
+    /// The single-threaded path's facts and the parallel path's (2 workers, 3 blocks in
+    /// flight).
+    fn bzip2_both_paths(bytes: &[u8]) -> (StreamFacts, StreamFacts) {
+        let size = bytes.len() as u64;
+        let single = decode_all(
+            io::Cursor::new(bytes),
+            size,
+            Compression::Bzip2,
+            &AtomicU64::new(0),
+        );
+        let parallel =
+            verify_bzip2_parallel(io::Cursor::new(bytes), size, &AtomicU64::new(0), 2, 3);
+        (single.unwrap(), parallel.unwrap())
+    }
+
+    /// Writes `value`'s low 48 bits over bits `at..at + 48` of `bytes`.
+    fn overwrite_48_bits(bytes: &mut [u8], at: u64, value: u64) {
+        for i in 0..48u64 {
+            let bit = at + i;
+            let (byte, mask) = ((bit / 8) as usize, 0x80u8 >> (bit % 8));
+            if value >> (47 - i) & 1 == 1 {
+                bytes[byte] |= mask;
+            } else {
+                bytes[byte] &= !mask;
+            }
+        }
+    }
+
+    #[test]
+    fn bzip2_parallel_path_reads_whole_files_itself() {
+        let (bytes, decoded) = bzip2_fixture();
+        let whole = bz2::verify(io::Cursor::new(bytes), &AtomicU64::new(0), 2, 2)
+            .unwrap()
+            .expect("a whole multi-stream file is proven whole in parallel");
+        assert_eq!(whole.total, decoded.len() as u64);
+        assert_eq!(whole.compressed_read, bytes.len() as u64);
+        let (single, parallel) = bzip2_both_paths(bytes);
+        assert_eq!(parallel, single);
+        assert_eq!(parallel.problem, None);
+        assert_eq!(parallel.uncompressed_size, decoded.len() as u64);
+        assert!(decoded.ends_with(&parallel.sample.tail));
+        assert!(decoded.starts_with(&parallel.sample.head));
+        // One thread, one block in flight: the same.
+        let narrow = bz2::verify(io::Cursor::new(bytes), &AtomicU64::new(0), 1, 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(narrow.total, whole.total);
+        assert_eq!(narrow.window, whole.window);
+    }
+
+    #[test]
+    fn bzip2_samples_of_every_length_match_the_sink() {
+        // Stream lengths around the sink's buffer size, where its tail changes length.
+        for total in [
+            0,
+            1,
+            100,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK - 1,
+            2 * CHUNK,
+            2 * CHUNK + 7,
+            5 * CHUNK,
+        ] {
+            let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+            let bytes = compress(Compression::Bzip2, &data);
+            let (single, parallel) = bzip2_both_paths(&bytes);
+            assert_eq!(parallel, single, "{total} bytes");
+            assert_eq!(parallel.uncompressed_size, total as u64);
+        }
+    }
+
+    #[test]
+    fn bzip2_damage_gives_up_the_parallel_path_with_the_same_facts() {
+        let (bytes, _) = bzip2_fixture();
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut garbage = bytes.clone();
+        garbage.extend_from_slice(b"garbage after the end");
+        cases.push(("garbage", garbage));
+        cases.push(("cut", bytes[..bytes.len() / 2].to_vec()));
+        cases.push(("cut in the last trailer", bytes[..bytes.len() - 3].to_vec()));
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 3] ^= 0x04;
+        cases.push(("flipped bit", flipped));
+        // A block magic written into the middle of a block's compressed data, and an
+        // end-of-stream magic: the split there is false.
+        for (name, magic) in [
+            ("false block magic", 0x3141_5926_5359),
+            ("false end magic", 0x1772_4538_5090),
+        ] {
+            let mut fake = bytes.clone();
+            overwrite_48_bits(&mut fake, (bytes.len() as u64 / 4) * 8 + 3, magic);
+            cases.push((name, fake));
+        }
+        let mut half_header = bytes.clone();
+        half_header.extend_from_slice(b"BZh");
+        cases.push(("cut stream header", half_header));
+        for (name, case) in cases {
+            assert!(
+                bz2::verify(io::Cursor::new(&case), &AtomicU64::new(0), 2, 2)
+                    .unwrap()
+                    .is_none(),
+                "{name}: the parallel path must not call it whole"
+            );
+            let (single, parallel) = bzip2_both_paths(&case);
+            assert!(single.problem.is_some(), "{name}");
+            assert_eq!(parallel, single, "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(120))]
+
+        /// The parallel bzip2 path's facts equal the single-threaded path's on damaged
+        /// multi-block, multi-stream files: flipped bits, cuts, appended bytes, a block or
+        /// end-of-stream magic written at any bit.
+        #[test]
+        fn bzip2_parallel_facts_match_single_threaded(
+            kind in 0u8..5,
+            at in 0.0f64..1.0,
+            bit in 0u8..8,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12),
+        ) {
+            let (whole, _) = bzip2_fixture();
+            let mut bytes = whole.clone();
+            let pos = ((bytes.len() - 1) as f64 * at) as usize;
+            match kind {
+                0 => bytes[pos] ^= 1 << bit,
+                1 => bytes.truncate(pos.max(4)),
+                2 => bytes.extend_from_slice(&extra),
+                3 | _ => {
+                    let magic = if kind == 3 { 0x3141_5926_5359 } else { 0x1772_4538_5090 };
+                    let at = (pos.min(bytes.len() - 7) * 8) as u64 + u64::from(bit);
+                    overwrite_48_bits(&mut bytes, at, magic);
+                }
+            }
+            if detect(&bytes) == Compression::Bzip2 {
+                let (single, parallel) = bzip2_both_paths(&bytes);
+                proptest::prop_assert_eq!(parallel, single);
             }
         }
     }
