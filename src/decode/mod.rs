@@ -989,7 +989,7 @@ pub(crate) mod tests {
                 0 => bytes[pos] ^= 1 << bit,
                 1 => bytes.truncate(pos.max(4)),
                 2 => bytes.extend_from_slice(&extra),
-                3 | _ => {
+                _ => {
                     let magic = if kind == 3 { 0x3141_5926_5359 } else { 0x1772_4538_5090 };
                     let at = (pos.min(bytes.len() - 7) * 8) as u64 + u64::from(bit);
                     overwrite_48_bits(&mut bytes, at, magic);
