@@ -238,7 +238,7 @@ pub fn verify_stream<R: Read + Seek>(
             let threads = bz2::threads();
             verify_bzip2_parallel(file, size, progress, threads, 2 * threads)
         }
-        _ => decode_all(&mut file, size, compression, progress),
+        _ => decode_all(&mut file, size, compression, progress, cores()),
     }
 }
 
@@ -264,7 +264,7 @@ fn verify_bzip2_parallel<R: Read + Seek>(
         });
     }
     file.seek(SeekFrom::Start(0))?;
-    decode_all(&mut file, size, Compression::Bzip2, progress)
+    decode_all(&mut file, size, Compression::Bzip2, progress, 1)
 }
 
 /// The [`Sample`] a [`SampleSink`] would have kept of a stream of `total` bytes, from its
@@ -339,11 +339,41 @@ pub fn sample_plain<R: Read + Seek>(
     })
 }
 
+/// Memory liblzma's threaded decoder may use (per stream) before it decodes the next block
+/// on one thread instead: two threads of a `xz -6 -T2` file (24 MiB blocks, 8 MiB
+/// dictionary) need about 70 MiB; more threads or bigger blocks fall back to one thread.
+const XZ_MEMLIMIT_THREADING: u64 = 80 << 20;
+
+/// An xz stream decoder: liblzma's threaded one when there are several cores (it decodes
+/// multi-block files, whose block headers carry their sizes, on `threads` threads, and
+/// anything else on one), as the single-threaded one otherwise. Neither limits memory
+/// beyond that (`memlimit_stop`), as before.
+fn xz_decoder(threads: usize) -> io::Result<liblzma::stream::Stream> {
+    let stream = if threads > 1 {
+        liblzma::stream::MtStreamBuilder::new()
+            .threads(threads.min(8) as u32)
+            .memlimit_threading(XZ_MEMLIMIT_THREADING)
+            .memlimit_stop(u64::MAX)
+            .decoder()
+    } else {
+        liblzma::stream::Stream::new_stream_decoder(u64::MAX, 0)
+    };
+    stream.map_err(io::Error::other)
+}
+
+/// Worker threads for a decoder: the machine's cores.
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 fn decode_all<R: Read>(
     file: R,
     size: u64,
     compression: Compression,
     progress: &AtomicU64,
+    threads: usize,
 ) -> io::Result<StreamFacts> {
     let mut sink = SampleSink::new();
     if compression == Compression::Gzip {
@@ -377,7 +407,10 @@ fn decode_all<R: Read>(
                 decoder.window_log_max(31)?;
                 sink.drain(&mut decoder.single_frame())
             }
-            Compression::Xz => sink.drain(&mut liblzma::bufread::XzDecoder::new(&mut input)),
+            Compression::Xz => sink.drain(&mut liblzma::bufread::XzDecoder::new_stream(
+                &mut input,
+                xz_decoder(threads)?,
+            )),
             Compression::Bzip2 => sink.drain(&mut bzip2::bufread::BzDecoder::new(&mut input)),
             Compression::Gzip | Compression::Plain | Compression::Unsupported(_) => {
                 unreachable!("decoded above, or not decoded")
@@ -867,6 +900,7 @@ pub(crate) mod tests {
             size,
             Compression::Bzip2,
             &AtomicU64::new(0),
+            1,
         );
         let parallel =
             verify_bzip2_parallel(io::Cursor::new(bytes), size, &AtomicU64::new(0), 2, 3);
@@ -998,6 +1032,85 @@ pub(crate) mod tests {
             if detect(&bytes) == Compression::Bzip2 {
                 let (single, parallel) = bzip2_both_paths(&bytes);
                 proptest::prop_assert_eq!(parallel, single);
+            }
+        }
+    }
+
+    /// A multi-block xz file (block sizes in the headers, as `xz -T2` writes), of two
+    /// streams, and its text.
+    fn xz_fixture() -> &'static (Vec<u8>, Vec<u8>) {
+        static FIXTURE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let data = sample_dump(6_000);
+            let stream = |d: &[u8]| {
+                let encoder = liblzma::stream::MtStreamBuilder::new()
+                    .threads(2)
+                    .block_size(64 << 10)
+                    .preset(1)
+                    .encoder()
+                    .unwrap();
+                let mut e = liblzma::write::XzEncoder::new_stream(Vec::new(), encoder);
+                e.write_all(d).unwrap();
+                e.finish().unwrap()
+            };
+            let mut bytes = stream(&data);
+            bytes.extend(stream(&data[..5000]));
+            let mut decoded = data.clone();
+            decoded.extend_from_slice(&data[..5000]);
+            (bytes, decoded)
+        })
+    }
+
+    fn xz_with_threads(bytes: &[u8], threads: usize) -> StreamFacts {
+        let size = bytes.len() as u64;
+        decode_all(
+            io::Cursor::new(bytes),
+            size,
+            Compression::Xz,
+            &AtomicU64::new(0),
+            threads,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn xz_multi_block_files_decode_alike_on_one_and_two_threads() {
+        let (bytes, decoded) = xz_fixture();
+        let one = xz_with_threads(bytes, 1);
+        let two = xz_with_threads(bytes, 2);
+        assert_eq!(one.problem, None);
+        assert_eq!(one.uncompressed_size, decoded.len() as u64);
+        assert!(decoded.ends_with(&two.sample.tail));
+        assert_eq!(two, one);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(120))]
+
+        /// liblzma's threaded decoder gives the single-threaded decoder's verdicts on
+        /// damaged multi-block files: flipped bits, cuts, appended bytes.
+        #[test]
+        fn xz_threaded_verdicts_match_single_threaded(
+            kind in 0u8..3,
+            at in 0.0f64..1.0,
+            bit in 0u8..8,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12),
+        ) {
+            let (whole, _) = xz_fixture();
+            let mut bytes = whole.clone();
+            let pos = ((bytes.len() - 1) as f64 * at) as usize;
+            match kind {
+                0 => bytes[pos] ^= 1 << bit,
+                1 => bytes.truncate(pos.max(1)),
+                _ => bytes.extend_from_slice(&extra),
+            }
+            if detect(&bytes) == Compression::Xz {
+                let one = xz_with_threads(&bytes, 1);
+                let two = xz_with_threads(&bytes, 2);
+                proptest::prop_assert_eq!(verdict(&two), verdict(&one));
+                if one.problem.is_none() {
+                    proptest::prop_assert_eq!(two, one);
+                }
             }
         }
     }
