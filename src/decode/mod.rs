@@ -6,6 +6,7 @@
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod bz2;
 mod gzip;
 
 pub use crate::facts::{Compression, Sample, StreamFacts, StreamProblem};
@@ -233,7 +234,57 @@ pub fn verify_stream<R: Read + Seek>(
         Compression::Plain | Compression::Unsupported(_) => {
             sample_plain(&mut file, size, compression)
         }
-        _ => decode_all(&mut file, size, compression, progress),
+        Compression::Bzip2 if bz2::threads() > 1 => {
+            let threads = bz2::threads();
+            verify_bzip2_parallel(file, size, progress, threads, 2 * threads)
+        }
+        _ => decode_all(&mut file, size, compression, progress, cores()),
+    }
+}
+
+/// bzip2 on `threads` cores; a file the parallel pass cannot prove whole is decoded again
+/// on one thread, whose verdict and offsets are the reference (see `bz2`).
+fn verify_bzip2_parallel<R: Read + Seek>(
+    mut file: R,
+    size: u64,
+    progress: &AtomicU64,
+    threads: usize,
+    in_flight: usize,
+) -> io::Result<StreamFacts> {
+    if let Some(whole) = bz2::verify(&mut file, progress, threads, in_flight)? {
+        return Ok(StreamFacts {
+            compression: Compression::Bzip2,
+            uncompressed_size: whole.total,
+            compressed_read: whole.compressed_read,
+            problem: None,
+            sample: sample_from_ends(whole.head, &whole.window, whole.total),
+            archive: None,
+            tar: None,
+            encrypted: None,
+        });
+    }
+    file.seek(SeekFrom::Start(0))?;
+    decode_all(&mut file, size, Compression::Bzip2, progress, 1)
+}
+
+/// The [`Sample`] a [`SampleSink`] would have kept of a stream of `total` bytes, from its
+/// first bytes and (at least) its last `2 * CHUNK` bytes.
+fn sample_from_ends(head: Vec<u8>, window: &[u8], total: u64) -> Sample {
+    let chunk = CHUNK as u64;
+    // The sink keeps the last full buffer and the one being filled.
+    let partial = match total % chunk {
+        0 => chunk,
+        r => r,
+    };
+    let len = if total == 0 {
+        0
+    } else {
+        (chunk + partial).min(total)
+    } as usize;
+    Sample {
+        head,
+        tail: window[window.len() - len..].to_vec(),
+        tail_is_whole: len as u64 == total,
     }
 }
 
@@ -289,11 +340,41 @@ pub fn sample_plain<R: Read + Seek>(
     })
 }
 
+/// Memory liblzma's threaded decoder may use (per stream) before it decodes the next block
+/// on one thread instead: two threads of a `xz -6 -T2` file (24 MiB blocks, 8 MiB
+/// dictionary) need about 70 MiB; more threads or bigger blocks fall back to one thread.
+const XZ_MEMLIMIT_THREADING: u64 = 80 << 20;
+
+/// An xz stream decoder: liblzma's threaded one when there are several cores (it decodes
+/// multi-block files, whose block headers carry their sizes, on `threads` threads, and
+/// anything else on one), as the single-threaded one otherwise. Neither limits memory
+/// beyond that (`memlimit_stop`), as before.
+fn xz_decoder(threads: usize) -> io::Result<liblzma::stream::Stream> {
+    let stream = if threads > 1 {
+        liblzma::stream::MtStreamBuilder::new()
+            .threads(threads.min(8) as u32)
+            .memlimit_threading(XZ_MEMLIMIT_THREADING)
+            .memlimit_stop(u64::MAX)
+            .decoder()
+    } else {
+        liblzma::stream::Stream::new_stream_decoder(u64::MAX, 0)
+    };
+    stream.map_err(io::Error::other)
+}
+
+/// Worker threads for a decoder: the machine's cores.
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 fn decode_all<R: Read>(
     file: R,
     size: u64,
     compression: Compression,
     progress: &AtomicU64,
+    threads: usize,
 ) -> io::Result<StreamFacts> {
     let mut sink = SampleSink::new();
     if compression == Compression::Gzip {
@@ -330,7 +411,10 @@ fn decode_all<R: Read>(
                 decoder.window_log_max(31)?;
                 sink.drain(&mut decoder.single_frame())
             }
-            Compression::Xz => sink.drain(&mut liblzma::bufread::XzDecoder::new(&mut input)),
+            Compression::Xz => sink.drain(&mut liblzma::bufread::XzDecoder::new_stream(
+                &mut input,
+                xz_decoder(threads)?,
+            )),
             Compression::Bzip2 => sink.drain(&mut bzip2::bufread::BzDecoder::new(&mut input)),
             Compression::Gzip | Compression::Plain | Compression::Unsupported(_) => {
                 unreachable!("decoded above, or not decoded")
@@ -819,6 +903,250 @@ pub(crate) mod tests {
             let facts = verify_bytes(&bytes);
             if facts.compression == Compression::Gzip {
                 proptest::prop_assert_eq!(verdict(&facts), flate2_verdict(&bytes));
+            }
+        }
+    }
+
+    /// A bzip2 file of three streams, as pbzip2/lbzip2 write them: 100 kB blocks (five of
+    /// them), an empty stream, a 900 kB-level stream.
+    fn bzip2_fixture() -> &'static (Vec<u8>, Vec<u8>) {
+        static FIXTURE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let data = sample_dump(10_000);
+            let level = |n: u32, d: &[u8]| {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(n));
+                e.write_all(d).unwrap();
+                e.finish().unwrap()
+            };
+            let mut bytes = level(1, &data);
+            bytes.extend(level(9, b""));
+            bytes.extend(level(9, &data[..7000]));
+            let mut decoded = data.clone();
+            decoded.extend_from_slice(&data[..7000]);
+            (bytes, decoded)
+        })
+    }
+
+    /// The single-threaded path's facts and the parallel path's (2 workers, 3 blocks in
+    /// flight).
+    fn bzip2_both_paths(bytes: &[u8]) -> (StreamFacts, StreamFacts) {
+        let size = bytes.len() as u64;
+        let single = decode_all(
+            io::Cursor::new(bytes),
+            size,
+            Compression::Bzip2,
+            &AtomicU64::new(0),
+            1,
+        );
+        let parallel =
+            verify_bzip2_parallel(io::Cursor::new(bytes), size, &AtomicU64::new(0), 2, 3);
+        (single.unwrap(), parallel.unwrap())
+    }
+
+    /// Writes `value`'s low 48 bits over bits `at..at + 48` of `bytes`.
+    fn overwrite_48_bits(bytes: &mut [u8], at: u64, value: u64) {
+        for i in 0..48u64 {
+            let bit = at + i;
+            let (byte, mask) = ((bit / 8) as usize, 0x80u8 >> (bit % 8));
+            if value >> (47 - i) & 1 == 1 {
+                bytes[byte] |= mask;
+            } else {
+                bytes[byte] &= !mask;
+            }
+        }
+    }
+
+    #[test]
+    fn bzip2_parallel_path_reads_whole_files_itself() {
+        let (bytes, decoded) = bzip2_fixture();
+        let whole = bz2::verify(io::Cursor::new(bytes), &AtomicU64::new(0), 2, 2)
+            .unwrap()
+            .expect("a whole multi-stream file is proven whole in parallel");
+        assert_eq!(whole.total, decoded.len() as u64);
+        assert_eq!(whole.compressed_read, bytes.len() as u64);
+        let (single, parallel) = bzip2_both_paths(bytes);
+        assert_eq!(parallel, single);
+        assert_eq!(parallel.problem, None);
+        assert_eq!(parallel.uncompressed_size, decoded.len() as u64);
+        assert!(decoded.ends_with(&parallel.sample.tail));
+        assert!(decoded.starts_with(&parallel.sample.head));
+        // One thread, one block in flight: the same.
+        let narrow = bz2::verify(io::Cursor::new(bytes), &AtomicU64::new(0), 1, 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(narrow.total, whole.total);
+        assert_eq!(narrow.window, whole.window);
+    }
+
+    #[test]
+    fn bzip2_samples_of_every_length_match_the_sink() {
+        // Stream lengths around the sink's buffer size, where its tail changes length.
+        for total in [
+            0,
+            1,
+            100,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK - 1,
+            2 * CHUNK,
+            2 * CHUNK + 7,
+            5 * CHUNK,
+        ] {
+            let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+            let bytes = compress(Compression::Bzip2, &data);
+            let (single, parallel) = bzip2_both_paths(&bytes);
+            assert_eq!(parallel, single, "{total} bytes");
+            assert_eq!(parallel.uncompressed_size, total as u64);
+        }
+    }
+
+    #[test]
+    fn bzip2_damage_gives_up_the_parallel_path_with_the_same_facts() {
+        let (bytes, _) = bzip2_fixture();
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut garbage = bytes.clone();
+        garbage.extend_from_slice(b"garbage after the end");
+        cases.push(("garbage", garbage));
+        cases.push(("cut", bytes[..bytes.len() / 2].to_vec()));
+        cases.push(("cut in the last trailer", bytes[..bytes.len() - 3].to_vec()));
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 3] ^= 0x04;
+        cases.push(("flipped bit", flipped));
+        // A block magic written into the middle of a block's compressed data, and an
+        // end-of-stream magic: the split there is false.
+        for (name, magic) in [
+            ("false block magic", 0x3141_5926_5359),
+            ("false end magic", 0x1772_4538_5090),
+        ] {
+            let mut fake = bytes.clone();
+            overwrite_48_bits(&mut fake, (bytes.len() as u64 / 4) * 8 + 3, magic);
+            cases.push((name, fake));
+        }
+        let mut half_header = bytes.clone();
+        half_header.extend_from_slice(b"BZh");
+        cases.push(("cut stream header", half_header));
+        for (name, case) in cases {
+            assert!(
+                bz2::verify(io::Cursor::new(&case), &AtomicU64::new(0), 2, 2)
+                    .unwrap()
+                    .is_none(),
+                "{name}: the parallel path must not call it whole"
+            );
+            let (single, parallel) = bzip2_both_paths(&case);
+            assert!(single.problem.is_some(), "{name}");
+            assert_eq!(parallel, single, "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(120))]
+
+        /// The parallel bzip2 path's facts equal the single-threaded path's on damaged
+        /// multi-block, multi-stream files: flipped bits, cuts, appended bytes, a block or
+        /// end-of-stream magic written at any bit.
+        #[test]
+        fn bzip2_parallel_facts_match_single_threaded(
+            kind in 0u8..5,
+            at in 0.0f64..1.0,
+            bit in 0u8..8,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12),
+        ) {
+            let (whole, _) = bzip2_fixture();
+            let mut bytes = whole.clone();
+            let pos = ((bytes.len() - 1) as f64 * at) as usize;
+            match kind {
+                0 => bytes[pos] ^= 1 << bit,
+                1 => bytes.truncate(pos.max(4)),
+                2 => bytes.extend_from_slice(&extra),
+                _ => {
+                    let magic = if kind == 3 { 0x3141_5926_5359 } else { 0x1772_4538_5090 };
+                    let at = (pos.min(bytes.len() - 7) * 8) as u64 + u64::from(bit);
+                    overwrite_48_bits(&mut bytes, at, magic);
+                }
+            }
+            if detect(&bytes) == Compression::Bzip2 {
+                let (single, parallel) = bzip2_both_paths(&bytes);
+                proptest::prop_assert_eq!(parallel, single);
+            }
+        }
+    }
+
+    /// A multi-block xz file (block sizes in the headers, as `xz -T2` writes), of two
+    /// streams, and its text.
+    fn xz_fixture() -> &'static (Vec<u8>, Vec<u8>) {
+        static FIXTURE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let data = sample_dump(6_000);
+            let stream = |d: &[u8]| {
+                let encoder = liblzma::stream::MtStreamBuilder::new()
+                    .threads(2)
+                    .block_size(64 << 10)
+                    .preset(1)
+                    .encoder()
+                    .unwrap();
+                let mut e = liblzma::write::XzEncoder::new_stream(Vec::new(), encoder);
+                e.write_all(d).unwrap();
+                e.finish().unwrap()
+            };
+            let mut bytes = stream(&data);
+            bytes.extend(stream(&data[..5000]));
+            let mut decoded = data.clone();
+            decoded.extend_from_slice(&data[..5000]);
+            (bytes, decoded)
+        })
+    }
+
+    fn xz_with_threads(bytes: &[u8], threads: usize) -> StreamFacts {
+        let size = bytes.len() as u64;
+        decode_all(
+            io::Cursor::new(bytes),
+            size,
+            Compression::Xz,
+            &AtomicU64::new(0),
+            threads,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn xz_multi_block_files_decode_alike_on_one_and_two_threads() {
+        let (bytes, decoded) = xz_fixture();
+        let one = xz_with_threads(bytes, 1);
+        let two = xz_with_threads(bytes, 2);
+        assert_eq!(one.problem, None);
+        assert_eq!(one.uncompressed_size, decoded.len() as u64);
+        assert!(decoded.ends_with(&two.sample.tail));
+        assert_eq!(two, one);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(120))]
+
+        /// liblzma's threaded decoder gives the single-threaded decoder's verdicts on
+        /// damaged multi-block files: flipped bits, cuts, appended bytes.
+        #[test]
+        fn xz_threaded_verdicts_match_single_threaded(
+            kind in 0u8..3,
+            at in 0.0f64..1.0,
+            bit in 0u8..8,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12),
+        ) {
+            let (whole, _) = xz_fixture();
+            let mut bytes = whole.clone();
+            let pos = ((bytes.len() - 1) as f64 * at) as usize;
+            match kind {
+                0 => bytes[pos] ^= 1 << bit,
+                1 => bytes.truncate(pos.max(1)),
+                _ => bytes.extend_from_slice(&extra),
+            }
+            if detect(&bytes) == Compression::Xz {
+                let one = xz_with_threads(&bytes, 1);
+                let two = xz_with_threads(&bytes, 2);
+                proptest::prop_assert_eq!(verdict(&two), verdict(&one));
+                if one.problem.is_none() {
+                    proptest::prop_assert_eq!(two, one);
+                }
             }
         }
     }
