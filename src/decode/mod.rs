@@ -261,6 +261,8 @@ fn verify_bzip2_parallel<R: Read + Seek>(
             archive: None,
             tar: None,
             encrypted: None,
+            // As on one thread: only gzip's trailers give a fingerprint for free.
+            fingerprint: None,
         });
     }
     file.seek(SeekFrom::Start(0))?;
