@@ -564,13 +564,19 @@ impl Args {
                 exclude: self.exclude,
                 // Restore points beyond the size trend's 8 earlier dumps (more for a window,
                 // whose count is not known before listing).
-                keep_older: self.restore_points.map_or(0, |p| {
+                // JSON output: the RPO history (30 days of dumps).
+                keep_older: if self.output == crate::present::Format::Json {
+                    crate::acquire::discover::MAX_RUNNERS_UP
+                } else {
+                    0
+                }
+                .max(self.restore_points.map_or(0, |p| {
                     if p.window.is_some() {
                         crate::acquire::discover::MAX_RUNNERS_UP
                     } else {
                         p.need as usize
                     }
-                }),
+                })),
             },
             checksum: self.checksum,
             encrypted_without_key: self.encrypted_without_key,

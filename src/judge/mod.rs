@@ -13,6 +13,7 @@ pub mod log;
 pub mod obstacles;
 pub mod pg_cluster;
 pub mod restore_points;
+pub mod rpo;
 pub mod schedule;
 pub mod summary;
 
@@ -244,6 +245,10 @@ pub struct Facts {
     pub sections: Option<Vec<String>>,
     /// With --restore-points: the set's dumps in the window, newest first.
     pub restore_points: Option<Vec<restore_points::PointSummary>>,
+    /// With --schedule: the schedule, its last due run and its next run.
+    pub schedule: Option<schedule::ScheduleSummary>,
+    /// With JSON output: RPO compliance over the last 30 days, from the dumps on disk.
+    pub rpo: Option<rpo::RpoSummary>,
 }
 
 /// One database of a per-database set, for JSON and the headline.
