@@ -525,6 +525,32 @@ impl Run<'_> {
                 }
             }
         }
+        // Tables of the previous good dump missing from this one.
+        if let Some(tables) = &report.facts.tables {
+            let previous_good = known.iter().find(|(_, k)| {
+                k.problem.is_none()
+                    && k.tables.is_some()
+                    && !matches!(k.marker, crate::facts::MarkerVerdict::Missing { .. })
+            });
+            if let Some((c, k)) = previous_good {
+                let name = c
+                    .path
+                    .file_name()
+                    .map(|n| safe(&n.to_string_lossy(), 120))
+                    .unwrap_or_default();
+                let unit = if seen.writer == Some("mysqldump") {
+                    "INSERT statements"
+                } else {
+                    "rows"
+                };
+                let previous = k.tables.as_deref().unwrap_or_default();
+                if let Some(finding) =
+                    judge::history::disappeared(tables, previous, &name, c.mtime, unit)
+                {
+                    report.push(finding);
+                }
+            }
+        }
         let Some(uncompressed) = report.facts.uncompressed_bytes else {
             return;
         };
@@ -608,6 +634,22 @@ impl Run<'_> {
             self.config.encrypted_without_key,
             report,
         );
+        if content.problem.is_none() {
+            if let Some(tables) = &content.tables {
+                let shown: Vec<String> = tables
+                    .iter()
+                    .take(20)
+                    .map(|t| format!("{} {}", safe(&t.name, 80), t.rows))
+                    .collect();
+                report.trace.push(format!(
+                    "tables: {} ({}{}; INSERT statements or COPY rows each)",
+                    tables.len(),
+                    shown.join(", "),
+                    if tables.len() > 20 { ", ..." } else { "" }
+                ));
+                report.facts.tables = Some(tables.clone());
+            }
+        }
         let dump_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -872,6 +914,7 @@ impl Run<'_> {
             checksum: None,
             encrypted: None,
             fingerprint: None,
+            tables: None,
         };
         if let Some(cache) = &self.cache {
             if cache
@@ -1067,6 +1110,36 @@ impl Run<'_> {
         let (findings, perf, summary) =
             judge::log::evaluate_log(&facts, &shown, mtime, self.now, &log.thresholds, &log.rules);
         report.findings.extend(findings);
+        // --min-duration-ratio: the earlier runs' durations, read on demand.
+        if let (true, Some(start)) = (log.min_duration_ratio > 0.0, &log.rules.run_start) {
+            if facts.run_start_found {
+                match acquire::log::open(path).and_then(|file| {
+                    acquire::log::earlier_run_durations(
+                        file,
+                        start,
+                        facts.run_offset,
+                        chrono::Local::now(),
+                    )
+                }) {
+                    Ok(earlier) => {
+                        report.trace.push(format!(
+                            "log {shown}: {} earlier runs with a duration before byte {}",
+                            earlier.len(),
+                            facts.run_offset
+                        ));
+                        if let Some(f) =
+                            judge::log::duration_ratio(&facts, &earlier, log.min_duration_ratio)
+                        {
+                            report.push(f);
+                        }
+                    }
+                    Err(e) => report.push(obstacles::unreadable(
+                        Check::Log,
+                        &Unreadable::new(path, &e),
+                    )),
+                }
+            }
+        }
         // One finding for the run, naming the databases whose dumps look complete.
         let complete: Vec<&(Option<String>, DumpSeen)> =
             dumps.iter().filter(|(_, d)| d.has_marker).collect();

@@ -28,6 +28,7 @@ use std::sync::OnceLock;
 use check_backup::acquire::log::LogLine;
 use check_backup::judge::log::LogSummary;
 use check_backup::judge::restore_points::PointSummary;
+use check_backup::facts::TableCount;
 use check_backup::judge::rpo::RpoSummary;
 use check_backup::judge::schedule::ScheduleSummary;
 use check_backup::judge::{Check, Facts, Finding, PerfDatum, Report, State};
@@ -210,6 +211,14 @@ fn report(u: &mut Unstructured) -> Result<Report> {
                 bad_dumps: u.arbitrary()?,
                 unverified_dumps: u.arbitrary()?,
             })
+        } else {
+            None
+        },
+        tables: if u.arbitrary()? {
+            Some(vec![TableCount {
+                name: foreign(u)?,
+                rows: u.arbitrary()?,
+            }])
         } else {
             None
         },

@@ -761,6 +761,7 @@ mod tests {
             checksum: None,
             encrypted: None,
             fingerprint: None,
+            tables: None,
         }
     }
 

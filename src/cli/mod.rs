@@ -224,6 +224,12 @@ pub struct Args {
     #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Backup log")]
     pub log_run_start: Option<Regex>,
 
+    /// WARNING when the last run took less than R times the median duration of the earlier
+    /// runs in the log (e.g. 0.2; needs --log-run-start and timestamped lines, and 3 earlier
+    /// runs): a job that finished suspiciously fast.
+    #[arg(long, value_name = "R", default_value = "0", value_parser = ratio, help_heading = "Backup log")]
+    pub min_duration_ratio: f64,
+
     /// WARNING when the log was last written longer ago (default: --warning-age).
     #[arg(long, value_name = "DURATION", value_parser = age_range, help_heading = "Backup log")]
     pub log_warning_age: Option<Range>,
@@ -353,6 +359,17 @@ fn percent(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+fn ratio(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid ratio '{s}'"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("invalid ratio '{s}': use 0 (off) to 1, e.g. 0.2"));
+    }
+    Ok(v)
+}
+
 fn growth_percent(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -474,6 +491,8 @@ pub struct LogConfig {
     pub rules: LogRules,
     /// Age and consistency thresholds.
     pub thresholds: LogThresholds,
+    /// `--min-duration-ratio` (0: off).
+    pub min_duration_ratio: f64,
 }
 
 impl Args {
@@ -483,6 +502,12 @@ impl Args {
         if self.oldest_age.is_some() && self.restore_points.is_none() {
             return Some(
                 "--oldest-age needs --restore-points (the restore points whose oldest it judges)"
+                    .into(),
+            );
+        }
+        if self.min_duration_ratio > 0.0 && (self.log.is_none() || self.log_run_start.is_none()) {
+            return Some(
+                "--min-duration-ratio needs -l and --log-run-start (the earlier runs are told apart by their start lines)"
                     .into(),
             );
         }
@@ -536,6 +561,7 @@ impl Args {
                 run_grace: self.grace,
                 skew: self.future_tolerance,
             },
+            min_duration_ratio: self.min_duration_ratio,
         });
         Config {
             dump: self.dump,

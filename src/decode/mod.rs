@@ -7,6 +7,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod gzip;
+pub mod tables;
 
 pub use crate::facts::{Compression, Sample, StreamFacts, StreamProblem};
 
@@ -133,6 +134,8 @@ struct SampleSink {
     filling: usize,
     total: u64,
     head: Vec<u8>,
+    /// Counts the tables over the decoded text as it passes.
+    tables: tables::TableScan,
 }
 
 impl SampleSink {
@@ -144,6 +147,7 @@ impl SampleSink {
             filling: 0,
             total: 0,
             head: Vec::new(),
+            tables: tables::TableScan::new(),
         }
     }
 
@@ -161,6 +165,8 @@ impl SampleSink {
             self.head
                 .extend_from_slice(&self.buffers[next][self.filling..self.filling + take]);
         }
+        self.tables
+            .feed(&self.buffers[next][self.filling..self.filling + n]);
         self.filling += n;
         self.total += n as u64;
         if self.filling == CHUNK {
@@ -286,6 +292,7 @@ pub fn sample_plain<R: Read + Seek>(
         archive: None,
         tar: None,
         encrypted: None,
+        tables: None,
     })
 }
 
@@ -306,6 +313,7 @@ fn decode_all<R: Read>(
             compressed_read,
             fingerprint: problem.is_none().then(|| trailers.fingerprint()),
             problem,
+            tables: sink.tables.take(),
             sample: sink.into_sample(),
             archive: None,
             tar: None,
@@ -364,6 +372,7 @@ fn decode_all<R: Read>(
         compressed_read: input.get_ref().count,
         fingerprint: None,
         problem,
+        tables: sink.tables.take(),
         sample: sink.into_sample(),
         archive: None,
         tar: None,

@@ -626,6 +626,7 @@ mod tests {
             archive: None,
             tar: None,
             encrypted: None,
+            tables: None,
         }
     }
 

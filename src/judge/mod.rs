@@ -249,6 +249,9 @@ pub struct Facts {
     pub schedule: Option<schedule::ScheduleSummary>,
     /// With JSON output: RPO compliance over the last 30 days, from the dumps on disk.
     pub rpo: Option<rpo::RpoSummary>,
+    /// The tables of a compressed mysqldump or pg_dump text dump whose stream is whole, as
+    /// counted while decoding it.
+    pub tables: Option<Vec<crate::facts::TableCount>>,
 }
 
 /// One database of a per-database set, for JSON and the headline.
