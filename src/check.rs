@@ -77,6 +77,9 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
     report
 }
 
+/// The window of RPO compliance, in days.
+pub const RPO_DAYS: u32 = 30;
+
 /// What one check run shares: the operator's settings, the cache, the clock, the progress
 /// the watchdog reports from.
 pub struct Run<'a> {
@@ -205,7 +208,14 @@ impl Run<'_> {
                 return None;
             }
         }
-        self.judge_newest(discovery, &|| discover::discover(spec, options), report)
+        // RPO compliance for the report (JSON output) of a plain set only.
+        let rpo = self.config.format == crate::present::Format::Json;
+        self.judge_newest(
+            discovery,
+            &|| discover::discover(spec, options),
+            rpo,
+            report,
+        )
     }
 
     /// One dump per database: the newest dump of each database is judged exactly as a single
@@ -249,7 +259,7 @@ impl Run<'_> {
             let mut sub = Report::default();
             match discover::per_database_discovery(candidates.clone()) {
                 Some(discovery) => {
-                    if let Some(dump) = self.judge_newest(discovery, &again, &mut sub) {
+                    if let Some(dump) = self.judge_newest(discovery, &again, false, &mut sub) {
                         seen.push((db.clone(), dump));
                     }
                 }
@@ -333,7 +343,7 @@ impl Run<'_> {
                                 ))
                             })
                     };
-                    let _judged = self.judge_newest(discovery, &again, &mut sub);
+                    let _judged = self.judge_newest(discovery, &again, false, &mut sub);
                 }
                 Err((path, e)) => {
                     sub.file = Some(safe_path(&path, PATH_CHARS));
@@ -373,6 +383,7 @@ impl Run<'_> {
         &self,
         mut discovery: Discovery,
         rediscover: &dyn Fn() -> Result<Discovery, DiscoverError>,
+        rpo: bool,
         report: &mut Report,
     ) -> Option<DumpSeen> {
         let config = self.config;
@@ -415,6 +426,9 @@ impl Run<'_> {
                     }
                     if let Some(policy) = &config.restore_points {
                         self.restore_points(policy, &candidate, &seen, earlier, report);
+                    }
+                    if rpo && seen.dir_kind.is_none() {
+                        self.rpo(&seen, earlier, report);
                     }
                     return Some(seen);
                 }
@@ -459,6 +473,7 @@ impl Run<'_> {
             let (finding, perf) = judge::schedule::evaluate(schedule, chosen.mtime, now);
             report.push(finding);
             report.perfdata.push(perf);
+            report.facts.schedule = Some(judge::schedule::summary(schedule, now));
         }
         let sizes: Vec<u64> = earlier.iter().take(7).map(|c| c.size).collect();
         if let Some((finding, perf)) =
@@ -517,6 +532,32 @@ impl Run<'_> {
                     &name,
                     c.mtime,
                 ) {
+                    report.push(finding);
+                }
+            }
+        }
+        // Tables of the previous good dump missing from this one.
+        if let Some(tables) = &report.facts.tables {
+            let previous_good = known.iter().find(|(_, k)| {
+                k.problem.is_none()
+                    && k.tables.is_some()
+                    && !matches!(k.marker, crate::facts::MarkerVerdict::Missing { .. })
+            });
+            if let Some((c, k)) = previous_good {
+                let name = c
+                    .path
+                    .file_name()
+                    .map(|n| safe(&n.to_string_lossy(), 120))
+                    .unwrap_or_default();
+                let unit = if seen.writer == Some("mysqldump") {
+                    "INSERT statements"
+                } else {
+                    "rows"
+                };
+                let previous = k.tables.as_deref().unwrap_or_default();
+                if let Some(finding) =
+                    judge::history::disappeared(tables, previous, &name, c.mtime, unit)
+                {
                     report.push(finding);
                 }
             }
@@ -604,6 +645,22 @@ impl Run<'_> {
             self.config.encrypted_without_key,
             report,
         );
+        if content.problem.is_none() {
+            if let Some(tables) = &content.tables {
+                let shown: Vec<String> = tables
+                    .iter()
+                    .take(20)
+                    .map(|t| format!("{} {}", safe(&t.name, 80), t.rows))
+                    .collect();
+                report.trace.push(format!(
+                    "tables: {} ({}{}; INSERT statements or COPY rows each)",
+                    tables.len(),
+                    shown.join(", "),
+                    if tables.len() > 20 { ", ..." } else { "" }
+                ));
+                report.facts.tables = Some(tables.clone());
+            }
+        }
         let dump_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -652,9 +709,17 @@ impl Run<'_> {
         }];
         let need = policy.need as usize;
         let good = |points: &[Point]| points.iter().filter(|p| p.verdict == Verdict::Good).count();
+        // Without a window: as many as discovery kept for the count (JSON output keeps more,
+        // for the RPO history, which must not all be verified here).
+        let at_most = if policy.window.is_none() {
+            need.max(8)
+        } else {
+            usize::MAX
+        };
         for candidate in earlier
             .iter()
             .filter(|c| policy.in_window(c.mtime, self.now))
+            .take(at_most)
         {
             self.progress
                 .set_restore_points(Some((good(&points).min(need), need)));
@@ -699,6 +764,70 @@ impl Run<'_> {
         report.perfdata.push(perf);
         report.facts.restore_points = Some(summaries);
         self.progress.set_partial(report);
+    }
+
+    /// RPO compliance over [`RPO_DAYS`] (JSON output only): the judged dump's verdict and
+    /// the earlier dumps' verdicts from the cache (never read again here; a dump the cache
+    /// does not know counts as not verified).
+    fn rpo(&self, seen: &DumpSeen, earlier: &[Candidate], report: &mut Report) {
+        let objective = match (&self.config.schedule, &self.config.thresholds.warn_age) {
+            (Some(s), _) => judge::rpo::Objective::Schedule(s),
+            (None, Some(r)) if !r.inside && r.end.is_finite() && r.end > 0.0 => {
+                judge::rpo::Objective::Age(r.end)
+            }
+            _ => return,
+        };
+        let window_start = self
+            .now
+            .checked_sub(std::time::Duration::from_secs(RPO_DAYS as u64 * 86_400))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let good = |v: &Verdict| match v {
+            Verdict::Good => Some(true),
+            Verdict::Bad(_) => Some(false),
+            Verdict::Unverified { .. } => None,
+        };
+        let mut dumps = vec![judge::rpo::Dump {
+            mtime: seen.mtime,
+            good: good(&seen.restore_point),
+        }];
+        // Every dump in the window, and the one before it (it may cover the window's start).
+        let before = earlier.iter().position(|c| c.mtime < window_start);
+        let upto = before.map_or(earlier.len(), |i| i + 1);
+        for c in &earlier[..upto] {
+            let verdict = if c.size == 0 {
+                Some(false)
+            } else {
+                self.cache.as_ref().and_then(|cache| {
+                    let meta = std::fs::metadata(&c.path).ok()?;
+                    let content = cache.known_content(&c.path, &FileKey::of(&meta))?;
+                    let mut sub = Report::default();
+                    judge::dump::content(
+                        &content,
+                        None,
+                        c.size,
+                        self.now,
+                        self.config.encrypted_without_key,
+                        &mut sub,
+                    );
+                    good(&judge::restore_points::verdict_of(&sub.findings, c.size))
+                })
+            };
+            dumps.push(judge::rpo::Dump {
+                mtime: c.mtime,
+                good: verdict,
+            });
+        }
+        report.facts.rpo = judge::rpo::compliance(&objective, &dumps, self.now, RPO_DAYS);
+        if let Some(r) = &report.facts.rpo {
+            report.trace.push(format!(
+                "RPO compliance {:.1}% over {} ({} good, {} bad, {} unverified dumps)",
+                r.percent,
+                crate::units::human_duration(r.observed_seconds),
+                r.good_dumps,
+                r.bad_dumps,
+                r.unverified_dumps
+            ));
+        }
     }
 
     /// The checksum file of the dump at `path` (unless `--checksum off`), said in the trace.
@@ -796,6 +925,7 @@ impl Run<'_> {
             checksum: None,
             encrypted: None,
             fingerprint: None,
+            tables: None,
         };
         if let Some(cache) = &self.cache {
             if cache
@@ -991,6 +1121,36 @@ impl Run<'_> {
         let (findings, perf, summary) =
             judge::log::evaluate_log(&facts, &shown, mtime, self.now, &log.thresholds, &log.rules);
         report.findings.extend(findings);
+        // --min-duration-ratio: the earlier runs' durations, read on demand.
+        if let (true, Some(start)) = (log.min_duration_ratio > 0.0, &log.rules.run_start) {
+            if facts.run_start_found {
+                match acquire::log::open(path).and_then(|file| {
+                    acquire::log::earlier_run_durations(
+                        file,
+                        start,
+                        facts.run_offset,
+                        chrono::Local::now(),
+                    )
+                }) {
+                    Ok(earlier) => {
+                        report.trace.push(format!(
+                            "log {shown}: {} earlier runs with a duration before byte {}",
+                            earlier.len(),
+                            facts.run_offset
+                        ));
+                        if let Some(f) =
+                            judge::log::duration_ratio(&facts, &earlier, log.min_duration_ratio)
+                        {
+                            report.push(f);
+                        }
+                    }
+                    Err(e) => report.push(obstacles::unreadable(
+                        Check::Log,
+                        &Unreadable::new(path, &e),
+                    )),
+                }
+            }
+        }
         // One finding for the run, naming the databases whose dumps look complete.
         let complete: Vec<&(Option<String>, DumpSeen)> =
             dumps.iter().filter(|(_, d)| d.has_marker).collect();

@@ -149,6 +149,18 @@ pub struct StreamFacts {
     pub tar: Option<TarFacts>,
     /// For an encrypted file: what walking its structure without the key established.
     pub encrypted: Option<EncryptedFacts>,
+    /// The tables of a compressed SQL dump, counted while decoding (None: not decoded, or
+    /// more tables than are counted).
+    pub tables: Option<Vec<TableCount>>,
+}
+
+/// One table of a SQL dump, as counted while decoding it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableCount {
+    /// Its name (qualified with the database of a whole-server dump's section).
+    pub name: String,
+    /// mysqldump: its `INSERT INTO` statements; pg_dump: the data lines of its `COPY`.
+    pub rows: u64,
 }
 
 /// An encryption format recognised by its magic or structure.
@@ -426,6 +438,9 @@ pub struct ContentFacts {
     /// The content's identity from decoding (see [`StreamFacts::fingerprint`]).
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// The tables of a mysqldump or pg_dump text dump (see [`StreamFacts::tables`]).
+    #[serde(default)]
+    pub tables: Option<Vec<TableCount>>,
 }
 
 impl ContentFacts {

@@ -28,6 +28,9 @@ use std::sync::OnceLock;
 use check_backup::acquire::log::LogLine;
 use check_backup::judge::log::LogSummary;
 use check_backup::judge::restore_points::PointSummary;
+use check_backup::facts::TableCount;
+use check_backup::judge::rpo::RpoSummary;
+use check_backup::judge::schedule::ScheduleSummary;
 use check_backup::judge::{Check, Facts, Finding, PerfDatum, Report, State};
 use check_backup::present as output;
 use check_backup::range::Range;
@@ -183,6 +186,38 @@ fn report(u: &mut Unstructured) -> Result<Report> {
                 age_seconds: float(u)?,
                 verdict: *u.choose(&["good", "bad", "unverified"])?,
                 problem: u.arbitrary()?,
+            }])
+        } else {
+            None
+        },
+        schedule: if u.arbitrary()? {
+            Some(ScheduleSummary {
+                expression: foreign(u)?,
+                grace_seconds: float(u)?,
+                last_due: u.arbitrary()?,
+                next_run: u.arbitrary()?,
+            })
+        } else {
+            None
+        },
+        rpo: if u.arbitrary()? {
+            Some(RpoSummary {
+                basis: *u.choose(&["schedule", "warning age"])?,
+                rpo_seconds: None,
+                days: 30,
+                observed_seconds: float(u)?,
+                percent: float(u)?,
+                good_dumps: u.arbitrary()?,
+                bad_dumps: u.arbitrary()?,
+                unverified_dumps: u.arbitrary()?,
+            })
+        } else {
+            None
+        },
+        tables: if u.arbitrary()? {
+            Some(vec![TableCount {
+                name: foreign(u)?,
+                rows: u.arbitrary()?,
             }])
         } else {
             None

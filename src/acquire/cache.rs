@@ -793,6 +793,7 @@ mod tests {
             checksum: None,
             encrypted: None,
             fingerprint: None,
+            tables: None,
         }
     }
 

@@ -124,6 +124,73 @@ pub struct MariabackupLog {
     pub completed: bool,
 }
 
+/// At most this many bytes before the judged run are read for the earlier runs' durations.
+pub const EARLIER_BYTES: u64 = 16 * 1024 * 1024;
+/// At most this many earlier runs are kept (the latest ones).
+pub const EARLIER_RUNS: usize = 30;
+
+/// The first and last timestamp of a run, as far as read.
+type Span = (Option<DateTime<Local>>, Option<DateTime<Local>>);
+
+/// The durations (seconds from the first to the last timestamp of each run, as for the
+/// judged run) of the runs before the judged one, which starts at byte `end`, oldest first:
+/// runs are told apart by `run_start` lines; at most [`EARLIER_RUNS`] runs, read from at most
+/// [`EARLIER_BYTES`] before `end` (a run cut by that limit is left out); runs without two
+/// timestamps have no duration and are left out.
+pub fn earlier_run_durations<R: Read + Seek>(
+    mut file: R,
+    run_start: &Regex,
+    end: u64,
+    now: DateTime<Local>,
+) -> io::Result<Vec<f64>> {
+    let from = end.saturating_sub(EARLIER_BYTES);
+    // Whether `from` is a line start: the byte before it is a newline.
+    let mut at_line_start = from == 0;
+    if from > 0 {
+        file.seek(SeekFrom::Start(from - 1))?;
+        let mut b = [0u8; 1];
+        at_line_start = file.read(&mut b)? == 1 && b[0] == b'\n';
+    }
+    file.seek(SeekFrom::Start(from))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, Read::take(file, end - from));
+    let mut line = Vec::with_capacity(MAX_LINE);
+    let mut durations = std::collections::VecDeque::new();
+    let mut keep = |run: Span| {
+        if let (Some(a), Some(b)) = run {
+            durations.push_back((b - a).num_milliseconds() as f64 / 1000.0);
+            if durations.len() > EARLIER_RUNS {
+                durations.pop_front();
+            }
+        }
+    };
+    // Lines before the first run start in the window belong to a run cut by the limit.
+    let mut current: Option<Span> = None;
+    let mut first = true;
+    while read_bounded_line(&mut reader, &mut line)?.is_some() {
+        if std::mem::take(&mut first) && !at_line_start {
+            continue; // the rest of a line that began before the window
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        if run_start.is_match(text) {
+            if let Some(run) = current.take() {
+                keep(run);
+            }
+            current = Some((None, None));
+        }
+        if let Some((a, b)) = &mut current {
+            if let Some(t) = parse_prefix(text, now).time {
+                a.get_or_insert(t);
+                *b = Some(t);
+            }
+        }
+    }
+    if let Some(run) = current {
+        keep(run);
+    }
+    Ok(durations.into())
+}
+
 /// Reads and classifies a log (opened read-only). `now` dates syslog timestamps, which carry
 /// no year.
 pub fn read_log<R: Read + Seek>(
@@ -844,6 +911,22 @@ mod tests {
         let facts = read_log(write(unfinished.as_bytes()), &LogRules::default(), now()).unwrap();
         assert!(facts.backupninja.tool && !facts.backupninja.finished);
         assert_eq!(facts.lines, 1);
+    }
+
+    #[test]
+    fn earlier_runs_durations_oldest_first() {
+        let log = "noise before any run\n=== run 1\n2026-11-28 02:30:00 INFO - start\n2026-11-28 02:40:00 INFO - done\n=== run 2\n2026-11-29 02:30:00 INFO - start\n2026-11-29 02:42:30 INFO - done\n=== run 3\nno timestamps at all\n=== run 4\n2026-11-30 02:30:00 INFO - start\n2026-11-30 02:30:04 INFO - done\n";
+        let start = Regex::new("^=== run").unwrap();
+        let end = log.find("=== run 4").unwrap() as u64;
+        let d = earlier_run_durations(write(log.as_bytes()), &start, end, now()).unwrap();
+        assert_eq!(d, [600.0, 750.0]);
+        // Nothing before the first run start: no earlier run.
+        let first = log.find("=== run 1").unwrap() as u64;
+        assert!(
+            earlier_run_durations(write(log.as_bytes()), &start, first, now())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

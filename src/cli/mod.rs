@@ -231,6 +231,12 @@ pub struct Args {
     #[arg(long, value_name = "RE", value_parser = bounded_regex, help_heading = "Backup log")]
     pub log_run_start: Option<Regex>,
 
+    /// WARNING when the last run took less than R times the median duration of the earlier
+    /// runs in the log (e.g. 0.2; needs --log-run-start and timestamped lines, and 3 earlier
+    /// runs): a job that finished suspiciously fast.
+    #[arg(long, value_name = "R", default_value = "0", value_parser = ratio, help_heading = "Backup log")]
+    pub min_duration_ratio: f64,
+
     /// WARNING when the log was last written longer ago (default: --warning-age).
     #[arg(long, value_name = "DURATION", value_parser = age_range, help_heading = "Backup log")]
     pub log_warning_age: Option<Range>,
@@ -360,6 +366,17 @@ fn percent(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+fn ratio(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid ratio '{s}'"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("invalid ratio '{s}': use 0 (off) to 1, e.g. 0.2"));
+    }
+    Ok(v)
+}
+
 fn growth_percent(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -483,6 +500,8 @@ pub struct LogConfig {
     pub rules: LogRules,
     /// Age and consistency thresholds.
     pub thresholds: LogThresholds,
+    /// `--min-duration-ratio` (0: off).
+    pub min_duration_ratio: f64,
 }
 
 impl Args {
@@ -492,6 +511,12 @@ impl Args {
         if self.oldest_age.is_some() && self.restore_points.is_none() {
             return Some(
                 "--oldest-age needs --restore-points (the restore points whose oldest it judges)"
+                    .into(),
+            );
+        }
+        if self.min_duration_ratio > 0.0 && (self.log.is_none() || self.log_run_start.is_none()) {
+            return Some(
+                "--min-duration-ratio needs -l and --log-run-start (the earlier runs are told apart by their start lines)"
                     .into(),
             );
         }
@@ -545,6 +570,7 @@ impl Args {
                 run_grace: self.grace,
                 skew: self.future_tolerance,
             },
+            min_duration_ratio: self.min_duration_ratio,
         });
         Config {
             dump: self.dump,
@@ -574,13 +600,19 @@ impl Args {
                 exclude: self.exclude,
                 // Restore points beyond the size trend's 8 earlier dumps (more for a window,
                 // whose count is not known before listing).
-                keep_older: self.restore_points.map_or(0, |p| {
+                // JSON output: the RPO history (30 days of dumps).
+                keep_older: if self.output == crate::present::Format::Json {
+                    crate::acquire::discover::MAX_RUNNERS_UP
+                } else {
+                    0
+                }
+                .max(self.restore_points.map_or(0, |p| {
                     if p.window.is_some() {
                         crate::acquire::discover::MAX_RUNNERS_UP
                     } else {
                         p.need as usize
                     }
-                }),
+                })),
             },
             checksum: self.checksum,
             encrypted_without_key: self.encrypted_without_key,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod bz2;
 mod gzip;
+pub mod tables;
 
 pub use crate::facts::{Compression, Sample, StreamFacts, StreamProblem};
 
@@ -134,6 +135,8 @@ struct SampleSink {
     filling: usize,
     total: u64,
     head: Vec<u8>,
+    /// Counts the tables over the decoded text as it passes.
+    tables: tables::TableScan,
 }
 
 impl SampleSink {
@@ -145,6 +148,7 @@ impl SampleSink {
             filling: 0,
             total: 0,
             head: Vec::new(),
+            tables: tables::TableScan::new(),
         }
     }
 
@@ -162,6 +166,8 @@ impl SampleSink {
             self.head
                 .extend_from_slice(&self.buffers[next][self.filling..self.filling + take]);
         }
+        self.tables
+            .feed(&self.buffers[next][self.filling..self.filling + n]);
         self.filling += n;
         self.total += n as u64;
         if self.filling == CHUNK {
@@ -263,6 +269,9 @@ fn verify_bzip2_parallel<R: Read + Seek>(
             encrypted: None,
             // As on one thread: only gzip's trailers give a fingerprint for free.
             fingerprint: None,
+            // The blocks are decoded out of order on the workers, which keep only their
+            // ends: no table count (the "tables that disappeared" rule is skipped).
+            tables: None,
         });
     }
     file.seek(SeekFrom::Start(0))?;
@@ -339,6 +348,7 @@ pub fn sample_plain<R: Read + Seek>(
         archive: None,
         tar: None,
         encrypted: None,
+        tables: None,
     })
 }
 
@@ -389,6 +399,7 @@ fn decode_all<R: Read>(
             compressed_read,
             fingerprint: problem.is_none().then(|| trailers.fingerprint()),
             problem,
+            tables: sink.tables.take(),
             sample: sink.into_sample(),
             archive: None,
             tar: None,
@@ -450,6 +461,7 @@ fn decode_all<R: Read>(
         compressed_read: input.get_ref().count,
         fingerprint: None,
         problem,
+        tables: sink.tables.take(),
         sample: sink.into_sample(),
         archive: None,
         tar: None,

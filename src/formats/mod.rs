@@ -68,5 +68,10 @@ pub fn interpret(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFacts {
         checksum: None,
         encrypted: stream.encrypted.clone(),
         fingerprint: stream.fingerprint.clone(),
+        // Only a SQL text dump's CREATE TABLE / INSERT / COPY lines are tables.
+        tables: match writer {
+            Writer::Mysqldump | Writer::PgDump | Writer::PgDumpall => stream.tables.clone(),
+            _ => None,
+        },
     }
 }

@@ -639,6 +639,7 @@ mod tests {
             archive: None,
             tar: None,
             encrypted: None,
+            tables: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use super::{Check, Finding, PerfDatum, State};
+use crate::facts::TableCount;
 use crate::units::human_size;
 
 /// What an identity of a kind says, in words.
@@ -43,6 +44,63 @@ pub fn identical(
         format!(
             "identical to the dump of {date} (stuck job?): {} as {previous_name}",
             what.join(", ")
+        ),
+    ))
+}
+
+/// At most this many missing tables are named.
+const NAMED: usize = 10;
+
+/// Tables of the previous good dump that the newest lacks: WARNING naming them ("a table
+/// that disappeared": a `DROP TABLE`, a dump run with the wrong table list). Both lists come
+/// from decoding (the previous one from the cache); an empty previous list says nothing.
+pub fn disappeared(
+    newest: &[TableCount],
+    previous: &[TableCount],
+    previous_name: &str,
+    previous_mtime: SystemTime,
+    unit: &str,
+) -> Option<Finding> {
+    // A whole-server dump names its tables with their database (`shop.orders`), a
+    // single-database dump does not (`orders`): either form matches the other.
+    let same = |a: &str, b: &str| {
+        a == b
+            || a.strip_suffix(b).is_some_and(|r| r.ends_with('.'))
+            || b.strip_suffix(a).is_some_and(|r| r.ends_with('.'))
+    };
+    let missing: Vec<&TableCount> = previous
+        .iter()
+        .filter(|p| !newest.iter().any(|n| same(&n.name, &p.name)))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let date = chrono::DateTime::<chrono::Local>::from(previous_mtime).format("%Y-%m-%d %H:%M");
+    let mut names: Vec<String> = missing
+        .iter()
+        .take(NAMED)
+        .map(|t| {
+            format!(
+                "{} (had {} {unit})",
+                crate::text::safe(&t.name, 120),
+                t.rows
+            )
+        })
+        .collect();
+    if missing.len() > NAMED {
+        names.push(format!("and {} more", missing.len() - NAMED));
+    }
+    let what = if missing.len() == 1 {
+        "table".to_string()
+    } else {
+        format!("{} tables", missing.len())
+    };
+    Some(Finding::new(
+        Check::History,
+        State::Warning,
+        format!(
+            "{what} of the dump of {date} ({previous_name}) missing now: {}",
+            names.join(", ")
         ),
     ))
 }
@@ -113,6 +171,65 @@ pub fn uncompressed_shrink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_of_the_previous_dump_missing_now_are_named() {
+        let t = SystemTime::UNIX_EPOCH;
+        let tc = |name: &str, rows: u64| TableCount {
+            name: name.into(),
+            rows,
+        };
+        let before = [tc("orders", 12), tc("items", 3), tc("log", 0)];
+        assert!(disappeared(&before, &before, "db-1.sql.gz", t, "INSERT statements").is_none());
+        // The same tables in a whole-server dump (qualified with their database), and back.
+        let all = [
+            tc("shop.orders", 1),
+            tc("shop.items", 1),
+            tc("shop.log", 1),
+            tc("crm.x", 1),
+        ];
+        assert!(disappeared(&all, &before, "db-1.sql.gz", t, "INSERT statements").is_none());
+        assert!(disappeared(&before, &all[..3], "db-1.sql.gz", t, "INSERT statements").is_none());
+        // ... but not a table that merely ends the same way.
+        assert!(disappeared(&[tc("backlog", 1)], &[tc("log", 1)], "x", t, "rows").is_some());
+        // A new table is no problem.
+        let more = [tc("orders", 13), tc("items", 3), tc("log", 0), tc("new", 1)];
+        assert!(disappeared(&more, &before, "db-1.sql.gz", t, "INSERT statements").is_none());
+        let f = disappeared(
+            &[tc("items", 3)],
+            &before,
+            "db-1.sql.gz",
+            t,
+            "INSERT statements",
+        )
+        .unwrap();
+        assert_eq!(f.state, State::Warning);
+        assert_eq!(f.check, Check::History);
+        assert!(
+            f.message.starts_with("2 tables of the dump of ")
+                && f.message.ends_with(
+                    " (db-1.sql.gz) missing now: orders (had 12 INSERT statements), log (had 0 INSERT statements)"
+                ),
+            "{}",
+            f.message
+        );
+        let one = disappeared(&before[1..], &before, "pg.sql.gz", t, "rows").unwrap();
+        assert!(
+            one.message.starts_with("table of the dump of "),
+            "{}",
+            one.message
+        );
+        assert!(one.message.ends_with("missing now: orders (had 12 rows)"));
+        // Many: ten named, the rest counted.
+        let many: Vec<TableCount> = (0..15).map(|i| tc(&format!("t{i}"), 1)).collect();
+        let f = disappeared(&[], &many, "x", t, "rows").unwrap();
+        assert!(f.message.starts_with("15 tables"), "{}", f.message);
+        assert!(
+            f.message.ends_with("t9 (had 1 rows), and 5 more"),
+            "{}",
+            f.message
+        );
+    }
 
     #[test]
     fn identical_content_by_the_identities_both_have() {

@@ -119,6 +119,62 @@ pub fn log_says_failed(log: &LogFacts) -> bool {
         || (log.backupninja.tool && !log.backupninja.finished)
 }
 
+/// At least this many earlier runs with a duration are needed for their median to mean
+/// something.
+const MIN_EARLIER_RUNS: usize = 3;
+
+/// `--min-duration-ratio`: WARNING when the judged run took less than `ratio` times the
+/// median duration of the earlier runs in the log (`earlier`, seconds): a job that
+/// "succeeded" in seconds while dumping nothing (`mysqldump | gpg` without pipefail). OK
+/// otherwise, and OK saying why nothing was compared when the run has no two timestamps or
+/// the log fewer than 3 earlier runs. Nothing while the run is in progress.
+pub fn duration_ratio(log: &LogFacts, earlier: &[f64], ratio: f64) -> Option<Finding> {
+    if ratio <= 0.0 || in_progress(log) {
+        return None;
+    }
+    let ok = |message: String| Some(Finding::new(Check::LogRun, State::Ok, message));
+    let Some(last) = log
+        .first_time
+        .zip(log.last_time)
+        .map(|(a, b)| (b - a).num_milliseconds() as f64 / 1000.0)
+    else {
+        return ok("the last run has no two timestamps: its duration is not compared".into());
+    };
+    if earlier.len() < MIN_EARLIER_RUNS {
+        return ok(format!(
+            "run took {}; {} earlier run{} with timestamps in the log (need {MIN_EARLIER_RUNS} to compare durations)",
+            human_duration(last.max(0.0)),
+            earlier.len(),
+            if earlier.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let mut sorted = earlier.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    if last < ratio * median {
+        Some(Finding::new(
+            Check::LogRun,
+            State::Warning,
+            format!(
+                "the last run took {}, less than {ratio} x the median {} of the {n} earlier runs in the log: finished suspiciously fast",
+                human_duration(last.max(0.0)),
+                human_duration(median)
+            ),
+        ))
+    } else {
+        ok(format!(
+            "run took {} (median of the {n} earlier runs {})",
+            human_duration(last.max(0.0)),
+            human_duration(median)
+        ))
+    }
+}
+
 /// Judges a backup log: exit status, error and warning lines, success line, age.
 pub fn evaluate_log(
     log: &LogFacts,
@@ -453,6 +509,60 @@ mod tests {
         };
         let dump = at(2, 30) - Duration::from_secs(86_400);
         assert!(run_after_dump(&log, at(2, 42), dump, &t).is_none());
+    }
+
+    #[test]
+    fn a_run_much_shorter_than_the_earlier_ones_warns() {
+        let at = |h: u32, m: u32, s: u32| {
+            chrono::Local
+                .with_ymd_and_hms(2026, 11, 30, h, m, s)
+                .unwrap()
+        };
+        let run = |secs: u32| LogFacts {
+            first_time: Some(at(2, 30, 0)),
+            last_time: Some(at(2, 30 + secs / 60, secs % 60)),
+            exit_status: Some((
+                0,
+                LogLine {
+                    number: 3,
+                    text: "exited with 0".into(),
+                },
+            )),
+            ..LogFacts::default()
+        };
+        let earlier = [600.0, 540.0, 660.0, 610.0];
+        let f = duration_ratio(&run(4), &earlier, 0.2).unwrap();
+        assert_eq!(f.state, State::Warning);
+        assert_eq!(f.check, Check::LogRun);
+        assert_eq!(
+            f.message,
+            "the last run took 4s, less than 0.2 x the median 10m 5s of the 4 earlier runs in the log: finished suspiciously fast"
+        );
+        // 2 min is more than 0.2 x 10m 5s: OK, saying both.
+        let f = duration_ratio(&run(125), &earlier, 0.2).unwrap();
+        assert_eq!(f.state, State::Ok);
+        assert_eq!(
+            f.message,
+            "run took 2m 5s (median of the 4 earlier runs 10m 5s)"
+        );
+        // Too few earlier runs, no timestamps, the rule off: nothing is compared.
+        let f = duration_ratio(&run(4), &earlier[..2], 0.2).unwrap();
+        assert_eq!(f.state, State::Ok);
+        assert!(
+            f.message
+                .contains("2 earlier runs with timestamps in the log (need 3"),
+            "{}",
+            f.message
+        );
+        let untimed = LogFacts {
+            first_time: None,
+            ..run(4)
+        };
+        assert_eq!(
+            duration_ratio(&untimed, &earlier, 0.2).unwrap().state,
+            State::Ok
+        );
+        assert!(duration_ratio(&run(4), &earlier, 0.0).is_none());
     }
 
     #[test]

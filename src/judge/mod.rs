@@ -14,6 +14,7 @@ pub mod log;
 pub mod obstacles;
 pub mod pg_cluster;
 pub mod restore_points;
+pub mod rpo;
 pub mod schedule;
 pub mod summary;
 
@@ -248,6 +249,13 @@ pub struct Facts {
     pub sections: Option<Vec<String>>,
     /// With --restore-points: the set's dumps in the window, newest first.
     pub restore_points: Option<Vec<restore_points::PointSummary>>,
+    /// With --schedule: the schedule, its last due run and its next run.
+    pub schedule: Option<schedule::ScheduleSummary>,
+    /// With JSON output: RPO compliance over the last 30 days, from the dumps on disk.
+    pub rpo: Option<rpo::RpoSummary>,
+    /// The tables of a compressed mysqldump or pg_dump text dump whose stream is whole, as
+    /// counted while decoding it.
+    pub tables: Option<Vec<crate::facts::TableCount>>,
 }
 
 /// One database of a per-database set, for JSON and the headline.

@@ -46,6 +46,48 @@ where
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// The schedule for JSON and the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ScheduleSummary {
+    /// The expression as given.
+    pub expression: String,
+    /// Seconds after a start before its dump is due.
+    pub grace_seconds: f64,
+    /// The start of the last run that was due (RFC 3339), null when none was yet.
+    pub last_due: Option<String>,
+    /// The next scheduled start (RFC 3339), null when there is none.
+    pub next_run: Option<String>,
+}
+
+/// The schedule's last due start and next start at `now`.
+pub fn summary<Tz: TimeZone + Copy>(s: &Schedule, now: DateTime<Tz>) -> ScheduleSummary
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let rfc = |t: DateTime<Tz>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let grace = chrono::Duration::milliseconds((s.grace * 1000.0) as i64);
+    let due_by = now.clone() - grace;
+    // As in `evaluate`: the backward search only seeds a forward one (DST).
+    let last_due = s
+        .cron
+        .find_previous_occurrence(&due_by, true)
+        .ok()
+        .map(|approx| {
+            s.cron
+                .iter_after(approx.clone() - chrono::Duration::hours(2))
+                .take_while(|start| *start <= due_by)
+                .take(MAX_COUNTED as usize)
+                .last()
+                .unwrap_or(approx)
+        });
+    ScheduleSummary {
+        expression: s.text.clone(),
+        grace_seconds: s.grace,
+        last_due: last_due.map(rfc),
+        next_run: s.cron.find_next_occurrence(&now, false).ok().map(rfc),
+    }
+}
+
 /// Judges the newest dump's mtime against the schedule at `now`: OK when it is newer than
 /// the start of the last due run, WARNING for one missed run, CRITICAL from
 /// `missed_critical` on. Also returns the `overdue` metric: seconds since the first missed
@@ -168,6 +210,21 @@ mod tests {
     fn judge(text: &str, dump: DateTime<Local>, now: DateTime<Local>) -> (State, String, f64) {
         let (f, p) = evaluate(&schedule(text), dump.into(), now);
         (f.state, f.message, p.value)
+    }
+
+    #[test]
+    fn the_summary_names_the_last_due_and_the_next_run() {
+        // Sunday evening: Friday's run was the last due, Monday's is next.
+        let s = summary(&schedule("30 2 * * 1-5"), at(2026, 11, 29, 20, 0));
+        assert_eq!(s.expression, "30 2 * * 1-5");
+        assert_eq!(s.grace_seconds, 7200.0);
+        let local = |t: DateTime<Local>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        assert_eq!(s.last_due, Some(local(at(2026, 11, 27, 2, 30))));
+        assert_eq!(s.next_run, Some(local(at(2026, 11, 30, 2, 30))));
+        // Monday 03:00: the run started but is not due before 04:30.
+        let s = summary(&schedule("30 2 * * 1-5"), at(2026, 11, 30, 3, 0));
+        assert_eq!(s.last_due, Some(local(at(2026, 11, 27, 2, 30))));
+        assert_eq!(s.next_run, Some(local(at(2026, 12, 1, 2, 30))));
     }
 
     #[test]

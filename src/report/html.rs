@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::result::{counts, parse_state, SetResult};
-use super::text::{age_text, size_text};
+use super::text::{age_text, points_text, size_text, time_text};
 use super::Page;
 use crate::judge::State;
 use crate::units::{human_duration, human_size};
@@ -93,7 +93,7 @@ footer{color:var(--muted);font-size:12.5px;margin-top:14px}
  tr.set td,tr.set td:first-child{border:0;padding:4px 12px}
  td[data-label]::before{content:attr(data-label);display:block;font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
  td.c-state::before,td.c-set::before{display:none}
- td.c-age,td.c-size,td.c-change{display:inline-block;width:auto;min-width:31%;vertical-align:top}
+ td.c-age,td.c-size,td.c-change,td.c-schedule,td.c-points,td.c-rpo{display:inline-block;width:auto;min-width:31%;vertical-align:top}
 }
 @media print{header{background:none;color:#000}.count{border:1px solid #000}}
 "#;
@@ -237,7 +237,7 @@ pub fn render(page: &Page) -> String {
         h.push_str("<p>No backup sets were checked.</p>\n");
     } else {
         h.push_str(
-            "<table id=\"sets\">\n<thead><tr><th>State</th><th>Set</th><th>Age</th><th>Size</th><th>Change</th><th>Size history</th><th>Problems</th></tr></thead>\n<tbody>\n",
+            "<table id=\"sets\">\n<thead><tr><th>State</th><th>Set</th><th>Age</th><th>Size</th><th>Change</th><th>Schedule</th><th>Restore points</th><th>RPO 30d</th><th>Size history</th><th>Problems</th></tr></thead>\n<tbody>\n",
         );
         for r in results {
             row(&mut h, r, page, &series);
@@ -337,6 +337,71 @@ fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
         if shrank { " bad" } else { "" },
         change_html(r)
     );
+    // Schedule and next run.
+    h.push_str("<td class=\"c-schedule\" data-label=\"Schedule\">");
+    match r.schedule() {
+        Some(sch) => {
+            let _ = write!(
+                h,
+                "<code>{}</code><div class=\"sub\">next {}</div>",
+                esc(&sch.expression, 100),
+                esc(
+                    &sch.next_run
+                        .as_deref()
+                        .map(time_text)
+                        .unwrap_or_else(|| "never".into()),
+                    40
+                )
+            );
+        }
+        None => h.push_str("&mdash;"),
+    }
+    h.push_str("</td>");
+    // Restore points: count and oldest; the bad ones named.
+    match r.restore_points() {
+        Some(p) => {
+            let bad = !p.bad.is_empty() || p.good < p.count;
+            let _ = write!(
+                h,
+                "<td class=\"c-points num{}\" data-label=\"Restore points\">{}",
+                if bad { " bad" } else { "" },
+                esc(&points_text(r), 80)
+            );
+            for (file, problem) in &p.bad {
+                let _ = write!(
+                    h,
+                    "<div class=\"sub\">{}: {}</div>",
+                    esc(file, 200),
+                    esc(problem, 300)
+                );
+            }
+            h.push_str("</td>");
+        }
+        None => h.push_str("<td class=\"c-points num\" data-label=\"Restore points\">&mdash;</td>"),
+    }
+    // RPO compliance over the history on disk.
+    match r.rpo() {
+        Some(rpo) => {
+            let window = f64::from(rpo.days) * 86_400.0;
+            let _ = write!(
+                h,
+                "<td class=\"c-rpo num{}\" data-label=\"RPO {}d\" data-rpo=\"{:.1}\">{:.1}%",
+                if rpo.percent < 99.0 { " bad" } else { "" },
+                rpo.days,
+                rpo.percent,
+                rpo.percent
+            );
+            if rpo.observed_seconds + 60.0 < window {
+                let _ = write!(
+                    h,
+                    "<div class=\"sub\">of {} on disk</div>",
+                    esc(&human_duration(rpo.observed_seconds), 40)
+                );
+            }
+            h.push_str("</td>");
+        }
+        None => h.push_str("<td class=\"c-rpo num\" data-label=\"RPO 30d\">&mdash;</td>"),
+    }
     // Sparkline.
     let points = series
         .get(&(host.to_string(), r.set.clone()))

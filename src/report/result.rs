@@ -53,6 +53,49 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// The schedule of a set (`facts.schedule`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleView {
+    /// The cron expression.
+    pub expression: String,
+    /// The next run, RFC 3339.
+    pub next_run: Option<String>,
+}
+
+/// The restore points of a set (`facts.restore_points`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointsView {
+    /// How many dumps are in the window.
+    pub count: usize,
+    /// How many of them are verified good.
+    pub good: usize,
+    /// The bad ones: file and problem.
+    pub bad: Vec<(String, String)>,
+    /// How many are not verified (yet).
+    pub unverified: usize,
+    /// The oldest one's age, seconds.
+    pub oldest_age: Option<f64>,
+}
+
+/// RPO compliance of a set (`facts.rpo`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpoView {
+    /// Percent of the observed span within the RPO.
+    pub percent: f64,
+    /// The window asked for, days.
+    pub days: u32,
+    /// The span the history covers, seconds.
+    pub observed_seconds: f64,
+    /// `schedule` or `warning age`.
+    pub basis: String,
+    /// The RPO in seconds (warning age), if not a schedule.
+    pub rpo_seconds: Option<f64>,
+    /// Dumps whose verdict is not known.
+    pub unverified: u64,
+    /// Dumps verified bad.
+    pub bad: u64,
+}
+
 /// A finding (`{check, state, message}`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindingView {
@@ -306,6 +349,67 @@ impl SetResult {
     /// The size trend: percent change against the median of earlier dumps (`size_change`).
     pub fn size_change(&self) -> Option<f64> {
         self.perf("size_change")
+    }
+
+    /// The schedule, when the set has one.
+    pub fn schedule(&self) -> Option<ScheduleView> {
+        let s = self.fact("schedule")?;
+        Some(ScheduleView {
+            expression: s.get("expression")?.as_str()?.to_string(),
+            next_run: s
+                .get("next_run")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+
+    /// The restore points, when the set asks for them.
+    pub fn restore_points(&self) -> Option<PointsView> {
+        let items = self.fact("restore_points")?.as_array()?;
+        let verdict = |p: &Value| p.get("verdict").and_then(Value::as_str).map(str::to_string);
+        let text =
+            |p: &Value, key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+        Some(PointsView {
+            count: items.len(),
+            good: items
+                .iter()
+                .filter(|p| verdict(p).as_deref() == Some("good"))
+                .count(),
+            bad: items
+                .iter()
+                .filter(|p| verdict(p).as_deref() == Some("bad"))
+                .map(|p| (text(p, "file"), text(p, "problem")))
+                .collect(),
+            unverified: items
+                .iter()
+                .filter(|p| !matches!(verdict(p).as_deref(), Some("good" | "bad")))
+                .count(),
+            oldest_age: items
+                .iter()
+                .filter_map(|p| p.get("age_seconds").and_then(number))
+                .reduce(f64::max),
+        })
+    }
+
+    /// RPO compliance, when check_backup computed it.
+    pub fn rpo(&self) -> Option<RpoView> {
+        let r = self.fact("rpo")?;
+        let count = |key: &str| r.get(key).and_then(Value::as_u64).unwrap_or(0);
+        Some(RpoView {
+            percent: r
+                .get("percent")
+                .and_then(number)
+                .filter(|p| (0.0..=100.0).contains(p))?,
+            days: r
+                .get("days")
+                .and_then(Value::as_u64)
+                .and_then(|d| u32::try_from(d).ok())?,
+            observed_seconds: r.get("observed_seconds").and_then(number)?,
+            basis: r.get("basis")?.as_str()?.to_string(),
+            rpo_seconds: r.get("rpo_seconds").and_then(number),
+            unverified: count("unverified_dumps"),
+            bad: count("bad_dumps"),
+        })
     }
 
     /// The findings, in the document's order.

@@ -30,6 +30,65 @@ pub fn change_text(r: &SetResult) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// `2026-12-01T02:30:00+01:00` → `2026-12-01 02:30` (as given when it does not parse).
+pub fn time_text(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// The next scheduled run, for display (`-` without a schedule).
+pub fn next_run_text(r: &SetResult) -> String {
+    match r.schedule() {
+        Some(s) => s
+            .next_run
+            .as_deref()
+            .map(time_text)
+            .unwrap_or_else(|| "never".into()),
+        None => "-".into(),
+    }
+}
+
+/// The restore points: `7, oldest 6d 23h` or `7 (1 bad), oldest 6d 23h` (`-` when the set
+/// does not ask for them).
+pub fn points_text(r: &SetResult) -> String {
+    let Some(p) = r.restore_points() else {
+        return "-".into();
+    };
+    let mut t = p.count.to_string();
+    let mut not_good = Vec::new();
+    if !p.bad.is_empty() {
+        not_good.push(format!("{} bad", p.bad.len()));
+    }
+    if p.unverified > 0 {
+        not_good.push(format!("{} unverified", p.unverified));
+    }
+    if !not_good.is_empty() {
+        let _ = write!(t, " ({})", not_good.join(", "));
+    }
+    if let Some(age) = p.oldest_age {
+        let _ = write!(t, ", oldest {}", human_duration(age));
+    }
+    t
+}
+
+/// RPO compliance: `99.6%`, or `97.0% of 7d 2h` when the history is shorter than the window.
+pub fn rpo_text(r: &SetResult) -> String {
+    let Some(rpo) = r.rpo() else {
+        return "-".into();
+    };
+    let window = f64::from(rpo.days) * 86_400.0;
+    if rpo.observed_seconds + 60.0 < window {
+        format!(
+            "{:.1}% of {}",
+            rpo.percent,
+            human_duration(rpo.observed_seconds)
+        )
+    } else {
+        format!("{:.1}%", rpo.percent)
+    }
+}
+
 /// The counts line: `2 CRITICAL, 1 WARNING, 0 UNKNOWN, 5 OK`.
 pub fn counts_text(results: &[SetResult]) -> String {
     counts(results)
@@ -43,6 +102,9 @@ fn pad(text: &str, width: usize) -> String {
     let n = text.chars().count();
     format!("{text}{}", " ".repeat(width.saturating_sub(n)))
 }
+
+/// How one column's cell is made from a result.
+type Cell<'a> = Box<dyn Fn(&SetResult) -> String + 'a>;
 
 /// Renders the text report.
 pub fn render(page: &Page) -> String {
@@ -72,51 +134,74 @@ pub fn render(page: &Page) -> String {
         out.push_str("\nNo backup sets were checked.\n");
         return out;
     }
-    // The table; a pg_backupcluster set's entries on rows of their own below it.
-    let rows: Vec<[String; 7]> = results
+    // The table; the schedule, restore point and RPO columns only when a set has them.
+    let has = |f: &dyn Fn(&SetResult) -> bool| results.iter().any(f);
+    let mut columns: Vec<(&str, Cell)> = vec![
+        ("STATE", Box::new(|r| r.state().to_string())),
+        ("HOST", Box::new(|r| safe(r.host_or(page.host), 30))),
+        ("SET", Box::new(|r| safe(&r.set, 30))),
+        ("AGE", Box::new(age_text)),
+        ("SIZE", Box::new(size_text)),
+        ("CHANGE", Box::new(change_text)),
+    ];
+    if !fleet {
+        let _host = columns.remove(1);
+    }
+    if has(&|r| r.schedule().is_some()) {
+        columns.push(("NEXT RUN", Box::new(next_run_text)));
+    }
+    if has(&|r| r.restore_points().is_some()) {
+        columns.push(("RESTORE POINTS", Box::new(points_text)));
+    }
+    if has(&|r| r.rpo().is_some()) {
+        columns.push(("RPO 30D", Box::new(rpo_text)));
+    }
+    columns.push((
+        "FILE",
+        Box::new(|r| {
+            r.file()
+                .map(|f| safe(&f, 120))
+                .unwrap_or_else(|| "-".into())
+        }),
+    ));
+    // A pg_backupcluster set's entries on rows of their own below its row.
+    let entry_row = |e: &super::result::EntryRow| -> Vec<String> {
+        columns
+            .iter()
+            .map(|(h, _)| match *h {
+                "STATE" => format!("  {}", e.state),
+                "HOST" => String::new(),
+                "SET" => format!("  {}", safe(&e.kind, 20)),
+                "AGE" => e
+                    .age_seconds
+                    .map(human_duration)
+                    .unwrap_or_else(|| "-".into()),
+                "SIZE" => e.size_bytes.map(human_size).unwrap_or_else(|| "-".into()),
+                "FILE" => safe(&e.entry, 120),
+                _ => "-".into(),
+            })
+            .collect()
+    };
+    let rows: Vec<Vec<String>> = results
         .iter()
         .flat_map(|r| {
-            let mut rows = vec![[
-                r.state().to_string(),
-                safe(r.host_or(page.host), 30),
-                safe(&r.set, 30),
-                age_text(r),
-                size_text(r),
-                change_text(r),
-                r.file()
-                    .map(|f| safe(&f, 120))
-                    .unwrap_or_else(|| "-".into()),
-            ]];
-            rows.extend(r.entries().into_iter().map(|e| {
-                [
-                    format!("  {}", e.state),
-                    String::new(),
-                    format!("  {}", safe(&e.kind, 20)),
-                    e.age_seconds
-                        .map(human_duration)
-                        .unwrap_or_else(|| "-".into()),
-                    e.size_bytes.map(human_size).unwrap_or_else(|| "-".into()),
-                    "-".into(),
-                    safe(&e.entry, 120),
-                ]
-            }));
+            let mut rows = vec![columns.iter().map(|(_, cell)| cell(r)).collect()];
+            rows.extend(r.entries().iter().map(entry_row));
             rows
         })
         .collect();
-    let header = ["STATE", "HOST", "SET", "AGE", "SIZE", "CHANGE", "FILE"];
-    let mut widths = header.map(|h| h.chars().count());
+    let header: Vec<String> = columns.iter().map(|(h, _)| h.to_string()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 7]| {
+    let last = columns.len() - 1;
+    let line = |cells: &[String]| {
         let mut l = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            if i == 1 && !fleet {
-                continue;
-            }
-            if i == 6 {
+            if i == last {
                 l.push_str(cell);
             } else {
                 l.push_str(&pad(cell, widths[i]));
@@ -126,10 +211,9 @@ pub fn render(page: &Page) -> String {
         l.trim_end().to_string()
     };
     out.push('\n');
-    let _ = writeln!(out, "{}", line(header));
+    let _ = writeln!(out, "{}", line(&header));
     for row in &rows {
-        let cells: [&str; 7] = std::array::from_fn(|i| row[i].as_str());
-        let _ = writeln!(out, "{}", line(cells));
+        let _ = writeln!(out, "{}", line(row));
     }
     // The details.
     let detailed: Vec<&SetResult> = results
@@ -156,6 +240,37 @@ pub fn render(page: &Page) -> String {
             let _ = write!(facts, "   change: {c:+.1}%");
         }
         let _ = writeln!(out, "{facts}");
+        if let Some(sch) = r.schedule() {
+            let _ = writeln!(
+                out,
+                "  schedule: {} (next run {})",
+                safe(&sch.expression, 100),
+                next_run_text(r)
+            );
+        }
+        if let Some(p) = r.restore_points() {
+            let _ = writeln!(out, "  restore points: {}", points_text(r));
+            for (file, problem) in &p.bad {
+                let _ = writeln!(out, "    bad: {}: {}", safe(file, 200), safe(problem, 400));
+            }
+        }
+        if let Some(rpo) = r.rpo() {
+            let basis = match rpo.rpo_seconds {
+                Some(s) => format!("a good dump younger than {}", human_duration(s)),
+                None => "a good dump newer than the last due run".into(),
+            };
+            let mut extra = String::new();
+            if rpo.bad + rpo.unverified > 0 {
+                extra = format!("; {} bad, {} unverified dumps", rpo.bad, rpo.unverified);
+            }
+            let line = format!(
+                "  RPO {}d: {:.1}% of the time {basis} (history on disk: {}{extra})",
+                rpo.days,
+                rpo.percent,
+                human_duration(rpo.observed_seconds)
+            );
+            let _ = writeln!(out, "{line}");
+        }
         let problems = r.problems();
         if problems.is_empty() {
             let _ = writeln!(out, "  {}", safe(&r.summary(), 1000));

@@ -317,6 +317,9 @@ for s in CRITICAL:3 WARNING:3 UNKNOWN:1 OK:4; do
 done
 expect_contains "DOM: host in the header" '<span id="report-host">db1.example.com</span>' "$(cat "$T/dom.html")"
 expect_eq "DOM: a size sparkline per set" 11 "$(grep -o '<svg class="spark"' "$T/dom.html" | wc -l)"
+expect_contains "DOM: the schedule, restore points and RPO columns" \
+    '<th>Schedule</th><th>Restore points</th><th>RPO 30d</th>' "$(cat "$T/dom.html")"
+expect_eq "DOM: an RPO cell per set" 11 "$(grep -o '<td class="c-rpo' "$T/dom.html" | wc -l)"
 expect_contains "DOM: the wiki's sparkline has 30 runs" 'aria-label="size over the last 30 days: 30 runs' \
     "$(grep -o '<tr class="set state-warning" data-set="wiki".*' "$T/dom.html" | head -n 1)"
 

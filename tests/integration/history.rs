@@ -117,3 +117,92 @@ fn a_dump_with_the_same_content_as_the_previous_one_is_a_warning() {
     b.expect("OK");
     assert!(!b.stdout.contains("identical"), "{}", b.stdout);
 }
+
+/// Copies a fixture of tests/fixtures/real/history/ (made by regenerate-history.sh: the
+/// real servers' dump, `DROP TABLE log`, the dump again) into `dir`, `age` seconds old.
+fn put_history(dir: &Path, fixture: &str, name: &str, age: i64) -> std::path::PathBuf {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real/history")
+        .join(fixture);
+    let path = dir.join(name);
+    std::fs::copy(real, &path).unwrap();
+    set_age(&path, age);
+    path
+}
+
+#[test]
+fn a_table_dropped_since_the_previous_dump_is_a_warning_naming_it() {
+    for (kind, unit, before) in [
+        (
+            "mariadb",
+            "INSERT statements",
+            [("customers", 1), ("orders", 1), ("log", 1)],
+        ),
+        (
+            "pg",
+            "rows",
+            [
+                ("public.customers", 40),
+                ("public.log", 2000),
+                ("public.orders", 300),
+            ],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (set, cache) = (dir.path().join("set"), dir.path().join("cache"));
+        std::fs::create_dir(&set).unwrap();
+        let cache_arg = cache.to_str().unwrap();
+        // Last night's dump, verified when it was the newest: the cache knows its tables.
+        let first = put_history(
+            &set,
+            &format!("{kind}-shop-1.sql.gz"),
+            "shop-1.sql.gz",
+            DAY + HOUR,
+        );
+        let a = check(&first, &["--cache-dir", cache_arg, "--output", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+        assert_eq!(v["state"], "OK", "{kind}: {}", a.stdout);
+        let mut tables: Vec<(String, u64)> = v["facts"]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t["rows"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        tables.sort();
+        let mut want: Vec<(String, u64)> =
+            before.iter().map(|(n, r)| (n.to_string(), *r)).collect();
+        want.sort();
+        assert_eq!(tables, want, "{kind}");
+        // Tonight's: complete (its trailer is there), but the table log is gone.
+        put_history(
+            &set,
+            &format!("{kind}-shop-2.sql.gz"),
+            "shop-2.sql.gz",
+            HOUR,
+        );
+        let log_table = if kind == "pg" { "public.log" } else { "log" };
+        let rows = before.iter().find(|(n, _)| *n == log_table).unwrap().1;
+        let a = check(&set, &["--cache-dir", cache_arg, "-v"]);
+        a.expect("WARNING").says(&format!(
+            " (shop-1.sql.gz) missing now: {log_table} (had {rows} {unit})"
+        ));
+        assert!(
+            a.stdout
+                .contains("[WARNING] history: table of the dump of "),
+            "{kind}: {}",
+            a.stdout
+        );
+        assert!(
+            a.stdout.contains("tables: 2 ("),
+            "{kind}: -v lists the tables: {}",
+            a.stdout
+        );
+        // Without a cache the previous dump's tables are not known: nothing is said.
+        check(&set, &["--no-cache"]).expect("OK");
+    }
+}

@@ -1090,3 +1090,168 @@ fn a_pg_backupcluster_set_shows_both_entries() {
         .contains("<div class=\"sub\">basebackup 2026-12-01T172416Z.backup: WARNING, "));
     assert!(html.stdout.contains(" old, 4.2 MiB</div>"));
 }
+
+/// Issue 14, part 4: schedule and next run, restore points and RPO compliance in every
+/// format. `points`: eight daily dumps (3 h to 7 d 3 h old), the one of 4 days ago cut,
+/// `--restore-points 7/8d` (so every one is verified and cached), RPO = `-w 26h`;
+/// `hourly`: one dump 10 minutes old on an `@hourly` schedule.
+#[test]
+fn schedule_restore_points_and_rpo_compliance_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("cache")).unwrap();
+    let points = p.join("points");
+    let hourly = p.join("hourly");
+    std::fs::create_dir(&points).unwrap();
+    std::fs::create_dir(&hourly).unwrap();
+    for k in 0..8i64 {
+        let whole = gzip(&mysqldump(2000 + k as usize, true));
+        let bytes = if k == 4 {
+            &whole[..whole.len() / 2]
+        } else {
+            &whole[..]
+        };
+        write_aged(
+            &points,
+            &format!("db-{k}.sql.gz"),
+            bytes,
+            3 * HOUR + k * 24 * HOUR,
+        );
+    }
+    write_aged(
+        &hourly,
+        "app.sql.gz",
+        &gzip(&mysqldump(500, true)),
+        10 * MINUTE,
+    );
+    let config = p.join("backups.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[set.points]\ndump = \"{}/\"\nwarning-age = \"26h\"\nrestore-points = \"7/8d\"\n\n[set.hourly]\ndump = \"{}/\"\nschedule = \"@hourly\"\n",
+            points.display(),
+            hourly.display()
+        ),
+    )
+    .unwrap();
+    let f = Fixture { dir, config };
+
+    // JSON: check_backup's facts (validated against the schema by the direct call).
+    let direct = check_backup(
+        &f,
+        &[
+            "--config",
+            f.config(),
+            "--set",
+            "points",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(direct.code, 1, "{}", direct.stdout);
+    let (out, items) = json_report(&f, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let item = |set: &str| items.iter().find(|i| i["set"] == set).unwrap().clone();
+    let pts = item("points");
+    assert_eq!(pts["state"], "WARNING");
+    assert_eq!(pts["facts"]["restore_points"].as_array().unwrap().len(), 8);
+    let rpo = &pts["facts"]["rpo"];
+    // Covered from 7d 3h ago to now but for the 22 h after the cut dump's predecessor
+    // (5 d 3 h old) went past 26 h: 149 h of 171 h.
+    assert_eq!(rpo["percent"], 87.1, "{rpo}");
+    assert_eq!(rpo["basis"], "warning age");
+    assert_eq!(rpo["rpo_seconds"], 93_600.0);
+    assert_eq!(rpo["days"], 30);
+    assert_eq!(
+        (
+            &rpo["good_dumps"],
+            &rpo["bad_dumps"],
+            &rpo["unverified_dumps"]
+        ),
+        (&Value::from(7), &Value::from(1), &Value::from(0))
+    );
+    assert!(pts["facts"]["schedule"].is_null());
+    let hr = item("hourly");
+    assert_eq!(hr["state"], "OK", "{}", hr["summary"]);
+    // @hourly as the 5 fields it stands for.
+    assert_eq!(hr["facts"]["schedule"]["expression"], "0 * * * *");
+    let next =
+        chrono::DateTime::parse_from_rfc3339(hr["facts"]["schedule"]["next_run"].as_str().unwrap())
+            .unwrap();
+    let ahead = next.timestamp() - chrono::Utc::now().timestamp();
+    assert!((0..=3600).contains(&ahead), "next run in {ahead}s");
+    assert_eq!(hr["facts"]["rpo"]["basis"], "schedule");
+    assert_eq!(hr["facts"]["rpo"]["percent"], 100.0);
+    assert!(hr["facts"]["restore_points"].is_null());
+
+    // Text: the columns, and the details of the WARNING set.
+    let out = report(&f, &["--config", f.config(), "--no-history"]);
+    assert_eq!(out.code, 1);
+    let t = &out.stdout;
+    let header = t.lines().find(|l| l.starts_with("STATE")).unwrap();
+    let columns: Vec<&str> = header
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "STATE",
+            "SET",
+            "AGE",
+            "SIZE",
+            "CHANGE",
+            "NEXT RUN",
+            "RESTORE POINTS",
+            "RPO 30D",
+            "FILE"
+        ]
+    );
+    let row = |set: &str| {
+        t.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(set))
+            .unwrap_or_else(|| panic!("no row {set} in\n{t}"))
+    };
+    assert!(row("points").contains("8 (1 bad), oldest 7d 3h"), "{t}");
+    assert!(row("points").contains("87.1% of 7d 3h"), "{t}");
+    assert!(row("hourly").contains("100.0% of 10m"), "{t}");
+    assert!(
+        t.contains("  restore points: 8 (1 bad), oldest 7d 3h\n    bad: "),
+        "{t}"
+    );
+    assert!(t.contains("db-4.sql.gz: gzip stream truncated"), "{t}");
+    assert!(
+        t.contains("  RPO 30d: 87.1% of the time a good dump younger than 1d 2h (history on disk: 7d 3h; 1 bad, 0 unverified dumps)"),
+        "{t}"
+    );
+
+    // HTML: the three columns.
+    let out = report(
+        &f,
+        &["--config", f.config(), "--no-history", "--format", "html"],
+    );
+    let h = &out.stdout;
+    assert!(
+        h.contains("<th>Change</th><th>Schedule</th><th>Restore points</th><th>RPO 30d</th>"),
+        "{h}"
+    );
+    let hrow = |set: &str| {
+        h.lines()
+            .find(|l| {
+                l.starts_with("<tr class=\"set ") && l.contains(&format!("data-set=\"{set}\""))
+            })
+            .unwrap()
+    };
+    assert!(hrow("points").contains(
+        "<td class=\"c-points num bad\" data-label=\"Restore points\">8 (1 bad), oldest 7d 3h"
+    ));
+    assert!(
+        hrow("points").contains("data-rpo=\"87.1\">87.1%<div class=\"sub\">of 7d 3h on disk</div>")
+    );
+    assert!(
+        hrow("points").contains("<td class=\"c-schedule\" data-label=\"Schedule\">&mdash;</td>")
+    );
+    assert!(hrow("hourly").contains("<code>0 * * * *</code><div class=\"sub\">next "));
+    assert!(hrow("hourly").contains("data-rpo=\"100.0\""));
+}

@@ -153,3 +153,79 @@ fn a_run_in_progress_is_ok_within_grace_and_a_stuck_run_warns() {
     .unwrap();
     with_log(&log, &[]).expect("CRITICAL");
 }
+
+/// The real wrapper log's four lines as one run started `started_ago` seconds ago that
+/// took `took` seconds (its first line stamped at the start, the others at the end).
+fn one_run(started_ago: i64, took: i64) -> String {
+    let real = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/logs/mariadb-clean.log"),
+    )
+    .unwrap();
+    let start = chrono::Local::now() - chrono::Duration::seconds(started_ago);
+    let end = start + chrono::Duration::seconds(took);
+    real.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let t = if i == 0 { start } else { end };
+            format!(
+                "{}\n",
+                l.replace(
+                    "2026-11-26 01:36:28",
+                    &t.format("%Y-%m-%d %H:%M:%S").to_string()
+                )
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_that_finished_suspiciously_fast_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dated_dump(dir.path(), HOUR);
+    // Four nights of about ten minutes, then tonight's run of 4 seconds.
+    let mut text = String::new();
+    for (night, took) in [(4, 600), (3, 540), (2, 660), (1, 610)] {
+        text.push_str(&one_run(night * DAY + HOUR + 700, took));
+    }
+    text.push_str(&one_run(HOUR + 10, 4));
+    let log = dir.path().join("backup.log");
+    std::fs::write(&log, &text).unwrap();
+    let args = |ratio: &'static str| {
+        [
+            "-l",
+            log.to_str().unwrap(),
+            "--log-run-start",
+            "INFO - starting ",
+            "--log-success",
+            "backup complete",
+            "--min-duration-ratio",
+            ratio,
+        ]
+        .map(str::to_string)
+    };
+    let run = |ratio: &'static str| {
+        let a = args(ratio);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        check(&dump, &a)
+    };
+    run("0.2").expect("WARNING").says(
+        "the last run took 4s, less than 0.2 x the median 10m 5s of the 4 earlier runs in the log: finished suspiciously fast",
+    );
+    // The rule off, or a ratio the run meets: OK.
+    let ok = run("0.005");
+    ok.expect("OK");
+    assert!(
+        ok.stdout
+            .contains("[OK] log_run: run took 4s (median of the 4 earlier runs 10m 5s)"),
+        "{}",
+        ok.stdout
+    );
+    // Without --log-run-start the earlier runs cannot be told apart: a usage error.
+    check(
+        &dump,
+        &["-l", log.to_str().unwrap(), "--min-duration-ratio", "0.2"],
+    )
+    .expect("UNKNOWN")
+    .says("--min-duration-ratio needs -l and --log-run-start");
+    check(&dump, &["--min-duration-ratio", "2"]).expect("UNKNOWN");
+}
