@@ -137,6 +137,9 @@ struct SampleSink {
     head: Vec<u8>,
     /// Counts the tables over the decoded text as it passes.
     tables: tables::TableScan,
+    /// CRC32 of the whole decoded content, for formats whose own checksums the decoders do
+    /// not hand out (zstd, xz, bzip2): the content's identity for the "identical dump" rule.
+    content_crc: Option<crc32fast::Hasher>,
 }
 
 impl SampleSink {
@@ -149,6 +152,7 @@ impl SampleSink {
             total: 0,
             head: Vec::new(),
             tables: tables::TableScan::new(),
+            content_crc: None,
         }
     }
 
@@ -168,6 +172,9 @@ impl SampleSink {
         }
         self.tables
             .feed(&self.buffers[next][self.filling..self.filling + n]);
+        if let Some(crc) = &mut self.content_crc {
+            crc.update(&self.buffers[next][self.filling..self.filling + n]);
+        }
         self.filling += n;
         self.total += n as u64;
         if self.filling == CHUNK {
@@ -267,7 +274,8 @@ fn verify_bzip2_parallel<R: Read + Seek>(
             archive: None,
             tar: None,
             encrypted: None,
-            // As on one thread: only gzip's trailers give a fingerprint for free.
+            // The blocks are decoded out of order on the workers: no content CRC (the
+            // identical-dump rule then needs a checksum file beside the dump).
             fingerprint: None,
             // The blocks are decoded out of order on the workers, which keep only their
             // ends: no table count (the "tables that disappeared" rule is skipped).
@@ -406,6 +414,7 @@ fn decode_all<R: Read>(
             encrypted: None,
         });
     }
+    sink.content_crc = Some(crc32fast::Hasher::new());
     let counter = CountingReader {
         inner: file,
         count: 0,
@@ -455,11 +464,21 @@ fn decode_all<R: Read>(
             break;
         }
     }
+    // `<format>:crc32:<crc>:<length>`: equal for two whole files with the same content.
+    let fingerprint = match (&problem, sink.content_crc.take()) {
+        (None, Some(crc)) => Some(format!(
+            "{}:crc32:{:08x}:{}",
+            compression.name(),
+            crc.finalize(),
+            sink.total
+        )),
+        _ => None,
+    };
     Ok(StreamFacts {
         compression,
         uncompressed_size: sink.total,
         compressed_read: input.get_ref().count,
-        fingerprint: None,
+        fingerprint,
         problem,
         tables: sink.tables.take(),
         sample: sink.into_sample(),
@@ -618,10 +637,41 @@ pub(crate) mod tests {
         let split = fingerprint(&two);
         assert!(split.as_deref().is_some_and(|f| f.starts_with("gzip:2:")));
         assert_ne!(fast, split);
-        // A cut stream has none; neither have the other compressions (no free checksum).
+        // A cut stream has none.
         let whole = gz(6, &a);
         assert_eq!(fingerprint(&whole[..whole.len() - 5]), None);
-        assert_eq!(fingerprint(&compress(Compression::Zstd, &a)), None);
+    }
+
+    /// zstd and xz (and bzip2 on one thread): the CRC32 and length of the decoded content,
+    /// equal whatever the level, another for other content, none for a cut file.
+    #[test]
+    fn other_compressions_fingerprint_their_decoded_content() {
+        let a = sample_dump(100);
+        let b = sample_dump(200);
+        for c in [Compression::Zstd, Compression::Xz] {
+            let fp = verify_bytes(&compress(c, &a)).fingerprint;
+            let expected = format!("{}:crc32:{:08x}:{}", c.name(), crc32fast::hash(&a), a.len());
+            assert_eq!(fp.as_deref(), Some(expected.as_str()), "{c:?}");
+            assert_ne!(fp, verify_bytes(&compress(c, &b)).fingerprint, "{c:?}");
+            let whole = compress(c, &a);
+            assert_eq!(
+                verify_bytes(&whole[..whole.len() - 3]).fingerprint,
+                None,
+                "{c:?}"
+            );
+        }
+        let single = decode_all(
+            io::Cursor::new(compress(Compression::Bzip2, &a)),
+            0,
+            Compression::Bzip2,
+            &AtomicU64::new(0),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            single.fingerprint.as_deref(),
+            Some(format!("bzip2:crc32:{:08x}:{}", crc32fast::hash(&a), a.len()).as_str())
+        );
     }
 
     #[test]
@@ -959,6 +1009,7 @@ pub(crate) mod tests {
         // (see verify_bzip2_parallel); one sent back to a single thread has it.
         if parallel.problem.is_none() && parallel.tables.is_none() {
             single.tables = None;
+            single.fingerprint = None;
         }
         (single, parallel)
     }

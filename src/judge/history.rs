@@ -11,6 +11,7 @@ use crate::units::human_size;
 fn identity_words(kind: &str) -> String {
     match kind {
         "gzip" => "the same CRC32 and length of every gzip member".into(),
+        "zstd" | "xz" | "bzip2" => "the same CRC32 and length of the decoded content".into(),
         other => format!("the same {other} digest of the whole file"),
     }
 }

@@ -118,6 +118,35 @@ fn a_dump_with_the_same_content_as_the_previous_one_is_a_warning() {
     assert!(!b.stdout.contains("identical"), "{}", b.stdout);
 }
 
+/// zstd (and xz): the CRC32 of the decoded content, computed while verifying, tells the
+/// same content recompressed (another level, other bytes) from the previous night's.
+#[test]
+fn a_zstd_dump_with_the_same_content_as_the_previous_one_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, cache) = (dir.path().join("set"), dir.path().join("cache"));
+    std::fs::create_dir(&set).unwrap();
+    let cache_arg = cache.to_str().unwrap();
+    put(&set, "shop.sql.zst", "shop-1.sql.zst", DAY + HOUR);
+    check(&set, &["--cache-dir", cache_arg]).expect("OK");
+    let sql = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/mariadb/shop.sql"),
+    )
+    .unwrap();
+    let again = zstd::encode_all(&sql[..], 19).unwrap();
+    let newest = write_aged(&set, "shop-0.sql.zst", &again, HOUR);
+    let old_len = std::fs::metadata(set.join("shop-1.sql.zst")).unwrap().len();
+    assert_ne!(std::fs::metadata(&newest).unwrap().len(), old_len);
+    check(&set, &["--cache-dir", cache_arg])
+        .expect("WARNING")
+        .says("identical to the dump of ")
+        .says("(stuck job?): the same CRC32 and length of the decoded content as shop-1.sql.zst");
+    // Other content: no finding.
+    let other = zstd::encode_all(&sql[..sql.len() / 2], 3).unwrap();
+    write_aged(&set, "shop-00.sql.zst", &other, MINUTE * 10);
+    let b = check(&set, &["--cache-dir", cache_arg]);
+    assert!(!b.stdout.contains("identical"), "{}", b.stdout);
+}
+
 /// Copies a fixture of tests/fixtures/real/history/ (made by regenerate-history.sh: the
 /// real servers' dump, `DROP TABLE log`, the dump again) into `dir`, `age` seconds old.
 fn put_history(dir: &Path, fixture: &str, name: &str, age: i64) -> std::path::PathBuf {
