@@ -961,7 +961,11 @@ impl Run<'_> {
     ) -> Result<(ContentFacts, Option<SystemTime>), NotRead> {
         let (config, progress, cache) = (self.config, self.progress, self.cache.as_ref());
         let key = FileKey::of(meta);
-        let marker = config.marker.key();
+        // A verdict reached with the key is not one reached without it, and vice versa.
+        let marker = match &config.decryption {
+            Some(d) => format!("{}|{}", config.marker.key(), d.cache_key()),
+            None => config.marker.key(),
+        };
         let sidecar = sidecar.found.as_ref();
         let checksum_key = sidecar.map_or_else(|| "none".to_string(), |s| s.identity());
         if let (Some(cache), false) = (cache, config.verify_only) {
@@ -1010,6 +1014,18 @@ impl Run<'_> {
                 canonical.into(),
             ];
             args.extend(config.marker.to_args().into_iter().map(Into::into));
+            if let Some(d) = &config.decryption {
+                let option = match d.tool {
+                    crate::facts::DecryptTool::Gpg => "--gpg-homedir",
+                    crate::facts::DecryptTool::Age => "--age-identity",
+                };
+                args.extend([
+                    "--decrypt-with".into(),
+                    d.tool.name().into(),
+                    option.into(),
+                    d.key.as_os_str().to_owned(),
+                ]);
+            }
             args.extend(["--checksum".into(), config.checksum.name().into()]);
             args.extend(["--cache-dir".into(), cache.dir().as_os_str().to_owned()]);
             progress.set_background(Some(args));
@@ -1025,19 +1041,30 @@ impl Run<'_> {
             if let (true, Some(cache)) = (config.background, cache) {
                 scope.spawn(|| write_progress_until(&done, cache, path, key, progress));
             }
-            let result = file.try_clone().and_then(|f| match sidecar {
-                Some(s) => {
-                    acquire::content::read_hashed(f, meta.len(), &progress.bytes_read, s.algorithm)
-                        .map(|(facts, digest)| (facts, Some(digest)))
-                }
-                None => acquire::content::read(f, meta.len(), &progress.bytes_read)
-                    .map(|facts| (facts, None)),
+            let result = file.try_clone().and_then(|f| {
+                acquire::content::read_decrypting(
+                    &f,
+                    meta.len(),
+                    &progress.bytes_read,
+                    sidecar.map(|s| s.algorithm),
+                    config.decryption.as_ref(),
+                )
             });
             done.store(true, Ordering::Relaxed);
             result
         });
         progress.set_background(None);
-        let (facts, digest) = result.map_err(|e| NotRead::from(obstacles::read_error(path, &e)))?;
+        let (facts, digest) = result.map_err(|e| {
+            // The decrypting tool or its key, not the file: UNKNOWN naming that fix.
+            let finding = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<acquire::decrypt::DecryptError>())
+            {
+                Some(why) => obstacles::decrypt_error(path, why),
+                None => obstacles::read_error(path, &e),
+            };
+            NotRead::from(finding)
+        })?;
         report.trace.push(format!(
             "read {} of {} ({}) in {:.3}s, decoded {}",
             human_size(facts.compressed_read as f64),

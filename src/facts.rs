@@ -215,6 +215,46 @@ pub struct EncryptedFacts {
     pub problem: Option<String>,
     /// The byte offset (in the file) where the problem was found.
     pub offset: Option<u64>,
+    /// The tool that decrypted the file (`--decrypt-with`), when it was decrypted: then the
+    /// decrypted content was judged like an unencrypted dump's, and `problem` is the
+    /// tool's complaint, if any.
+    #[serde(default)]
+    pub decrypted_with: Option<String>,
+}
+
+/// The tool that decrypts a dump (`--decrypt-with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecryptTool {
+    /// GnuPG, with the monitoring user's keyring (`--gpg-homedir`).
+    Gpg,
+    /// age, with an identity file (`--age-identity`).
+    Age,
+}
+
+impl DecryptTool {
+    /// The command line's name (and the program run).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DecryptTool::Gpg => "gpg",
+            DecryptTool::Age => "age",
+        }
+    }
+}
+
+/// How to decrypt an encrypted dump: the tool and its key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decryption {
+    /// The tool.
+    pub tool: DecryptTool,
+    /// gpg: the home directory holding the secret key; age: the identity file.
+    pub key: std::path::PathBuf,
+}
+
+impl Decryption {
+    /// Its part of the cache key: a verdict with decryption is not one without.
+    pub fn cache_key(&self) -> String {
+        format!("decrypt={}:{}", self.tool.name(), self.key.display())
+    }
 }
 
 /// One regular member of a tar archive.

@@ -6,10 +6,55 @@
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::AtomicU64;
 
+use std::fs::File;
+
 use super::checksum::HashingReader;
+use super::decrypt;
 use crate::decode::{self, CountingReader, CHUNK};
-use crate::facts::{ChecksumAlgorithm, Compression, StreamFacts};
+use crate::facts::{ChecksumAlgorithm, Compression, Decryption, StreamFacts};
 use crate::formats::{encrypted, pg_archive, tar};
+
+/// [`read`] or [`read_hashed`] (when `algorithm` is given), then, for an encrypted file
+/// whose structure is whole and a `decryption` given, decrypting it with the real tool and
+/// judging the plaintext's stream like an unencrypted dump's (see [`decrypt`]).
+pub fn read_decrypting(
+    file: &File,
+    size: u64,
+    progress: &AtomicU64,
+    algorithm: Option<ChecksumAlgorithm>,
+    decryption: Option<&Decryption>,
+) -> io::Result<(StreamFacts, Option<String>)> {
+    let mut file = file;
+    let (facts, digest) = match algorithm {
+        Some(a) => read_hashed(file, size, progress, a).map(|(f, d)| (f, Some(d)))?,
+        None => (read(file, size, progress)?, None),
+    };
+    let (Some(d), Some(walked)) = (decryption, facts.encrypted.clone()) else {
+        return Ok((facts, digest));
+    };
+    if walked.problem.is_some() {
+        // Broken already without the key: that verdict stands.
+        return Ok((facts, digest));
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let mut encrypted = walked;
+    encrypted.decrypted_with = Some(d.tool.name().to_string());
+    let facts = match decrypt::decrypt(file.try_clone()?, encrypted.encryption, d, progress)? {
+        decrypt::Decrypted::Stream(mut plain) => {
+            plain.encrypted = Some(encrypted);
+            plain.compressed_read = size;
+            plain
+        }
+        decrypt::Decrypted::Broken(why) => {
+            encrypted.problem = Some(why);
+            StreamFacts {
+                encrypted: Some(encrypted),
+                ..facts
+            }
+        }
+    };
+    Ok((facts, digest))
+}
 
 /// [`read`], hashing the file's bytes with `algorithm` in the same pass (a checksum file
 /// records the dump's digest): every compressed byte the decoder reads is hashed as it goes

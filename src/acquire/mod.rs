@@ -8,6 +8,7 @@ pub mod backup_dir;
 pub mod cache;
 pub mod checksum;
 pub mod content;
+pub mod decrypt;
 pub mod discover;
 pub mod log;
 pub mod pg_cluster;

@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::acquire::log::LogRules;
+use crate::facts::{DecryptTool, Decryption};
 use crate::formats::writer::{MarkerChoice, MarkerRule};
 use crate::judge::checksum::Mode as ChecksumMode;
 use crate::judge::encrypted::Policy as EncryptedPolicy;
@@ -206,6 +207,26 @@ pub struct Args {
             .map(|s: String| EncryptedPolicy::from_name(&s).unwrap_or_default())
     )]
     pub encrypted_without_key: EncryptedPolicy,
+
+    /// Decrypt an OpenPGP (gpg) or age encrypted dump with the real tool and judge its
+    /// content like an unencrypted dump's (stream, completion marker); the plaintext is
+    /// streamed, never written to disk. Needs --gpg-homedir or --age-identity.
+    #[arg(
+        long,
+        value_name = "TOOL",
+        value_parser = clap::builder::PossibleValuesParser::new(["gpg", "age"])
+            .map(|s: String| if s == "age" { DecryptTool::Age } else { DecryptTool::Gpg })
+    )]
+    pub decrypt_with: Option<DecryptTool>,
+
+    /// For --decrypt-with gpg: the GnuPG home directory holding the secret (sub)key the
+    /// dumps are encrypted to, owned by the monitoring user, mode 700.
+    #[arg(long, value_name = "DIR")]
+    pub gpg_homedir: Option<std::path::PathBuf>,
+
+    /// For --decrypt-with age: the identity file (the secret key), mode 600.
+    #[arg(long, value_name = "FILE")]
+    pub age_identity: Option<std::path::PathBuf>,
 
     /// The backup job's log: its last run's exit status, ERROR and WARN lines, and age.
     #[arg(short = 'l', long, value_name = "PATH", help_heading = "Backup log")]
@@ -469,6 +490,8 @@ pub struct Config {
     pub checksum: ChecksumMode,
     /// `--encrypted-without-key`.
     pub encrypted_without_key: EncryptedPolicy,
+    /// `--decrypt-with` and its key material.
+    pub decryption: Option<Decryption>,
     /// Seconds within which a modified dump counts as still being written.
     pub settle: f64,
     /// State of "backup in progress".
@@ -519,6 +542,21 @@ impl Args {
                 "--min-duration-ratio needs -l and --log-run-start (the earlier runs are told apart by their start lines)"
                     .into(),
             );
+        }
+        match (self.decrypt_with, &self.gpg_homedir, &self.age_identity) {
+            (Some(DecryptTool::Gpg), None, _) => {
+                return Some("--decrypt-with gpg needs --gpg-homedir (the keyring holding the secret key)".into())
+            }
+            (Some(DecryptTool::Age), _, None) => {
+                return Some("--decrypt-with age needs --age-identity (the identity file)".into())
+            }
+            (Some(DecryptTool::Gpg), _, Some(_)) | (Some(DecryptTool::Age), Some(_), _) => {
+                return Some("--gpg-homedir goes with --decrypt-with gpg, --age-identity with --decrypt-with age".into())
+            }
+            (None, Some(_), _) | (None, _, Some(_)) => {
+                return Some("--gpg-homedir and --age-identity need --decrypt-with".into())
+            }
+            _ => {}
         }
         if let (Some(p), Some(age)) = (&self.restore_points, self.oldest_age) {
             if p.window.is_some_and(|w| age > w) {
@@ -616,6 +654,18 @@ impl Args {
             },
             checksum: self.checksum,
             encrypted_without_key: self.encrypted_without_key,
+            decryption: match (self.decrypt_with, self.gpg_homedir, self.age_identity) {
+                (Some(DecryptTool::Gpg), Some(key), _) => Some(Decryption {
+                    tool: DecryptTool::Gpg,
+                    key,
+                }),
+                (Some(DecryptTool::Age), _, Some(key)) => Some(Decryption {
+                    tool: DecryptTool::Age,
+                    key,
+                }),
+                // Refused by `conflicts`.
+                _ => None,
+            },
             kind: self.kind.map(|k| match k {
                 EntryKind::Dump => crate::facts::DirKind::PgClusterDump,
                 EntryKind::Basebackup => crate::facts::DirKind::PgBaseBackup,

@@ -255,6 +255,56 @@ pub fn verify_stream<R: Read + Seek>(
     }
 }
 
+/// [`verify_stream`] for a stream that cannot seek and whose length is unknown (a decrypting
+/// tool's output): read once, to its end. Offsets in problems are in the stream's bytes.
+pub fn verify_unseekable<R: Read>(mut input: R, progress: &AtomicU64) -> io::Result<StreamFacts> {
+    let mut magic = [0u8; 8];
+    let got = read_full(&mut input, &mut magic)?;
+    let compression = detect(&magic[..got]);
+    // Counts the stream's length; `progress` is fed by the decoder below.
+    let length = AtomicU64::new(0);
+    let mut counted =
+        CountingReader::new(io::Cursor::new(magic[..got].to_vec()).chain(input), &length);
+    let mut facts = match compression {
+        Compression::Plain | Compression::Unsupported(_) => {
+            let mut sink = SampleSink::new();
+            sink.drain(&mut counted)?;
+            let total = sink.total;
+            StreamFacts {
+                compression,
+                uncompressed_size: total,
+                compressed_read: total,
+                fingerprint: None,
+                problem: None,
+                tables: None,
+                sample: sink.into_sample(),
+                archive: None,
+                tar: None,
+                encrypted: None,
+            }
+        }
+        // One thread: the input arrives through a pipe at the tool's pace anyway.
+        _ => decode_all(&mut counted, u64::MAX, compression, progress, 1)?,
+    };
+    // The decoder may stop before the end (garbage after the stream): read the rest, both to
+    // learn the stream's length and to let the tool finish (it checks integrity at its end).
+    io::copy(&mut counted, &mut io::sink())?;
+    let total = counted.count;
+    facts.compressed_read = total;
+    facts.problem = facts.problem.map(|p| match p {
+        StreamProblem::Truncated { .. } => StreamProblem::Truncated { at: total },
+        StreamProblem::TrailingData { at, .. } => StreamProblem::TrailingData {
+            at,
+            bytes: total.saturating_sub(at),
+        },
+        StreamProblem::Corrupt { near, detail } => StreamProblem::Corrupt {
+            near: near.min(total),
+            detail,
+        },
+    });
+    Ok(facts)
+}
+
 /// bzip2 on `threads` cores; a file the parallel pass cannot prove whole is decoded again
 /// on one thread, whose verdict and offsets are the reference (see `bz2`).
 fn verify_bzip2_parallel<R: Read + Seek>(

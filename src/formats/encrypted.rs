@@ -117,6 +117,7 @@ pub fn walk<R: Read>(encryption: Encryption, input: R) -> io::Result<EncryptedFa
         integrity: true,
         problem: None,
         offset: None,
+        decrypted_with: None,
     };
     let mut input = Pos::new(BufReader::with_capacity(BUFFER, input));
     let outcome = match encryption {

@@ -306,10 +306,18 @@ pub fn evaluate_content_with(
         ));
         return (findings, None);
     }
-    if let Some(facts) = &content.encrypted {
+    // Decrypted (`--decrypt-with`): the plaintext is judged below like any dump's.
+    let decrypted = content
+        .encrypted
+        .as_ref()
+        .filter(|f| f.decrypted_with.is_some() && f.problem.is_none());
+    if let (Some(facts), None) = (&content.encrypted, decrypted) {
         // Nothing inside can be decoded without the key: the structure's verdict is all.
         findings.push(super::encrypted::evaluate(facts, encrypted));
         return (findings, None);
+    }
+    if let Some(facts) = decrypted {
+        findings.push(super::encrypted::decrypted(facts));
     }
     if let Some(problem) = &content.problem {
         findings.push(Finding::new(

@@ -44,6 +44,44 @@ impl Policy {
     }
 }
 
+/// An encrypted dump decrypted whole by its tool (`--decrypt-with`): OK, naming the tool,
+/// the format and the recipients; the plaintext's own findings follow.
+pub fn decrypted(facts: &EncryptedFacts) -> Finding {
+    let tool = facts.decrypted_with.as_deref().unwrap_or("?");
+    let cipher = if facts.cipher.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", safe(&facts.cipher, 80))
+    };
+    let recipients = recipients(facts);
+    Finding::new(
+        Check::Stream,
+        State::Ok,
+        format!(
+            "decrypted with {} ({}{cipher}){recipients}",
+            safe(tool, 10),
+            facts.encryption.name()
+        ),
+    )
+}
+
+/// "; to A, B" for the recipients as far as visible.
+fn recipients(facts: &EncryptedFacts) -> String {
+    if facts.recipients.is_empty() {
+        return String::new();
+    }
+    let mut list: Vec<String> = facts
+        .recipients
+        .iter()
+        .take(8)
+        .map(|r| safe(r, 40))
+        .collect();
+    if facts.recipients.len() > 8 {
+        list.push(format!("{} more", facts.recipients.len() - 8));
+    }
+    format!("; to {}", list.join(", "))
+}
+
 /// Judges what walking an encrypted dump without its key established.
 pub fn evaluate(facts: &EncryptedFacts, policy: Policy) -> Finding {
     let format = facts.encryption.name();
@@ -65,20 +103,7 @@ pub fn evaluate(facts: &EncryptedFacts, policy: Policy) -> Finding {
     } else {
         format!("{format}, {}", safe(&facts.cipher, 80))
     };
-    let recipients = if facts.recipients.is_empty() {
-        String::new()
-    } else {
-        let mut list: Vec<String> = facts
-            .recipients
-            .iter()
-            .take(8)
-            .map(|r| safe(r, 40))
-            .collect();
-        if facts.recipients.len() > 8 {
-            list.push(format!("{} more", facts.recipients.len() - 8));
-        }
-        format!("; to {}", list.join(", "))
-    };
+    let recipients = recipients(facts);
     let mut caveats = String::new();
     if !facts.integrity {
         caveats.push_str("; the format carries no integrity protection");
@@ -119,6 +144,7 @@ mod tests {
             integrity: true,
             problem: problem.map(Into::into),
             offset: problem.map(|_| 42),
+            decrypted_with: None,
         }
     }
 

@@ -83,6 +83,19 @@ pub fn cannot_stat(path: &std::path::Path, e: &io::Error) -> Finding {
     )
 }
 
+/// The dump could not be decrypted for a reason that is not the dump's (tool, key).
+pub fn decrypt_error(path: &std::path::Path, e: &dyn std::fmt::Display) -> Finding {
+    Finding::new(
+        Check::Read,
+        State::Unknown,
+        format!(
+            "cannot decrypt {}: {}",
+            safe_path(path, PATH_CHARS),
+            safe(&e.to_string(), 300)
+        ),
+    )
+}
+
 /// Reading the dump failed part-way.
 pub fn read_error(path: &std::path::Path, e: &io::Error) -> Finding {
     Finding::new(
