@@ -43,7 +43,7 @@ pub fn read_decrypting(
         decrypt::Decrypted::Stream(mut plain) => {
             plain.encrypted = Some(encrypted);
             plain.compressed_read = size;
-            plain
+            *plain
         }
         decrypt::Decrypted::Broken(why) => {
             encrypted.problem = Some(why);

@@ -49,7 +49,7 @@ pub enum DecryptError {
 /// the file (a CRITICAL fact).
 pub enum Decrypted {
     /// The decrypted stream, read to its end, and the tool exited 0 saying nothing alarming.
-    Stream(StreamFacts),
+    Stream(Box<StreamFacts>),
     /// The tool found the file broken (authentication failure, cut, bad packet).
     Broken(String),
 }
@@ -182,7 +182,7 @@ pub fn decrypt(
         };
         return Ok(Decrypted::Broken(why));
     }
-    Ok(Decrypted::Stream(facts))
+    Ok(Decrypted::Stream(Box::new(facts)))
 }
 
 fn first_line(text: &str) -> String {
