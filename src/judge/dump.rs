@@ -317,6 +317,10 @@ pub fn evaluate_content_with(
         return (findings, None);
     }
     if let Some(facts) = decrypted {
+        out.decrypted_with = match facts.decrypted_with.as_deref() {
+            Some("age") => Some("age"),
+            _ => Some("gpg"),
+        };
         findings.push(super::encrypted::decrypted(facts));
     }
     if let Some(problem) = &content.problem {

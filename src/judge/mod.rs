@@ -226,6 +226,9 @@ pub struct Facts {
     pub uncompressed_bytes: Option<u64>,
     /// gzip, zstd, xz, bzip2, plain...
     pub compression: Option<&'static str>,
+    /// The tool that decrypted the dump (`--decrypt-with`): gpg or age; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted_with: Option<&'static str>,
     /// mysqldump, pg_dump, pg_dumpall...
     pub writer: Option<&'static str>,
     /// The completion marker line found.

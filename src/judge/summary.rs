@@ -55,6 +55,9 @@ fn headline(file: &str, facts: &Facts) -> String {
     if let Some(size) = facts.size_bytes {
         parts.push(human_size(size as f64));
     }
+    if let Some(tool) = facts.decrypted_with {
+        parts.push(format!("decrypted with {tool}"));
+    }
     if let (Some(c), Some(u)) = (facts.compression, facts.uncompressed_bytes) {
         if c != "plain" {
             parts.push(format!("{c}, {} uncompressed", human_size(u as f64)));

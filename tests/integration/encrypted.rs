@@ -401,3 +401,240 @@ fn an_armoured_dump_named_asc_is_found_in_a_directory() {
         .expect("CRITICAL")
         .says("encrypted dump broken (OpenPGP, ASCII-armoured)");
 }
+
+/// `--decrypt-with gpg`: checks `file` with the keyring in `dir/gnupg`.
+fn check_gpg(dir: &Path, file: &Path) -> Answer {
+    let home = dir.join("gnupg");
+    check_file(
+        file,
+        &[
+            "--decrypt-with",
+            "gpg",
+            "--gpg-homedir",
+            home.to_str().unwrap(),
+        ],
+    )
+}
+
+/// With the key (gpg): a whole encrypted gzip dump is OK, decrypted and judged like a plain
+/// one; the seed incident (a dump killed mid-way, then gzip | gpg: the encryption whole, the
+/// plaintext without its marker) is CRITICAL naming the marker; a cut file and a flipped
+/// byte are CRITICAL; another keyring, a missing one and an open one are UNKNOWN.
+#[test]
+fn openpgp_decrypted_with_the_key() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    std::fs::write(dir.join("seed.sql.gz"), gzip(&mysqldump(12_000, false))).unwrap();
+    gpg_home(dir);
+    // `-z 0`: gpg does not compress again, so a cut lands in the gzip stream.
+    sh(
+        dir,
+        "gpg --batch --quiet --trust-model always -z 0 -e -r test@example.org -o whole.gpg shop.sql.gz
+         gpg --batch --quiet --trust-model always -z 0 -e -r test@example.org < seed.sql.gz > seed.gpg",
+    );
+    let whole = check_gpg(dir, &dir.join("whole.gpg"));
+    whole
+        .expect("OK")
+        .says("decrypted with gpg, gzip, ")
+        .says("mysqldump complete");
+    assert!(
+        whole.perf_item("uncompressed_size").is_some(),
+        "{}",
+        whole.stdout
+    );
+    assert!(
+        whole
+            .stdout
+            .contains("[OK] stream: decrypted with gpg (OpenPGP, ")
+            && whole.stdout.contains("[OK] stream: gzip stream intact"),
+        "{}",
+        whole.stdout
+    );
+    check_gpg(dir, &dir.join("seed.gpg"))
+        .expect("CRITICAL")
+        .says("decrypted with gpg")
+        .says("dump incomplete: no completion marker");
+    let bytes = std::fs::read(dir.join("whole.gpg")).unwrap();
+    let cut = write_variant(dir, "cut.gpg", &bytes[..bytes.len() / 2]);
+    check_gpg(dir, &cut)
+        .expect("CRITICAL")
+        .says("encrypted dump broken (OpenPGP)");
+    let mut flipped = bytes.clone();
+    let at = bytes.len() / 2;
+    flipped[at] ^= 0x55;
+    let flipped = write_variant(dir, "flipped.gpg", &flipped);
+    check_gpg(dir, &flipped)
+        .expect("CRITICAL")
+        .says("encrypted dump broken (OpenPGP): gpg (exit status: 2)");
+    // Another keyring (without the secret key): UNKNOWN, naming the fix.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other.path().join("gnupg")).unwrap();
+    chmod(&other.path().join("gnupg"), 0o700);
+    check_file(
+        &dir.join("whole.gpg"),
+        &[
+            "--decrypt-with",
+            "gpg",
+            "--gpg-homedir",
+            other.path().join("gnupg").to_str().unwrap(),
+        ],
+    )
+    .expect("UNKNOWN")
+    .says("No secret key")
+    .says("give the monitoring user the secret key");
+    check_file(
+        &dir.join("whole.gpg"),
+        &["--decrypt-with", "gpg", "--gpg-homedir", "/nonexistent"],
+    )
+    .expect("UNKNOWN")
+    .says("gpg home directory /nonexistent cannot be read");
+    chmod(&dir.join("gnupg"), 0o755);
+    check_gpg(dir, &dir.join("whole.gpg"))
+        .expect("UNKNOWN")
+        .says("refused (chmod 700 it)");
+    chmod(&dir.join("gnupg"), 0o700);
+    // The age tool cannot decrypt an OpenPGP file: UNKNOWN, not a verdict.
+    let id = dir.join("id.txt");
+    std::fs::write(&id, "AGE-SECRET-KEY-1X\n").unwrap();
+    chmod(&id, 0o600);
+    check_file(
+        &dir.join("whole.gpg"),
+        &[
+            "--decrypt-with",
+            "age",
+            "--age-identity",
+            id.to_str().unwrap(),
+        ],
+    )
+    .expect("UNKNOWN")
+    .says("--decrypt-with age cannot decrypt it");
+}
+
+/// With the identity (age): whole → OK; the seed incident → CRITICAL (marker); cut on a
+/// chunk boundary (invisible without the identity) and a flipped byte → CRITICAL; another
+/// identity → UNKNOWN; an identity readable by others → UNKNOWN.
+#[test]
+fn age_decrypted_with_the_identity() {
+    if !have_tool("age-keygen", "age") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    std::fs::write(dir.join("seed.sql.gz"), gzip(&mysqldump(12_000, false))).unwrap();
+    sh(
+        dir,
+        "age-keygen -o id.txt 2>/dev/null; age-keygen -o other.txt 2>/dev/null
+         chmod 600 id.txt other.txt
+         age -r $(age-keygen -y id.txt) -o whole.age shop.sql.gz
+         age -r $(age-keygen -y id.txt) < seed.sql.gz > seed.age",
+    );
+    let id = dir.join("id.txt");
+    let with = |file: &Path, id: &Path| {
+        check_file(
+            file,
+            &[
+                "--decrypt-with",
+                "age",
+                "--age-identity",
+                id.to_str().unwrap(),
+            ],
+        )
+    };
+    let whole = with(&dir.join("whole.age"), &id);
+    whole
+        .expect("OK")
+        .says("decrypted with age, gzip, ")
+        .says("mysqldump complete");
+    assert!(
+        whole
+            .stdout
+            .contains("[OK] stream: decrypted with age (age, "),
+        "{}",
+        whole.stdout
+    );
+    with(&dir.join("seed.age"), &id)
+        .expect("CRITICAL")
+        .says("dump incomplete: no completion marker");
+    let bytes = std::fs::read(dir.join("whole.age")).unwrap();
+    // The header ends after the MAC line ("--- ..."); the first chunk is 64 KiB + 16.
+    let header = bytes.windows(4).position(|w| w == b"\n---").unwrap();
+    let header_end = header
+        + 1
+        + bytes[header + 1..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+        + 1;
+    let boundary = header_end + 16 + 65_536 + 16;
+    assert!(bytes.len() > boundary, "the dump must span two chunks");
+    let cut = write_variant(dir, "cut.age", &bytes[..boundary]);
+    // Without the identity a cut on a chunk boundary is not seen (only said)...
+    check_file(&cut, &[]).expect("WARNING");
+    // ...with it, it is.
+    with(&cut, &id)
+        .expect("CRITICAL")
+        .says("encrypted dump broken (age): age (exit status: 1)");
+    let mut flipped = bytes.clone();
+    let at = bytes.len() - 100;
+    flipped[at] ^= 0x55;
+    let flipped = write_variant(dir, "flipped.age", &flipped);
+    with(&flipped, &id)
+        .expect("CRITICAL")
+        .says("failed to decrypt and authenticate payload chunk");
+    with(&dir.join("whole.age"), &dir.join("other.txt"))
+        .expect("UNKNOWN")
+        .says("no identity matched");
+    chmod(&id, 0o644);
+    with(&dir.join("whole.age"), &id)
+        .expect("UNKNOWN")
+        .says("refused (chmod 600 it)");
+}
+
+/// A verdict reached without the key is not reused with it (and vice versa).
+#[test]
+fn decrypted_and_keyless_verdicts_are_cached_apart() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    gpg_home(dir);
+    sh(
+        dir,
+        "gpg --batch --quiet --trust-model always -e -r test@example.org -o d.gpg shop.sql.gz",
+    );
+    let cache = dir.join("cache");
+    let file = dir.join("d.gpg");
+    let home = dir.join("gnupg");
+    let keyless = [
+        "-f",
+        file.to_str().unwrap(),
+        "--settle",
+        "0",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let mut keyed = keyless.to_vec();
+    keyed.extend([
+        "--decrypt-with",
+        "gpg",
+        "--gpg-homedir",
+        home.to_str().unwrap(),
+    ]);
+    run(&keyless).expect("WARNING");
+    let first = run(&keyed);
+    first.expect("OK").says("decrypted with gpg");
+    assert!(!first.stdout.contains("cached"), "{}", first.stdout);
+    let second = run(&keyed);
+    second.expect("OK").says("decrypted with gpg");
+    assert!(second.stdout.contains("cached"), "{}", second.stdout);
+    run(&keyless)
+        .expect("WARNING")
+        .says("completeness cannot be verified without the key");
+}
