@@ -588,6 +588,9 @@ put "$FIX/postgres/shop.sql.gz" "$IB/pg/shop-2026-11-24.sql.gz" $((27 * 3600))
 put "$FIX/postgres/cluster.sql.gz" "$IB/cluster/cluster-2026-11-25.sql.gz" 300
 put "$FIX/mariadb/shop-wrapper.sql.gz" "$IB/options/shop-2026-11-25.sql.gz" 120
 put "$FIX/logs/mariadb-clean.log" "$IB/options.log" 60
+# The options service's --gpg-homedir: an empty keyring directory, mode 700 (its dump is
+# not encrypted, so it is never used).
+install -d -m 700 "$IB/gnupg"
 # The options service passes --drill-max-age: the packaged backup-drill restores the options
 # set's dump into a throwaway MariaDB (run as nobody, unix socket only) and writes the
 # result into the service's cache directory (chowned to nagios below with all of $I).
@@ -733,6 +736,10 @@ object Host "db-e2e" {
     backup_grace = "3h"
     backup_missed_critical = 3
     backup_encrypted_without_key = "warning"
+    /* the dump is not encrypted: nothing is decrypted, so no key is needed (the Rust tests
+       decrypt with real keys); --age-identity is left out: one tool per check */
+    backup_decrypt_with = "gpg"
+    backup_gpg_homedir = "$IB/gnupg"
     /* the one dump is the one restore point the last day, older than a minute */
     backup_restore_points = "1/1d"
     backup_oldest_age = "1m"
@@ -882,6 +889,7 @@ for kv in "--dump=$IB/options/" "--warning-age=30h" "--critical-age=3d" "--warni
     "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40" \
     "--exclude=*.manifest" "--exclude=README*" "--checksum=auto" "--schedule=0 0 1 1 *" \
     "--grace=3h" "--missed-critical=3" "--encrypted-without-key=warning" \
+    "--decrypt-with=gpg" "--gpg-homedir=$IB/gnupg" \
     "--restore-points=1/1d" "--oldest-age=1m" "--max-growth=300" "--drill-max-age=8d" "--min-duration-ratio=0.2"; do
     has_pair "${kv%%=*}" "${kv#*=}" || missing_pairs+="[$kv] "
 done
@@ -893,8 +901,10 @@ not_passed=
 # --config/--set, --per-database/--expect-databases, --kind and --verify-only change what
 # is checked (a set of the file, one dump per database, one kind of pg_backupcluster entry,
 # a full verification): the options service leaves them out; the Rust tests cover them.
+# --age-identity conflicts with the service's --gpg-homedir (one decrypting tool per check);
+# tests/integration/encrypted.rs decrypts with a real age identity.
 for o in $cli_opts; do
-    case $o in --config | --set | --per-database | --expect-databases | --kind | --verify-only) continue ;; esac
+    case $o in --config | --set | --per-database | --expect-databases | --kind | --verify-only | --age-identity) continue ;; esac
     [[ $(count_arg "$o") -ge 1 ]] || not_passed+="$o "
 done
 expect_eq "every CLI option reached the plugin through Icinga 2" "" "$not_passed"
