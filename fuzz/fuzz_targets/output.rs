@@ -152,6 +152,11 @@ fn report(u: &mut Unstructured) -> Result<Report> {
         size_bytes: u.arbitrary()?,
         uncompressed_bytes: u.arbitrary()?,
         compression: Some(*u.choose(&["gzip", "plain", "zstd"])?),
+        decrypted_with: if u.arbitrary()? {
+            Some(*u.choose(&["gpg", "age"])?)
+        } else {
+            None
+        },
         writer: Some(*u.choose(&["mysqldump", "unknown", "pg_dump"])?),
         marker: u.arbitrary()?,
         marker_date: u.arbitrary()?,
