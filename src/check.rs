@@ -642,7 +642,7 @@ impl Run<'_> {
             verified_at,
             chosen.size,
             self.now,
-            self.config.encrypted_without_key,
+            &self.config.encrypted_rules(),
             report,
         );
         if content.problem.is_none() {
@@ -806,7 +806,7 @@ impl Run<'_> {
                         None,
                         c.size,
                         self.now,
-                        self.config.encrypted_without_key,
+                        &self.config.encrypted_rules(),
                         &mut sub,
                     );
                     good(&judge::restore_points::verdict_of(&sub.findings, c.size))
@@ -880,7 +880,7 @@ impl Run<'_> {
                         Some(verified_at),
                         chosen.size,
                         self.now,
-                        self.config.encrypted_without_key,
+                        &self.config.encrypted_rules(),
                         report,
                     );
                     cluster_sections(kind, &content, report);
@@ -940,7 +940,7 @@ impl Run<'_> {
             None,
             chosen.size,
             self.now,
-            self.config.encrypted_without_key,
+            &self.config.encrypted_rules(),
             report,
         );
         cluster_sections(kind, &content, report);

@@ -219,6 +219,12 @@ pub struct Args {
     )]
     pub decrypt_with: Option<DecryptTool>,
 
+    /// An OpenPGP dump must be encrypted to this key ID (the encryption subkey's long ID or
+    /// fingerprint), repeatable: WARNING when it is not (a key rotation forgotten). age, CMS
+    /// and openssl enc files do not show their recipients' identities: not checked there.
+    #[arg(long, value_name = "KEYID")]
+    pub expect_recipient: Vec<String>,
+
     /// For --decrypt-with gpg: the GnuPG home directory holding the secret (sub)key the
     /// dumps are encrypted to, owned by the monitoring user, mode 700.
     #[arg(long, value_name = "DIR")]
@@ -492,6 +498,8 @@ pub struct Config {
     pub encrypted_without_key: EncryptedPolicy,
     /// `--decrypt-with` and its key material.
     pub decryption: Option<Decryption>,
+    /// `--expect-recipient`.
+    pub expect_recipients: Vec<String>,
     /// Seconds within which a modified dump counts as still being written.
     pub settle: f64,
     /// State of "backup in progress".
@@ -512,6 +520,16 @@ pub struct Config {
     pub format: Format,
     /// `-v` count.
     pub verbose: u8,
+}
+
+impl Config {
+    /// The rules for encrypted dumps, as the judge takes them.
+    pub fn encrypted_rules(&self) -> crate::judge::encrypted::Rules {
+        crate::judge::encrypted::Rules {
+            without_key: self.encrypted_without_key,
+            recipients: self.expect_recipients.clone(),
+        }
+    }
 }
 
 /// The backup log to read and how to judge it.
@@ -654,6 +672,7 @@ impl Args {
             },
             checksum: self.checksum,
             encrypted_without_key: self.encrypted_without_key,
+            expect_recipients: self.expect_recipient,
             decryption: match (self.decrypt_with, self.gpg_homedir, self.age_identity) {
                 (Some(DecryptTool::Gpg), Some(key), _) => Some(Decryption {
                     tool: DecryptTool::Gpg,

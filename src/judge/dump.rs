@@ -88,7 +88,7 @@ pub fn content(
     verified_at: Option<SystemTime>,
     size: u64,
     now: SystemTime,
-    encrypted: super::encrypted::Policy,
+    encrypted: &super::encrypted::Rules,
     report: &mut Report,
 ) {
     let (mut findings, content_perf) =
@@ -282,7 +282,7 @@ pub fn evaluate_content(
     file_size: u64,
     out: &mut Facts,
 ) -> (Vec<Finding>, Option<PerfDatum>) {
-    evaluate_content_with(content, file_size, super::encrypted::Policy::default(), out)
+    evaluate_content_with(content, file_size, &super::encrypted::Rules::default(), out)
 }
 
 /// [`evaluate_content`] with the state of an encrypted dump whose structure is whole
@@ -290,7 +290,7 @@ pub fn evaluate_content(
 pub fn evaluate_content_with(
     content: &ContentFacts,
     file_size: u64,
-    encrypted: super::encrypted::Policy,
+    encrypted: &super::encrypted::Rules,
     out: &mut Facts,
 ) -> (Vec<Finding>, Option<PerfDatum>) {
     let mut findings = Vec::new();
@@ -311,9 +311,15 @@ pub fn evaluate_content_with(
         .encrypted
         .as_ref()
         .filter(|f| f.decrypted_with.is_some() && f.problem.is_none());
+    if let Some(facts) = &content.encrypted {
+        findings.extend(super::encrypted::expected_recipients(
+            facts,
+            &encrypted.recipients,
+        ));
+    }
     if let (Some(facts), None) = (&content.encrypted, decrypted) {
         // Nothing inside can be decoded without the key: the structure's verdict is all.
-        findings.push(super::encrypted::evaluate(facts, encrypted));
+        findings.push(super::encrypted::evaluate(facts, encrypted.without_key));
         return (findings, None);
     }
     if let Some(facts) = decrypted {

@@ -44,6 +44,59 @@ impl Policy {
     }
 }
 
+/// `--expect-recipient`: an OpenPGP dump must be encrypted to each of these key IDs (long
+/// IDs or fingerprints, of the encryption subkey gpg encrypts to). A dump encrypted to
+/// other keys only is WARNING: a key rotation forgotten on the backup host. Other formats
+/// do not show their recipients' identities (age stanzas name only their type): None.
+pub fn expected_recipients(facts: &EncryptedFacts, expected: &[String]) -> Option<Finding> {
+    if expected.is_empty()
+        || !matches!(
+            facts.encryption,
+            crate::facts::Encryption::OpenPgp | crate::facts::Encryption::OpenPgpArmored
+        )
+        || facts.problem.is_some()
+    {
+        return None;
+    }
+    let norm = |s: &str| {
+        let s = s.trim().to_ascii_uppercase().replace(' ', "");
+        s.strip_prefix("0X").map(str::to_string).unwrap_or(s)
+    };
+    let present: Vec<String> = facts.recipients.iter().map(|r| norm(r)).collect();
+    // A v4 fingerprint ends with its long key ID.
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|e| {
+            let e = norm(e);
+            !present
+                .iter()
+                .any(|p| !p.is_empty() && (e == *p || e.ends_with(p.as_str())))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Some(Finding::new(
+            Check::Stream,
+            State::Ok,
+            format!(
+                "encrypted to the expected recipient(s) {}",
+                safe(&expected.join(", "), 200)
+            ),
+        ));
+    }
+    Some(Finding::new(
+        Check::Stream,
+        State::Warning,
+        format!(
+            "not encrypted to the expected recipient(s) {} (a rotated key not yet used by the backup job?){}",
+            safe(
+                &missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "),
+                200
+            ),
+            recipients(facts)
+        ),
+    ))
+}
+
 /// An encrypted dump decrypted whole by its tool (`--decrypt-with`): OK, naming the tool,
 /// the format and the recipients; the plaintext's own findings follow.
 pub fn decrypted(facts: &EncryptedFacts) -> Finding {
@@ -80,6 +133,15 @@ fn recipients(facts: &EncryptedFacts) -> String {
         list.push(format!("{} more", facts.recipients.len() - 8));
     }
     format!("; to {}", list.join(", "))
+}
+
+/// The rules for encrypted dumps: `--encrypted-without-key` and `--expect-recipient`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// The state of a whole encrypted dump judged without the key.
+    pub without_key: Policy,
+    /// Key IDs the dump must be encrypted to.
+    pub recipients: Vec<String>,
 }
 
 /// Judges what walking an encrypted dump without its key established.
@@ -146,6 +208,32 @@ mod tests {
             offset: problem.map(|_| 42),
             decrypted_with: None,
         }
+    }
+
+    #[test]
+    fn expected_recipients_by_long_id_or_fingerprint() {
+        let f = facts(None);
+        assert!(expected_recipients(&f, &[]).is_none());
+        let ok = expected_recipients(&f, &["0x0102030405060708".into()]).unwrap();
+        assert_eq!(ok.state, State::Ok);
+        let fpr = "AAAABBBBCCCCDDDDEEEEFFFF0102030405060708".to_string();
+        assert_eq!(expected_recipients(&f, &[fpr]).unwrap().state, State::Ok);
+        let w = expected_recipients(&f, &["0102030405060708".into(), "1111222233334444".into()])
+            .unwrap();
+        assert_eq!(w.state, State::Warning);
+        assert!(
+            w.message
+                .starts_with("not encrypted to the expected recipient(s) 1111222233334444"),
+            "{}",
+            w.message
+        );
+        // Not for a broken file (its own CRITICAL says more), nor for age (no identities).
+        assert!(expected_recipients(&facts(Some("cut")), &["1".into()]).is_none());
+        let age = EncryptedFacts {
+            encryption: Encryption::Age,
+            ..facts(None)
+        };
+        assert!(expected_recipients(&age, &["1".into()]).is_none());
     }
 
     #[test]

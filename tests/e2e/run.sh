@@ -740,6 +740,8 @@ object Host "db-e2e" {
        decrypt with real keys); --age-identity is left out: one tool per check */
     backup_decrypt_with = "gpg"
     backup_gpg_homedir = "$IB/gnupg"
+    /* checked only for an OpenPGP dump: this one is not encrypted */
+    backup_expect_recipient = [ "0123456789ABCDEF" ]
     /* the one dump is the one restore point the last day, older than a minute */
     backup_restore_points = "1/1d"
     backup_oldest_age = "1m"
@@ -889,7 +891,7 @@ for kv in "--dump=$IB/options/" "--warning-age=30h" "--critical-age=3d" "--warni
     "--log-warning-age=30h" "--log-critical-age=3d" "--log-dump-slack=3h" "--timeout=40" \
     "--exclude=*.manifest" "--exclude=README*" "--checksum=auto" "--schedule=0 0 1 1 *" \
     "--grace=3h" "--missed-critical=3" "--encrypted-without-key=warning" \
-    "--decrypt-with=gpg" "--gpg-homedir=$IB/gnupg" \
+    "--decrypt-with=gpg" "--gpg-homedir=$IB/gnupg" "--expect-recipient=0123456789ABCDEF" \
     "--restore-points=1/1d" "--oldest-age=1m" "--max-growth=300" "--drill-max-age=8d" "--min-duration-ratio=0.2"; do
     has_pair "${kv%%=*}" "${kv#*=}" || missing_pairs+="[$kv] "
 done

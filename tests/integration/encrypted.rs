@@ -638,3 +638,74 @@ fn decrypted_and_keyless_verdicts_are_cached_apart() {
         .expect("WARNING")
         .says("completeness cannot be verified without the key");
 }
+
+/// `--expect-recipient`: the encryption subkey's long ID (from gpg itself) or its
+/// fingerprint → OK, another key → WARNING naming it, with or without the key; age files
+/// show no recipient identity: not checked there.
+#[test]
+fn the_expected_recipient() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    gpg_home(dir);
+    sh(
+        dir,
+        "gpg --batch --quiet --trust-model always -e -r test@example.org -o d.gpg shop.sql.gz
+         gpg --batch --with-colons --list-keys test@example.org | awk -F: '$1==\"sub\"{print $5}' > subkey
+         gpg --batch --with-colons --list-keys test@example.org | awk -F: '$1==\"fpr\"{f=$10} END{print f}' > subfpr",
+    );
+    let subkey = std::fs::read_to_string(dir.join("subkey")).unwrap();
+    let subkey = subkey.trim();
+    let fpr = std::fs::read_to_string(dir.join("subfpr")).unwrap();
+    let file = dir.join("d.gpg");
+    check_file(
+        &file,
+        &[
+            "--encrypted-without-key",
+            "ok",
+            "--expect-recipient",
+            subkey,
+        ],
+    )
+    .expect("OK");
+    check_file(
+        &file,
+        &[
+            "--encrypted-without-key",
+            "ok",
+            "--expect-recipient",
+            fpr.trim(),
+        ],
+    )
+    .expect("OK");
+    check_file(
+        &file,
+        &[
+            "--encrypted-without-key",
+            "ok",
+            "--expect-recipient",
+            "0x0123456789ABCDEF",
+        ],
+    )
+    .expect("WARNING")
+    .says("not encrypted to the expected recipient(s) 0x0123456789ABCDEF")
+    .says(&format!("to {subkey}"));
+    let home = dir.join("gnupg");
+    check_file(
+        &file,
+        &[
+            "--decrypt-with",
+            "gpg",
+            "--gpg-homedir",
+            home.to_str().unwrap(),
+            "--expect-recipient",
+            "0123456789ABCDEF",
+        ],
+    )
+    .expect("WARNING")
+    .says("not encrypted to the expected recipient(s)")
+    .says("decrypted with gpg");
+}
