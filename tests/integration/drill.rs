@@ -415,12 +415,74 @@ fn postgres_plain_custom_and_dumpall_restore_with_matching_counts() {
 }
 
 #[test]
+fn postgres_directory_and_tar_archives_restore_with_matching_counts() {
+    if !have("PostgreSQL", postgres_installed()) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // As root, the -Fd directory sits where only root can read it (0700): pg_restore reads
+    // it as root and only the SQL it writes reaches psql, which runs as --user.
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let fd = private.path().join("shop.Fd");
+    std::fs::create_dir(&fd).unwrap();
+    for e in std::fs::read_dir(real("formats/shop.Fd"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(e.path(), fd.join(e.file_name())).unwrap();
+    }
+    for (dump, writer) in [
+        (fd, "pg_dump directory archive"),
+        (real("formats/shop.Ft.tar"), "pg_dump tar archive"),
+    ] {
+        let d = dirs();
+        let a = drill(&dump, &d, &["--output", "json"]);
+        assert_eq!(a.code, 0, "{dump:?}: {}{}", a.stdout, a.stderr);
+        let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+        let r = &v["result"];
+        assert_eq!(
+            (
+                r["tables"].as_u64(),
+                r["rows"].as_u64(),
+                r["views"].as_u64(),
+                r["writer"].as_str()
+            ),
+            (Some(3), Some(2340), Some(1), Some(writer)),
+            "{dump:?}: {}",
+            a.stdout
+        );
+        assert_eq!(r["databases"][0]["name"], "drill", "{}", a.stdout);
+        // check_backup finds the result for this dump (a directory's identity included).
+        let c = run(&[
+            "-f",
+            dump.to_str().unwrap(),
+            "--cache-dir",
+            d.cache.path().to_str().unwrap(),
+            "-w",
+            "1000d",
+            "-c",
+            "2000d",
+            "--drill-max-age",
+            "1d",
+            "--settle",
+            "0",
+        ]);
+        assert_eq!((c.code, c.state()), (0, "OK"), "{dump:?}: {}", c.stdout);
+        assert_eq!(c.perf("restore_rows"), Some(2340.0), "{}", c.stdout);
+    }
+}
+
+#[test]
 fn cut_dumps_are_refused_not_drilled() {
     // No server is started for these: the verification refuses first.
     for (dump, why) in [
         ("mariadb/shop-killed.sql.gz", "marker CRITICAL"),
         ("mariadb/shop-truncated.sql.gz", "stream CRITICAL"),
         ("postgres/shop-terminated.sql.gz", "marker CRITICAL"),
+        ("formats/shop.Fd-cut-toc", "archive CRITICAL"),
+        ("formats/shop.Fd-missing-data", "archive CRITICAL"),
+        ("formats/shop.Ft.cut-60812.tar", "archive CRITICAL"),
     ] {
         let d = dirs();
         let a = drill(&real(dump), &d, &[]);
