@@ -16,6 +16,7 @@
 //! the time limit, a signal).
 
 pub mod count;
+pub mod mydumper;
 pub mod procs;
 pub mod restore;
 pub mod server;
@@ -226,6 +227,8 @@ enum Kind {
     PgDirectory,
     /// `pg_dump -Ft`.
     PgTar,
+    /// A mydumper directory.
+    Mydumper,
 }
 
 /// Checks that must all be OK for a dump to be drilled: it is there, readable, finished,
@@ -295,9 +298,10 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
         Some("pg_dump custom format") => Ok(Kind::PgCustom),
         Some("pg_dump directory archive") => Ok(Kind::PgDirectory),
         Some("pg_dump tar archive") => Ok(Kind::PgTar),
+        Some("mydumper directory") => Ok(Kind::Mydumper),
         other => Err(DrillError::Refused(format!(
             "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, pg_dump \
-             plain, -Fc, -Fd and -Ft, pg_dumpall are)",
+             plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper directories are)",
             other.unwrap_or("dump of an unknown writer")
         ))),
     }
@@ -392,19 +396,20 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     let discovery = discover::discover(&set.dump, &set.discovery)
         .map_err(|e| DrillError::Refused(e.to_string()))?;
     let chosen = discovery.chosen;
-    if chosen
-        .dir_kind
-        .is_some_and(|k| k != crate::facts::DirKind::PgDirectory)
-    {
+    if chosen.dir_kind.is_some_and(|k| {
+        !matches!(
+            k,
+            crate::facts::DirKind::PgDirectory | crate::facts::DirKind::Mydumper
+        )
+    }) {
         return Err(DrillError::Refused(format!(
-            "{} is a backup directory: drilling mydumper and mariabackup directories is not \
-             supported yet",
+            "{} is a backup directory: drilling mariabackup directories is not supported yet",
             safe_path(&chosen.path, 200)
         )));
     }
     let kind = verified(&chosen.path, &cache)?;
-    let (file, compression, key) = if kind == Kind::PgDirectory {
-        // pg_restore reads the directory itself (see `pg_restore`); its identity is the
+    let (file, compression, key) = if matches!(kind, Kind::PgDirectory | Kind::Mydumper) {
+        // pg_restore or myloader reads the directory itself; its identity is the
         // directory's, as check_backup --drill-max-age sees the newest dump.
         let meta = std::fs::metadata(&chosen.path).map_err(|e| {
             DrillError::Setup(format!("cannot read {}: {e}", safe_path(&chosen.path, 200)))
@@ -437,8 +442,14 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             .map_err(|e| DrillError::Setup(format!("chown {}: {e}", work.display())))?;
     }
 
+    if kind == Kind::Mydumper && run_as.is_some() {
+        mydumper::readable_by_the_user(&dir_path, &work, run_as)?;
+    }
+
     let (dialect, srv, first_db) = match kind {
-        Kind::Mysqldump => (Dialect::Mysql, server::start_mariadb(&work, run_as)?, None),
+        Kind::Mysqldump | Kind::Mydumper => {
+            (Dialect::Mysql, server::start_mariadb(&work, run_as)?, None)
+        }
         Kind::PgPlain | Kind::PgCustom | Kind::PgDirectory | Kind::PgTar => (
             Dialect::Postgres,
             server::start_postgres(&work, run_as, "postgres")?,
@@ -460,6 +471,11 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             .map_err(|e| DrillError::Setup(format!("decoding the dump: {e}")))
     };
     let streamed = match kind {
+        Kind::Mydumper => {
+            procs::step("counting what the mydumper files create and insert");
+            let (counter, bytes) = mydumper::count(&dir_path)?;
+            mydumper::restore(&dir_path, counter, bytes, &srv, &work, run_as)?
+        }
         Kind::Mysqldump => {
             let mut decoded = decoder(file)?;
             let mut head = vec![0u8; 4096];
@@ -614,6 +630,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             Kind::PgCustom => "pg_dump custom format",
             Kind::PgDirectory => "pg_dump directory archive",
             Kind::PgTar => "pg_dump tar archive",
+            Kind::Mydumper => "mydumper directory",
         }
         .into(),
         server: safe(&srv.version, 200),

@@ -474,6 +474,90 @@ fn postgres_directory_and_tar_archives_restore_with_matching_counts() {
 }
 
 #[test]
+fn mydumper_directory_restores_with_myloader_and_matching_counts() {
+    if !have(
+        "MariaDB (and mydumper's myloader)",
+        mariadb_installed() && Path::new("/usr/bin/myloader").exists(),
+    ) {
+        return;
+    }
+    let d = dirs();
+    // The set directory of a real mydumper run: its newest dump directory is drilled.
+    let set = real("tools/mydumper-healthy/backup");
+    let a = drill(&set, &d, &["--output", "json"]);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    let r = &v["result"];
+    assert_eq!(
+        (
+            r["tables"].as_u64(),
+            r["rows"].as_u64(),
+            r["views"].as_u64(),
+            r["writer"].as_str()
+        ),
+        (Some(4), Some(515), Some(1), Some("mydumper directory")),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("restore drill of 2026-11-27: 4 tables, 515 rows restored in "),
+        "{}",
+        a.stdout
+    );
+    let names: Vec<&str> = r["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["crm", "shop"], "{}", a.stdout);
+    let c = run(&[
+        "-f",
+        set.to_str().unwrap(),
+        "--cache-dir",
+        d.cache.path().to_str().unwrap(),
+        "-w",
+        "1000d",
+        "-c",
+        "2000d",
+        "--drill-max-age",
+        "1d",
+    ]);
+    assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+    assert_eq!(c.perf("restore_rows"), Some(515.0), "{}", c.stdout);
+
+    // As root: a directory the unprivileged user cannot read is a could-not-drill that
+    // says so (no server is started for it).
+    if is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let private = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = private.path().join("mydumper-shop");
+        std::fs::create_dir(&dir).unwrap();
+        for e in std::fs::read_dir(real("formats/mydumper-shop"))
+            .unwrap()
+            .flatten()
+        {
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let d = dirs();
+        let a = drill(&dir, &d, &[]);
+        assert_eq!(a.code, 3, "{}", a.stdout);
+        assert!(
+            a.stdout
+                .starts_with("DRILL UNKNOWN - could not drill: the --user cannot read ")
+                && a.stdout
+                    .contains("myloader reads the mydumper directory as that user"),
+            "{}",
+            a.stdout
+        );
+    }
+}
+
+#[test]
 fn cut_dumps_are_refused_not_drilled() {
     // No server is started for these: the verification refuses first.
     for (dump, why) in [
@@ -483,6 +567,8 @@ fn cut_dumps_are_refused_not_drilled() {
         ("formats/shop.Fd-cut-toc", "archive CRITICAL"),
         ("formats/shop.Fd-missing-data", "archive CRITICAL"),
         ("formats/shop.Ft.cut-60812.tar", "archive CRITICAL"),
+        ("formats/mydumper-shop-cut", "archive CRITICAL"),
+        ("formats/mydumper-shop-killed", "archive CRITICAL"),
     ] {
         let d = dirs();
         let a = drill(&real(dump), &d, &[]);
