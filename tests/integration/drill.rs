@@ -470,6 +470,37 @@ fn postgres_directory_and_tar_archives_restore_with_matching_counts() {
         ]);
         assert_eq!((c.code, c.state()), (0, "OK"), "{dump:?}: {}", c.stdout);
         assert_eq!(c.perf("restore_rows"), Some(2340.0), "{}", c.stdout);
+        // backup-report shows the drill of the set that has one, and none for the other.
+        let conf = d.cache.path().join("backups.toml");
+        std::fs::write(
+            &conf,
+            format!(
+                "[set.drilled]\ndump = {:?}\ncache-dir = {c:?}\n\
+                 [set.undrilled]\ndump = {:?}\ncache-dir = {c:?}\n",
+                dump.to_str().unwrap(),
+                real("formats/shop.Fc.dump").to_str().unwrap(),
+                c = d.cache.path().to_str().unwrap(),
+            ),
+        )
+        .unwrap();
+        let rep = Run::backup_report(&[
+            "--config",
+            conf.to_str().unwrap(),
+            "--no-history",
+            "--check-backup",
+            env!("CARGO_BIN_EXE_check_backup"),
+        ])
+        .output();
+        let line = |set: &str| {
+            rep.stdout
+                .lines()
+                .find(|l| l.split_whitespace().nth(1) == Some(set))
+                .unwrap_or_else(|| panic!("no row of {set}: {}{}", rep.stdout, rep.stderr))
+                .to_string()
+        };
+        assert!(rep.stdout.contains("LAST DRILL"), "{}", rep.stdout);
+        assert!(line("drilled").contains(" restored in "), "{}", rep.stdout);
+        assert!(!line("undrilled").contains("restored"), "{}", rep.stdout);
     }
 }
 
