@@ -73,6 +73,8 @@ pub struct Counter {
     /// Matcher state for `VALUES` in [`Mode::InsertPrefix`].
     matched: usize,
     in_quote: bool,
+    /// The quote that opened the string (`'`, or mydumper's `"`).
+    quote: u8,
     in_ident: bool,
     escape: bool,
     depth: u32,
@@ -95,6 +97,7 @@ impl Counter {
             insert_into: None,
             matched: 0,
             in_quote: false,
+            quote: b'\'',
             in_ident: false,
             escape: false,
             depth: 0,
@@ -228,13 +231,21 @@ impl Counter {
                 self.escape = false;
             } else if b == b'\\' && self.dialect == Dialect::Mysql {
                 self.escape = true;
-            } else if b == b'\'' {
+            } else if b == self.quote {
                 self.in_quote = false;
             }
             return;
         }
         match b {
-            b'\'' => self.in_quote = true,
+            b'\'' => {
+                self.in_quote = true;
+                self.quote = b;
+            }
+            // mydumper writes strings in double quotes (MySQL without ANSI_QUOTES).
+            b'"' if self.dialect == Dialect::Mysql => {
+                self.in_quote = true;
+                self.quote = b;
+            }
             b'(' => {
                 if self.depth == 0 {
                     if let Some(o) = &self.insert_into {
@@ -456,6 +467,16 @@ mod tests {
         );
         let names: Vec<&str> = c.databases.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["d", "shop", "other"]);
+    }
+
+    #[test]
+    fn mydumper_double_quoted_strings_hide_quotes_and_parentheses() {
+        let text = "INSERT INTO `t` VALUES\n(1,\"it's (a\"),\n(2,\"say \\\"(\\\"\");\nINSERT INTO `u` VALUES (1);\n";
+        let mut c = Counter::new(Dialect::Mysql, "d");
+        c.feed(text.as_bytes());
+        c.finish();
+        assert_eq!(rows(&c, "d", "`t`"), Some(2));
+        assert_eq!(rows(&c, "d", "`u`"), Some(1));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! the time limit, a signal).
 
 pub mod count;
+pub mod mydumper;
 pub mod procs;
 pub mod restore;
 pub mod server;
@@ -222,6 +223,12 @@ enum Kind {
     PgPlain,
     PgDumpall,
     PgCustom,
+    /// `pg_dump -Fd`.
+    PgDirectory,
+    /// `pg_dump -Ft`.
+    PgTar,
+    /// A mydumper directory.
+    Mydumper,
 }
 
 /// Checks that must all be OK for a dump to be drilled: it is there, readable, finished,
@@ -289,9 +296,12 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
         Some("pg_dump") => Ok(Kind::PgPlain),
         Some("pg_dumpall") => Ok(Kind::PgDumpall),
         Some("pg_dump custom format") => Ok(Kind::PgCustom),
+        Some("pg_dump directory archive") => Ok(Kind::PgDirectory),
+        Some("pg_dump tar archive") => Ok(Kind::PgTar),
+        Some("mydumper directory") => Ok(Kind::Mydumper),
         other => Err(DrillError::Refused(format!(
             "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, pg_dump \
-             plain and -Fc, pg_dumpall are)",
+             plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper directories are)",
             other.unwrap_or("dump of an unknown writer")
         ))),
     }
@@ -386,15 +396,31 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     let discovery = discover::discover(&set.dump, &set.discovery)
         .map_err(|e| DrillError::Refused(e.to_string()))?;
     let chosen = discovery.chosen;
-    if chosen.dir_kind.is_some() {
+    if chosen.dir_kind.is_some_and(|k| {
+        !matches!(
+            k,
+            crate::facts::DirKind::PgDirectory | crate::facts::DirKind::Mydumper
+        )
+    }) {
         return Err(DrillError::Refused(format!(
-            "{} is a backup directory: drilling pg_dump -Fd, mydumper and mariabackup \
-             directories is not supported yet",
+            "{} is a backup directory: drilling mariabackup directories is not supported yet",
             safe_path(&chosen.path, 200)
         )));
     }
     let kind = verified(&chosen.path, &cache)?;
-    let (file, compression, key) = open_dump(&chosen.path)?;
+    let (file, compression, key) = if matches!(kind, Kind::PgDirectory | Kind::Mydumper) {
+        // pg_restore or myloader reads the directory itself; its identity is the
+        // directory's, as check_backup --drill-max-age sees the newest dump.
+        let meta = std::fs::metadata(&chosen.path).map_err(|e| {
+            DrillError::Setup(format!("cannot read {}: {e}", safe_path(&chosen.path, 200)))
+        })?;
+        (None, crate::facts::Compression::Plain, FileKey::of(&meta))
+    } else {
+        let (f, c, k) = open_dump(&chosen.path)?;
+        (Some(f), c, k)
+    };
+    // pg_restore runs in the work directory: the archive directory's absolute path.
+    let dir_path = std::fs::canonicalize(&chosen.path).unwrap_or_else(|_| chosen.path.clone());
 
     // The work directory: private to the server's user, removed on every way out.
     std::fs::create_dir_all(&args.work_dir)
@@ -416,9 +442,15 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             .map_err(|e| DrillError::Setup(format!("chown {}: {e}", work.display())))?;
     }
 
+    if kind == Kind::Mydumper && run_as.is_some() {
+        mydumper::readable_by_the_user(&dir_path, &work, run_as)?;
+    }
+
     let (dialect, srv, first_db) = match kind {
-        Kind::Mysqldump => (Dialect::Mysql, server::start_mariadb(&work, run_as)?, None),
-        Kind::PgPlain | Kind::PgCustom => (
+        Kind::Mysqldump | Kind::Mydumper => {
+            (Dialect::Mysql, server::start_mariadb(&work, run_as)?, None)
+        }
+        Kind::PgPlain | Kind::PgCustom | Kind::PgDirectory | Kind::PgTar => (
             Dialect::Postgres,
             server::start_postgres(&work, run_as, "postgres")?,
             Some("drill"),
@@ -433,11 +465,17 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     #[cfg(debug_assertions)]
     crate::sys::test_delay("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS");
 
-    let decoder = |file| {
+    let decoder = |file: Option<std::fs::File>| {
+        let file = file.ok_or_else(|| DrillError::Setup("the dump is not a file".into()))?;
         crate::decode::reference_decoder(compression, file)
             .map_err(|e| DrillError::Setup(format!("decoding the dump: {e}")))
     };
     let streamed = match kind {
+        Kind::Mydumper => {
+            procs::step("counting what the mydumper files create and insert");
+            let (counter, bytes) = mydumper::count(&dir_path)?;
+            mydumper::restore(&dir_path, counter, bytes, &srv, &work, run_as)?
+        }
         Kind::Mysqldump => {
             let mut decoded = decoder(file)?;
             let mut head = vec![0u8; 4096];
@@ -455,7 +493,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             client.arg(format!("--database={db}"));
             restore::stream(rejoin(head, decoded), client, run_as, dialect, &db)?
         }
-        Kind::PgPlain | Kind::PgDumpall | Kind::PgCustom => {
+        Kind::PgPlain | Kind::PgDumpall | Kind::PgCustom | Kind::PgDirectory | Kind::PgTar => {
             let db = first_db.unwrap_or("postgres");
             if db != "postgres" {
                 restore::query(
@@ -467,8 +505,12 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             }
             let mut client = restore::psql(&srv, &work, db);
             client.args(["-f", "-"]);
-            if kind == Kind::PgCustom {
-                pg_custom(file, compression, &srv, &work, run_as, client, db)?
+            if matches!(kind, Kind::PgCustom | Kind::PgTar | Kind::PgDirectory) {
+                let source = match file {
+                    Some(f) => Archive::Stream(f, compression),
+                    None => Archive::Directory(&dir_path),
+                };
+                pg_restore(source, &srv, &work, run_as, client, db)?
             } else {
                 restore::stream(decoder(file)?, client, run_as, dialect, db)?
             }
@@ -586,6 +628,9 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             Kind::PgPlain => "pg_dump",
             Kind::PgDumpall => "pg_dumpall",
             Kind::PgCustom => "pg_dump custom format",
+            Kind::PgDirectory => "pg_dump directory archive",
+            Kind::PgTar => "pg_dump tar archive",
+            Kind::Mydumper => "mydumper directory",
         }
         .into(),
         server: safe(&srv.version, 200),
@@ -634,13 +679,23 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     })
 }
 
-/// pg_dump -Fc: `pg_restore -f -` turns the archive into the script psql restores (and
-/// the counter counts); the archive reaches pg_restore on its stdin, so the unprivileged
+/// Where pg_restore reads the archive from.
+enum Archive<'a> {
+    /// `-Fc`/`-Ft` file, given on pg_restore's stdin.
+    Stream(std::fs::File, crate::facts::Compression),
+    /// `-Fd` directory, named on pg_restore's command line.
+    Directory(&'a Path),
+}
+
+/// pg_dump -Fc/-Ft/-Fd: `pg_restore -f -` turns the archive into the script psql restores
+/// (and the counter counts). A file reaches pg_restore on its stdin, so the unprivileged
 /// user needs no access to the dump: the open file itself when it is not compressed
-/// (seekable, as pg_restore prefers), else the decoded stream through a pipe.
-fn pg_custom(
-    file: std::fs::File,
-    compression: crate::facts::Compression,
+/// (seekable, as pg_restore prefers), else the decoded stream through a pipe. A directory
+/// cannot be passed that way: pg_restore reads it as the caller (root when the drill runs
+/// as root), which is safe because `pg_restore -f -` talks to no server, it only writes
+/// the script to the pipe into psql, which runs as the unprivileged user.
+fn pg_restore(
+    source: Archive<'_>,
     srv: &server::Server,
     work: &Path,
     run_as: Option<RunAs>,
@@ -650,17 +705,25 @@ fn pg_custom(
     use std::process::Stdio;
     let bin = srv.bin_dir.clone().unwrap_or_default();
     let mut cmd = server::command(&bin.join("pg_restore"), work);
-    let plain = compression == crate::facts::Compression::Plain;
-    let (stdin, file) = if plain {
-        (Stdio::from(file), None)
-    } else {
-        (Stdio::piped(), Some(file))
-    };
     cmd.args(["-f", "-"])
-        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = procs::spawn(&mut cmd, run_as)
+    let (file, compression, user) = match source {
+        Archive::Stream(file, compression) => {
+            if compression == crate::facts::Compression::Plain {
+                cmd.stdin(Stdio::from(file));
+                (None, compression, run_as)
+            } else {
+                cmd.stdin(Stdio::piped());
+                (Some(file), compression, run_as)
+            }
+        }
+        Archive::Directory(dir) => {
+            cmd.args(["-F", "d", "--"]).arg(dir).stdin(Stdio::null());
+            (None, crate::facts::Compression::Plain, None)
+        }
+    };
+    let mut child = procs::spawn(&mut cmd, user)
         .map_err(|e| DrillError::Setup(format!("cannot run pg_restore: {e}")))?;
     let mut stdin = child.stdin.take();
     let feeder = std::thread::spawn(move || {

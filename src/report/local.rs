@@ -164,7 +164,8 @@ pub fn check_sets(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(set) = sets.get(i) else { break };
-                let result = check_set(exe, config, set, timeout);
+                let mut result = check_set(exe, config, set, timeout);
+                result.drill = last_drill(config, set);
                 if let Ok(mut s) = slots.lock() {
                     s[i] = Some(result);
                 }
@@ -181,4 +182,22 @@ pub fn check_sets(
             })
         })
         .collect()
+}
+
+/// The last restore drill of `set`, where check_backup --drill-max-age reads it: the set's
+/// cache directory, keyed by its dump argument. None without one (or when it cannot be
+/// read: check_backup --drill-max-age is what reports that).
+pub fn last_drill(config: &Path, set: &str) -> Option<crate::facts::DrillResult> {
+    let argv: Vec<std::ffi::OsString> = vec![
+        "check_backup".into(),
+        "--config".into(),
+        config.as_os_str().to_owned(),
+        "--set".into(),
+        set.into(),
+    ];
+    let crate::cli::Parsed::Run(c) = crate::cli::parse(argv) else {
+        return None;
+    };
+    let cache = crate::acquire::cache::Cache::locate(c.cache_dir.as_deref()).ok()?;
+    cache.drill(Path::new(c.dump.as_deref()?)).ok().flatten()
 }

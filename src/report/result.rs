@@ -40,6 +40,9 @@ pub struct SetResult {
     pub source: Source,
     /// The document, `set`/`host`/`source` included.
     pub doc: Value,
+    /// The set's last restore drill (`backup-drill`), read from this host's cache
+    /// directory for local sets; not part of the document (check_backup's schema).
+    pub drill: Option<crate::facts::DrillResult>,
 }
 
 /// A log problem line quoted by the report.
@@ -219,6 +222,7 @@ impl SetResult {
             host: host.map(str::to_string),
             source,
             doc: Value::Object(map),
+            drill: None,
         }
     }
 

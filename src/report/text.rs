@@ -89,6 +89,33 @@ pub fn rpo_text(r: &SetResult) -> String {
     }
 }
 
+/// The last restore drill: `2026-11-29 04:31 restored in 3m 12s`, `... FAILED after 12s`
+/// (`-` without one).
+pub fn drill_text(r: &SetResult) -> String {
+    let Some(d) = &r.drill else {
+        return "-".into();
+    };
+    let when = i64::try_from(d.finished_at)
+        .ok()
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into());
+    // Seconds with a decimal: small restores are common, "0s" would say nothing.
+    let took = if d.restore_seconds < 10.0 {
+        format!("{:.1}s", d.restore_seconds)
+    } else {
+        human_duration(d.restore_seconds)
+    };
+    match d.outcome {
+        crate::facts::DrillOutcome::Restored => format!("{when} restored in {took}"),
+        crate::facts::DrillOutcome::Failed => format!("{when} FAILED after {took}"),
+    }
+}
+
 /// The counts line: `2 CRITICAL, 1 WARNING, 0 UNKNOWN, 5 OK`.
 pub fn counts_text(results: &[SetResult]) -> String {
     counts(results)
@@ -155,6 +182,9 @@ pub fn render(page: &Page) -> String {
     }
     if has(&|r| r.rpo().is_some()) {
         columns.push(("RPO 30D", Box::new(rpo_text)));
+    }
+    if has(&|r| r.drill.is_some()) {
+        columns.push(("LAST DRILL", Box::new(drill_text)));
     }
     columns.push((
         "FILE",
@@ -299,4 +329,36 @@ pub fn render(page: &Page) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::result::Source;
+
+    fn with_drill(outcome: &str, seconds: f64) -> SetResult {
+        let mut r = SetResult::unknown("shop", None, Source::Local, "x");
+        r.drill = Some(
+            serde_json::from_value(serde_json::json!({
+                "set": "/b", "dump": "/b/shop.sql", "dump_size": 1, "dump_mtime_ns": 1,
+                "writer": "mysqldump", "server": "mariadbd", "finished_at": 1_796_000_000u64,
+                "outcome": outcome, "error": null, "differences": [],
+                "restore_seconds": seconds, "tables": 3, "views": 0, "rows": 10, "bytes": 100,
+                "databases": []
+            }))
+            .unwrap(),
+        );
+        r
+    }
+
+    #[test]
+    fn the_last_drill_says_when_how_and_how_long() {
+        let t = drill_text(&with_drill("restored", 192.0));
+        assert!(t.starts_with("2026-11-"), "{t}");
+        assert!(t.ends_with(" restored in 3m 12s"), "{t}");
+        let t = drill_text(&with_drill("failed", 0.25));
+        assert!(t.ends_with(" FAILED after 0.2s"), "{t}");
+        let none = SetResult::unknown("shop", None, Source::Local, "x");
+        assert_eq!(drill_text(&none), "-");
+    }
 }

@@ -415,12 +415,191 @@ fn postgres_plain_custom_and_dumpall_restore_with_matching_counts() {
 }
 
 #[test]
+fn postgres_directory_and_tar_archives_restore_with_matching_counts() {
+    if !have("PostgreSQL", postgres_installed()) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // As root, the -Fd directory sits where only root can read it (0700): pg_restore reads
+    // it as root and only the SQL it writes reaches psql, which runs as --user.
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let fd = private.path().join("shop.Fd");
+    std::fs::create_dir(&fd).unwrap();
+    for e in std::fs::read_dir(real("formats/shop.Fd"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(e.path(), fd.join(e.file_name())).unwrap();
+    }
+    for (dump, writer) in [
+        (fd, "pg_dump directory archive"),
+        (real("formats/shop.Ft.tar"), "pg_dump tar archive"),
+    ] {
+        let d = dirs();
+        let a = drill(&dump, &d, &["--output", "json"]);
+        assert_eq!(a.code, 0, "{dump:?}: {}{}", a.stdout, a.stderr);
+        let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+        let r = &v["result"];
+        assert_eq!(
+            (
+                r["tables"].as_u64(),
+                r["rows"].as_u64(),
+                r["views"].as_u64(),
+                r["writer"].as_str()
+            ),
+            (Some(3), Some(2340), Some(1), Some(writer)),
+            "{dump:?}: {}",
+            a.stdout
+        );
+        assert_eq!(r["databases"][0]["name"], "drill", "{}", a.stdout);
+        // check_backup finds the result for this dump (a directory's identity included).
+        let c = run(&[
+            "-f",
+            dump.to_str().unwrap(),
+            "--cache-dir",
+            d.cache.path().to_str().unwrap(),
+            "-w",
+            "1000d",
+            "-c",
+            "2000d",
+            "--drill-max-age",
+            "1d",
+            "--settle",
+            "0",
+        ]);
+        assert_eq!((c.code, c.state()), (0, "OK"), "{dump:?}: {}", c.stdout);
+        assert_eq!(c.perf("restore_rows"), Some(2340.0), "{}", c.stdout);
+        // backup-report shows the drill of the set that has one, and none for the other.
+        let conf = d.cache.path().join("backups.toml");
+        std::fs::write(
+            &conf,
+            format!(
+                "[set.drilled]\ndump = {:?}\ncache-dir = {c:?}\n\
+                 [set.undrilled]\ndump = {:?}\ncache-dir = {c:?}\n",
+                dump.to_str().unwrap(),
+                real("formats/shop.Fc.dump").to_str().unwrap(),
+                c = d.cache.path().to_str().unwrap(),
+            ),
+        )
+        .unwrap();
+        let rep = Run::backup_report(&[
+            "--config",
+            conf.to_str().unwrap(),
+            "--no-history",
+            "--check-backup",
+            env!("CARGO_BIN_EXE_check_backup"),
+        ])
+        .output();
+        let line = |set: &str| {
+            rep.stdout
+                .lines()
+                .find(|l| l.split_whitespace().nth(1) == Some(set))
+                .unwrap_or_else(|| panic!("no row of {set}: {}{}", rep.stdout, rep.stderr))
+                .to_string()
+        };
+        assert!(rep.stdout.contains("LAST DRILL"), "{}", rep.stdout);
+        assert!(line("drilled").contains(" restored in "), "{}", rep.stdout);
+        assert!(!line("undrilled").contains("restored"), "{}", rep.stdout);
+    }
+}
+
+#[test]
+fn mydumper_directory_restores_with_myloader_and_matching_counts() {
+    if !have(
+        "MariaDB (and mydumper's myloader)",
+        mariadb_installed() && Path::new("/usr/bin/myloader").exists(),
+    ) {
+        return;
+    }
+    let d = dirs();
+    // The set directory of a real mydumper run: its newest dump directory is drilled.
+    let set = real("tools/mydumper-healthy/backup");
+    let a = drill(&set, &d, &["--output", "json"]);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    let r = &v["result"];
+    assert_eq!(
+        (
+            r["tables"].as_u64(),
+            r["rows"].as_u64(),
+            r["views"].as_u64(),
+            r["writer"].as_str()
+        ),
+        (Some(4), Some(515), Some(1), Some("mydumper directory")),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("restore drill of 2026-11-27: 4 tables, 515 rows restored in "),
+        "{}",
+        a.stdout
+    );
+    let names: Vec<&str> = r["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["crm", "shop"], "{}", a.stdout);
+    let c = run(&[
+        "-f",
+        set.to_str().unwrap(),
+        "--cache-dir",
+        d.cache.path().to_str().unwrap(),
+        "-w",
+        "1000d",
+        "-c",
+        "2000d",
+        "--drill-max-age",
+        "1d",
+    ]);
+    assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+    assert_eq!(c.perf("restore_rows"), Some(515.0), "{}", c.stdout);
+
+    // As root: a directory the unprivileged user cannot read is a could-not-drill that
+    // says so (no server is started for it).
+    if is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let private = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = private.path().join("mydumper-shop");
+        std::fs::create_dir(&dir).unwrap();
+        for e in std::fs::read_dir(real("formats/mydumper-shop"))
+            .unwrap()
+            .flatten()
+        {
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let d = dirs();
+        let a = drill(&dir, &d, &[]);
+        assert_eq!(a.code, 3, "{}", a.stdout);
+        assert!(
+            a.stdout
+                .starts_with("DRILL UNKNOWN - could not drill: the --user cannot read ")
+                && a.stdout
+                    .contains("myloader reads the mydumper directory as that user"),
+            "{}",
+            a.stdout
+        );
+    }
+}
+
+#[test]
 fn cut_dumps_are_refused_not_drilled() {
     // No server is started for these: the verification refuses first.
     for (dump, why) in [
         ("mariadb/shop-killed.sql.gz", "marker CRITICAL"),
         ("mariadb/shop-truncated.sql.gz", "stream CRITICAL"),
         ("postgres/shop-terminated.sql.gz", "marker CRITICAL"),
+        ("formats/shop.Fd-cut-toc", "archive CRITICAL"),
+        ("formats/shop.Fd-missing-data", "archive CRITICAL"),
+        ("formats/shop.Ft.cut-60812.tar", "archive CRITICAL"),
+        ("formats/mydumper-shop-cut", "archive CRITICAL"),
+        ("formats/mydumper-shop-killed", "archive CRITICAL"),
     ] {
         let d = dirs();
         let a = drill(&real(dump), &d, &[]);
