@@ -11,6 +11,7 @@ pub mod content;
 pub mod discover;
 pub mod log;
 pub mod pg_cluster;
+pub mod prefetch;
 
 use std::io;
 use std::path::{Path, PathBuf};
