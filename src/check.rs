@@ -316,10 +316,15 @@ impl Run<'_> {
     }
 
     /// The read-ahead job for `chosen`, unless the check will not read it (a backup
-    /// directory, an empty file, a background verifier, a verdict in the cache).
+    /// directory, an empty file, a background verifier, a verdict in the cache) or it
+    /// already decodes on all cores (bzip2, xz).
     fn prefetch_job(&self, chosen: &Candidate) -> Option<Job> {
         let config = self.config;
-        if chosen.dir_kind.is_some() || chosen.size == 0 || config.background {
+        if chosen.dir_kind.is_some()
+            || chosen.size == 0
+            || config.background
+            || !prefetch::alongside_others(&chosen.path)
+        {
             return None;
         }
         let search = match config.checksum {

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use super::cache::FileKey;
 use super::content;
-use crate::facts::{ChecksumAlgorithm, StreamFacts};
+use crate::decode;
+use crate::facts::{ChecksumAlgorithm, Compression, StreamFacts};
 use crate::sys;
 
 /// The most worker threads, whatever the machine: each decode holds a few MiB, and eight
@@ -35,6 +36,24 @@ pub fn workers() -> usize {
         .filter(|&n| n > 0)
         .unwrap_or(cores);
     wanted.min(MAX_WORKERS)
+}
+
+/// Whether the dump at `path` may be read alongside others: not bzip2 nor xz, whose
+/// decoders already use every core, in up to about 24 MiB (bzip2) or 80 MiB (multi-block
+/// xz) each — several at once would multiply that. The others decode in a few MiB.
+pub fn alongside_others(path: &Path) -> bool {
+    let mut magic = [0u8; 64];
+    let got = sys::open_readonly(path).and_then(|mut f| match f.metadata()?.is_file() {
+        true => decode::read_full(&mut f, &mut magic),
+        false => Err(io::Error::other("not a regular file")),
+    });
+    match got {
+        Ok(n) => !matches!(
+            decode::detect(&magic[..n]),
+            Compression::Bzip2 | Compression::Xz
+        ),
+        Err(_) => false, // the check itself says what is wrong with it
+    }
 }
 
 /// One dump to read ahead: its path, and the checksum algorithm to hash it with in the same
