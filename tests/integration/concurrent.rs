@@ -201,3 +201,68 @@ fn restore_points_are_the_same_on_one_and_on_many_threads() {
         json.stdout
     );
 }
+
+/// The pid in "(pid N" of the answer's first line; the background verifier it names is
+/// stopped (the test needs only its answer).
+fn stop_background(answer: &Answer) {
+    let pid: i32 = answer
+        .first_line()
+        .split_once("pid ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {}", answer.first_line()));
+    // SAFETY: kill(2) on the verifier this test's check started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+#[test]
+fn the_time_limit_hands_over_while_dumps_are_read_ahead() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Reads slowed to 100 ms each (debug-build test seam): seconds of reading per dump
+    // against a 0.5 s limit, whatever the machine's speed.
+    let slow = [
+        ("CHECK_BACKUP_TEST_READ_DELAY_MS", "100"),
+        ("CHECK_BACKUP_THREADS", "4"),
+    ];
+    let big = gzip(&mysqldump(400_000, true));
+    for db in ["crm", "shop", "wiki"] {
+        std::fs::create_dir(tmp.path().join(db)).unwrap();
+        write_aged(&tmp.path().join(db), &format!("{db}.sql.gz"), &big, HOUR);
+    }
+    let root = tmp.path().to_str().unwrap();
+    let a = run_env(
+        &["-f", root, "--per-database", "^([a-z]+)/", "-t", "0.5"],
+        &slow,
+    );
+    a.expect("UNKNOWN")
+        .says("content verification in progress (")
+        .says("continuing in the background (pid ");
+    stop_background(&a);
+    // Restore points read ahead: the answer says how many were done.
+    let set = tmp.path().join("points");
+    std::fs::create_dir(&set).unwrap();
+    for i in 1..4 {
+        write_aged(&set, &format!("crm-{i}.sql.gz"), &big, i * DAY + HOUR);
+    }
+    let small = night(0);
+    write_aged(&set, "crm.sql.gz", &small, HOUR);
+    let b = run_env(
+        &[
+            "-f",
+            set.to_str().unwrap(),
+            "--restore-points",
+            "4/5d",
+            "--max-shrink",
+            "0",
+            "-t",
+            "0.5",
+        ],
+        &slow,
+    );
+    b.expect("UNKNOWN")
+        .says("verifying restore points in the background, 1 of 4 done")
+        .says("pid ");
+    stop_background(&b);
+}
