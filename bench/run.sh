@@ -31,6 +31,9 @@
 #   --out FILE           also append the result tables (Markdown) to FILE
 #   --scaling            instead: time only check_backup, on gzip and plain dumps of all the
 #                        SIZEs, alternating between the sizes (cost per GiB, memory)
+#   --per-database N     instead: `--per-database` over N databases, each one gzip dump of
+#                        SIZE of dump text (hard links of one file), on all cores against
+#                        one thread (CHECK_BACKUP_THREADS=1: one dump after another)
 #
 # Needs: cargo, GNU time (/usr/bin/time, Debian package `time`), gzip, zstd, xz-utils,
 # bzip2, coreutils (sha256sum); optional: isal (igzip), pigz, lbzip2.
@@ -45,6 +48,7 @@ BIN=
 DATA=${BENCH_DATA:-${TMPDIR:-/tmp}/check_backup-bench}
 CLEAN=0
 SCALING=0
+PERDB=0
 OUT=
 SIZES=()
 VARIANTS=()
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
         --slow-size) SLOW_SIZE=$2; shift 2 ;;
         --tools) TOOLS=$2; shift 2 ;;
         --variant) VARIANTS+=("$2"); shift 2 ;;
+        --per-database) PERDB=$2; shift 2 ;;
         --bin) BIN=$2; shift 2 ;;
         --data) DATA=$2; shift 2 ;;
         --clean) CLEAN=1; shift ;;
@@ -238,6 +243,27 @@ if [ "$SCALING" = 1 ]; then
         echo "== scaling, $fmt: ${SIZES[*]}" >&2
         run_set "$list"
         report "scaling, $fmt dumps of ${SIZES[*]} of dump text, sizes alternating" none
+    done
+    SIZES=()
+fi
+
+if [ "$PERDB" != 0 ]; then
+    [[ "$PERDB" =~ ^[1-9][0-9]*$ ]] || die "--per-database needs a positive number"
+    for size in "${SIZES[@]}"; do
+        f=$(compressed_file gzip "$size")
+        dir=$DATA/perdb-$PERDB-$size
+        for i in $(seq -w 1 "$PERDB"); do
+            mkdir -p "$dir/db$i"
+            ln -f "$f" "$dir/db$i/db$i.sql.gz"
+        done
+        list=$TMP/list
+        : >"$list"
+        args="--per-database '^(db[0-9]+)/' $(cb_args "$BIN")"
+        printf 'check_backup\t%q -f %q %s\n' "$BIN" "$dir" "$args" >>"$list"
+        printf 'check_backup(1thread)\tCHECK_BACKUP_THREADS=1 %q -f %q %s\n' "$BIN" "$dir" "$args" >>"$list"
+        echo "== per-database, $PERDB gzip dumps of $size of dump text" >&2
+        run_set "$list"
+        report "--per-database over $PERDB gzip dumps of $size of dump text each ($(stat -c %s "$f") bytes each; ratio column: against check_backup(1thread))" 'check_backup(1thread)'
     done
     SIZES=()
 fi

@@ -3,15 +3,18 @@
 //! function, and every dump, single or one of a per-database set, goes through
 //! [`Run::judge_newest`], which turns every way a read can end into a finding.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::acquire::cache::{Cache, FileKey, Lookup, ProgressNote};
 use crate::acquire::checksum::{self, Search};
 use crate::acquire::discover::{self, DiscoverError, Discovery};
+use crate::acquire::prefetch::{self, Job, Prefetch};
 use crate::acquire::{self, backup_dir, Unreadable};
 use crate::cli::{Config, LogConfig};
 use crate::facts::{
@@ -37,6 +40,7 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
         cache,
         now: SystemTime::now(),
         progress,
+        prefetch: RefCell::new(None),
     };
     // The dumps judged, by database (None for a single dump), for the log to be held against.
     let dumps: Vec<(Option<String>, DumpSeen)> = match (&config.dump, &config.per_database) {
@@ -91,6 +95,8 @@ pub struct Run<'a> {
     pub now: SystemTime,
     /// What the watchdog reports if time runs out.
     pub progress: &'a Progress,
+    /// Dumps being read ahead by worker threads (`--per-database`, restore points).
+    prefetch: RefCell<Option<Arc<Prefetch>>>,
 }
 
 /// What the log check needs to know about the dump.
@@ -244,41 +250,50 @@ impl Run<'_> {
         }
         let mut summaries = Vec::new();
         let mut seen = Vec::new();
-        for (db, candidates) in &groups {
-            let again = || {
-                discover::discover_per_database(root, re, options)?
-                    .remove(db)
-                    .and_then(discover::per_database_discovery)
-                    .ok_or_else(|| {
-                        DiscoverError::NoDump(format!(
+        // The newest dump of each database is read ahead on the other cores; each is still
+        // judged below, in this order, exactly as when read here.
+        let jobs: Vec<Job> = groups
+            .values()
+            .filter_map(|c| discover::per_database_discovery(c.clone()))
+            .filter_map(|d| self.prefetch_job(&d.chosen))
+            .collect();
+        self.with_prefetch(jobs, || {
+            for (db, candidates) in &groups {
+                let again = || {
+                    discover::discover_per_database(root, re, options)?
+                        .remove(db)
+                        .and_then(discover::per_database_discovery)
+                        .ok_or_else(|| {
+                            DiscoverError::NoDump(format!(
                             "for database {db} below {} any more (it vanished while being checked)",
                             root.display()
                         ))
-                    })
-            };
-            let mut sub = Report::default();
-            match discover::per_database_discovery(candidates.clone()) {
-                Some(discovery) => {
-                    if let Some(dump) = self.judge_newest(discovery, &again, false, &mut sub) {
-                        seen.push((db.clone(), dump));
+                        })
+                };
+                let mut sub = Report::default();
+                match discover::per_database_discovery(candidates.clone()) {
+                    Some(discovery) => {
+                        if let Some(dump) = self.judge_newest(discovery, &again, false, &mut sub) {
+                            seen.push((db.clone(), dump));
+                        }
                     }
+                    None => sub.push(obstacles::discovery(&DiscoverError::NoDump(format!(
+                        "for database {db}"
+                    )))),
                 }
-                None => sub.push(obstacles::discovery(&DiscoverError::NoDump(format!(
-                    "for database {db}"
-                )))),
+                let (finding, summary) = databases::database(db, &sub);
+                report.push(finding);
+                let name = safe(db, 60);
+                for mut p in sub.perfdata {
+                    p.label = format!("{}_{}", crate::present::perf_label(db), p.label);
+                    report.perfdata.push(p);
+                }
+                report
+                    .trace
+                    .extend(sub.trace.into_iter().map(|t| format!("{name}: {t}")));
+                summaries.push(summary);
             }
-            let (finding, summary) = databases::database(db, &sub);
-            report.push(finding);
-            let name = safe(db, 60);
-            for mut p in sub.perfdata {
-                p.label = format!("{}_{}", crate::present::perf_label(db), p.label);
-                report.perfdata.push(p);
-            }
-            report
-                .trace
-                .extend(sub.trace.into_iter().map(|t| format!("{name}: {t}")));
-            summaries.push(summary);
-        }
+        });
         for db in expected.iter().filter(|db| !groups.contains_key(*db)) {
             let (finding, summary) = databases::missing_expected(db);
             report.push(finding);
@@ -298,6 +313,71 @@ impl Run<'_> {
         report.facts.databases = Some(summaries);
         self.progress.set_partial(report);
         seen
+    }
+
+    /// The read-ahead job for `chosen`, unless the check will not read it (a backup
+    /// directory, an empty file, a background verifier, a verdict in the cache), reads it
+    /// through a decrypting tool, or it already decodes on all cores (bzip2, xz).
+    fn prefetch_job(&self, chosen: &Candidate) -> Option<Job> {
+        let config = self.config;
+        if chosen.dir_kind.is_some()
+            || chosen.size == 0
+            || config.background
+            || config.decryption.is_some()
+            || !prefetch::alongside_others(&chosen.path)
+        {
+            return None;
+        }
+        let search = match config.checksum {
+            judge::checksum::Mode::Off => Search::default(),
+            _ => checksum::find(&chosen.path),
+        };
+        let sidecar = search.found.as_ref();
+        if let (Some(cache), false) = (&self.cache, config.verify_only) {
+            let meta = std::fs::metadata(&chosen.path).ok()?;
+            let checksum_key = sidecar.map_or_else(|| "none".to_string(), |s| s.identity());
+            let lookup = cache.lookup(
+                &chosen.path,
+                &FileKey::of(&meta),
+                &config.marker.key(),
+                &checksum_key,
+            );
+            if let Lookup::Hit { .. } = lookup {
+                return None;
+            }
+        }
+        Some(Job {
+            path: chosen.path.clone(),
+            algorithm: sidecar.map(|s| s.algorithm),
+        })
+    }
+
+    /// Runs `body` while worker threads read `jobs` ahead ([`prefetch::workers`] of them;
+    /// none on one core, for fewer than two jobs, or inside another read-ahead).
+    fn with_prefetch<T>(&self, jobs: Vec<Job>, body: impl FnOnce() -> T) -> T {
+        let workers = prefetch::workers().min(jobs.len());
+        if workers < 2 || self.prefetch.borrow().is_some() {
+            return body();
+        }
+        let pool = Arc::new(Prefetch::new(jobs, workers));
+        /// Stops the workers however `body` ends, so that the scope can join them.
+        struct Stop<'p>(&'p Prefetch);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.stop();
+            }
+        }
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let pool = &*pool;
+                scope.spawn(move || pool.work());
+            }
+            let _stop = Stop(&pool);
+            *self.prefetch.borrow_mut() = Some(Arc::clone(&pool));
+            let out = body();
+            *self.prefetch.borrow_mut() = None;
+            out
+        })
     }
 
     /// Debian's pg_backupcluster directory (`/var/backups/postgresql/15-main`): the newest
@@ -716,47 +796,55 @@ impl Run<'_> {
         } else {
             usize::MAX
         };
-        for candidate in earlier
-            .iter()
-            .filter(|c| policy.in_window(c.mtime, self.now))
-            .take(at_most)
-        {
-            self.progress
-                .set_restore_points(Some((good(&points).min(need), need)));
-            let mut sub = Report::default();
-            let verdict = match self.check_content(candidate, &mut sub, false) {
-                Checked::Done(seen) if seen.pending => Verdict::Unverified {
-                    reason: "being verified in the background".into(),
-                    background: true,
-                },
-                Checked::Done(_) => {
-                    judge::restore_points::verdict_of(&sub.findings, candidate.size)
-                }
-                // Deleted since it was listed (a retention cleanup): no restore point.
-                Checked::Vanished => {
-                    report.trace.push(format!(
-                        "restore point {} vanished before it could be read",
-                        name(candidate)
-                    ));
-                    continue;
-                }
-                Checked::Changed(why) => Verdict::Unverified {
-                    reason: why,
-                    background: false,
-                },
-            };
-            report.trace.extend(
-                sub.trace
-                    .into_iter()
-                    .map(|t| format!("restore point {}: {t}", name(candidate))),
-            );
-            points.push(Point {
-                name: name(candidate),
-                path: safe_path(&candidate.path, PATH_CHARS),
-                mtime: candidate.mtime,
-                verdict,
-            });
-        }
+        let points_to_read = || {
+            earlier
+                .iter()
+                .filter(|c| policy.in_window(c.mtime, self.now))
+                .take(at_most)
+        };
+        // Read ahead on the other cores; judged below in this order, as when read here.
+        let jobs: Vec<Job> = points_to_read()
+            .filter_map(|c| self.prefetch_job(c))
+            .collect();
+        self.with_prefetch(jobs, || {
+            for candidate in points_to_read() {
+                self.progress
+                    .set_restore_points(Some((good(&points).min(need), need)));
+                let mut sub = Report::default();
+                let verdict = match self.check_content(candidate, &mut sub, false) {
+                    Checked::Done(seen) if seen.pending => Verdict::Unverified {
+                        reason: "being verified in the background".into(),
+                        background: true,
+                    },
+                    Checked::Done(_) => {
+                        judge::restore_points::verdict_of(&sub.findings, candidate.size)
+                    }
+                    // Deleted since it was listed (a retention cleanup): no restore point.
+                    Checked::Vanished => {
+                        report.trace.push(format!(
+                            "restore point {} vanished before it could be read",
+                            name(candidate)
+                        ));
+                        continue;
+                    }
+                    Checked::Changed(why) => Verdict::Unverified {
+                        reason: why,
+                        background: false,
+                    },
+                };
+                report.trace.extend(
+                    sub.trace
+                        .into_iter()
+                        .map(|t| format!("restore point {}: {t}", name(candidate))),
+                );
+                points.push(Point {
+                    name: name(candidate),
+                    path: safe_path(&candidate.path, PATH_CHARS),
+                    mtime: candidate.mtime,
+                    verdict,
+                });
+            }
+        });
         self.progress.set_restore_points(None);
         let (findings, perf, summaries) =
             judge::restore_points::evaluate(policy, &points, self.now);
@@ -1036,23 +1124,43 @@ impl Run<'_> {
             "stream integrity, completion marker",
         );
         let read_started = Instant::now();
-        let done = AtomicBool::new(false);
-        let result = std::thread::scope(|scope| {
-            if let (true, Some(cache)) = (config.background, cache) {
-                scope.spawn(|| write_progress_until(&done, cache, path, key, progress));
-            }
-            let result = file.try_clone().and_then(|f| {
-                acquire::content::read_decrypting(
-                    &f,
-                    meta.len(),
-                    &progress.bytes_read,
+        // Read ahead by a worker (the same read of this very file version), or read here.
+        // Never when decrypting: the workers read the file as it is, not through the tool.
+        let prefetched = match config.background || config.decryption.is_some() {
+            true => None,
+            false => self.prefetch.borrow().as_ref().and_then(|p| {
+                p.take(
+                    path,
                     sidecar.map(|s| s.algorithm),
-                    config.decryption.as_ref(),
+                    meta,
+                    &progress.bytes_read,
                 )
-            });
-            done.store(true, Ordering::Relaxed);
-            result
-        });
+            }),
+        };
+        let done = AtomicBool::new(false);
+        let result = if let Some(read) = prefetched {
+            report
+                .trace
+                .push("read ahead on another thread (the same file version)".into());
+            Ok((read.facts, read.digest))
+        } else {
+            std::thread::scope(|scope| {
+                if let (true, Some(cache)) = (config.background, cache) {
+                    scope.spawn(|| write_progress_until(&done, cache, path, key, progress));
+                }
+                let result = file.try_clone().and_then(|f| {
+                    acquire::content::read_decrypting(
+                        &f,
+                        meta.len(),
+                        &progress.bytes_read,
+                        sidecar.map(|s| s.algorithm),
+                        config.decryption.as_ref(),
+                    )
+                });
+                done.store(true, Ordering::Relaxed);
+                result
+            })
+        };
         progress.set_background(None);
         let (facts, digest) = result.map_err(|e| {
             // The decrypting tool or its key, not the file: UNKNOWN naming that fix.

@@ -12,6 +12,7 @@ pub mod decrypt;
 pub mod discover;
 pub mod log;
 pub mod pg_cluster;
+pub mod prefetch;
 
 use std::io;
 use std::path::{Path, PathBuf};

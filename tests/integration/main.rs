@@ -10,6 +10,7 @@ mod api;
 mod util;
 
 mod cache;
+mod concurrent;
 mod config_and_trend;
 mod core_check;
 mod doc_examples;
