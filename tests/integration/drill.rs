@@ -513,8 +513,40 @@ fn mydumper_directory_restores_with_myloader_and_matching_counts() {
         return;
     }
     let d = dirs();
-    // The set directory of a real mydumper run: its newest dump directory is drilled.
-    let set = real("tools/mydumper-healthy/backup");
+    // The set directory of a real mydumper run: its newest dump directory is drilled. A
+    // copy with the run's mtimes (git keeps none: a checkout's would pick either night).
+    let copy = tempfile::tempdir().unwrap();
+    let fixture = real("tools/mydumper-healthy");
+    let status = Command::new("cp")
+        .arg("-R")
+        .arg(fixture.join("backup"))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mtimes = std::fs::read_to_string(fixture.join("MTIMES.tsv")).unwrap();
+    let mut dated: Vec<(std::path::PathBuf, f64)> = mtimes
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut fields = l.split('\t');
+            let path = fields.next()?;
+            let epoch: f64 = fields.next()?.parse().ok()?;
+            path.starts_with("backup")
+                .then(|| (copy.path().join(path), epoch))
+        })
+        .collect();
+    // Deepest first: setting a file's mtime does not change its directory's, but creating
+    // the copy did.
+    dated.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+    for (path, epoch) in &dated {
+        filetime::set_file_mtime(
+            path,
+            filetime::FileTime::from_unix_time(epoch.trunc() as i64, (epoch.fract() * 1e9) as u32),
+        )
+        .unwrap();
+    }
+    let set = copy.path().join("backup");
     let a = drill(&set, &d, &["--output", "json"]);
     assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
     let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();

@@ -307,26 +307,36 @@ pub struct OpenFile {
     pub pos: u64,
 }
 
-/// The descriptor process `pid` holds on `path` now, if it holds one.
+/// The descriptor process `pid` holds on `path` now, if it holds one; of several (a dump
+/// opened by the judging thread and read by a read-ahead worker), the one read furthest.
 pub fn open_file(pid: u32, path: &Path) -> Option<OpenFile> {
+    let mut furthest: Option<OpenFile> = None;
     for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
         if std::fs::read_link(fd.path()).ok().as_deref() != Some(path) {
             continue;
         }
-        let info =
-            std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?))
-                .ok()?;
+        let Some(name) = fd.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{name}")) else {
+            continue;
+        };
         let field = |name: &str| {
             info.lines()
                 .find_map(|l| l.strip_prefix(name))
                 .map(str::trim)
         };
-        return Some(OpenFile {
-            flags: i32::from_str_radix(field("flags:")?, 8).ok()?,
-            pos: field("pos:")?.parse().ok()?,
-        });
+        let (Some(flags), Some(pos)) = (
+            field("flags:").and_then(|f| i32::from_str_radix(f, 8).ok()),
+            field("pos:").and_then(|p| p.parse().ok()),
+        ) else {
+            continue;
+        };
+        if furthest.is_none_or(|f| pos > f.pos) {
+            furthest = Some(OpenFile { flags, pos });
+        }
     }
-    None
+    furthest
 }
 
 /// A mysqldump-like text (MariaDB header with the sandbox line, INSERTs, trailer).
