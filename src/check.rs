@@ -725,7 +725,11 @@ impl Run<'_> {
             &self.config.encrypted_rules(),
             report,
         );
-        if content.problem.is_none() {
+        // The tables of a whole, complete dump only: a cut one lacks the tables after its
+        // cut, which its missing marker already says (no second, noisier finding).
+        if content.problem.is_none()
+            && !matches!(content.marker, crate::facts::MarkerVerdict::Missing { .. })
+        {
             if let Some(tables) = &content.tables {
                 let shown: Vec<String> = tables
                     .iter()
