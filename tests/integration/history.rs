@@ -252,3 +252,22 @@ fn a_cut_dump_is_not_also_reported_for_the_tables_after_its_cut() {
         .says("dump incomplete: no completion marker");
     assert!(!a.stdout.contains("missing now"), "{}", a.stdout);
 }
+
+/// pg_dump writes no date into its dump: an unchanged database dumps to the same bytes
+/// every night, which is no stuck job (the identical rule needs a dated dump).
+#[test]
+fn an_unchanged_postgres_database_dumped_again_is_not_a_stuck_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, cache) = (dir.path().join("set"), dir.path().join("cache"));
+    std::fs::create_dir(&set).unwrap();
+    let cache_arg = cache.to_str().unwrap();
+    let real =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/postgres/shop.sql.gz");
+    let bytes = std::fs::read(real).unwrap();
+    write_aged(&set, "shop-1.sql.gz", &bytes, DAY + HOUR);
+    check(&set, &["--cache-dir", cache_arg]).expect("OK");
+    write_aged(&set, "shop-0.sql.gz", &bytes, HOUR);
+    let a = check(&set, &["--cache-dir", cache_arg]);
+    a.expect("OK");
+    assert!(!a.stdout.contains("identical"), "{}", a.stdout);
+}
