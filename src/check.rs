@@ -599,12 +599,7 @@ impl Run<'_> {
                 Some((c, cache.known_content(&c.path, &FileKey::of(&meta))?))
             })
             .collect();
-        // Only for a dump that carries the date of its run (mysqldump's `-- Dump completed on
-        // DATE`): pg_dump writes none, so an unchanged database dumps to the same bytes every
-        // night, which is no stuck job.
-        let dated = report.facts.marker_date.is_some();
-        if let (true, Some(previous), Some((c, content))) = (dated, earlier.first(), known.first())
-        {
+        if let (Some(previous), Some((c, content))) = (earlier.first(), known.first()) {
             if std::ptr::eq(previous, *c) {
                 let name = c
                     .path
@@ -616,6 +611,7 @@ impl Run<'_> {
                     &content.identities(),
                     &name,
                     c.mtime,
+                    report.facts.marker_date.is_some(),
                 ) {
                     report.push(finding);
                 }

@@ -345,34 +345,7 @@ fn tarball_with(
     Ok((file(name, problem), Some(walked)))
 }
 
-/// The compressed file under the gzip decoder: counts what is read (the watchdog's
-/// progress, the offsets of problems) and keeps a failure of the file itself apart from
-/// the decoder's complaints.
-struct Counted<'a, R> {
-    inner: R,
-    count: u64,
-    progress: &'a AtomicU64,
-    io_error: Option<io::Error>,
-}
-
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Ok(n) => {
-                self.count += n as u64;
-                self.progress
-                    .store(self.count, std::sync::atomic::Ordering::Relaxed);
-                Ok(n)
-            }
-            Err(e) => {
-                self.io_error = Some(io::Error::new(e.kind(), e.to_string()));
-                Err(e)
-            }
-        }
-    }
-}
-
-type GzInput<'a, R> = io::BufReader<Counted<'a, R>>;
+type GzInput<'a, R> = io::BufReader<decode::CountingReader<'a, R>>;
 
 /// A gzip file decoded member by member in one pass, its decoded bytes handed to whoever
 /// reads it (the tar walk). Each member's CRC32 and length are checked by the decoder;
@@ -390,12 +363,7 @@ struct GzMembers<'a, R> {
 
 impl<'a, R: Read> GzMembers<'a, R> {
     fn new(file: R, size: u64, progress: &'a AtomicU64) -> Self {
-        let counted = Counted {
-            inner: file,
-            count: 0,
-            progress,
-            io_error: None,
-        };
+        let counted = decode::CountingReader::new(file, progress);
         GzMembers {
             decoder: None,
             between: Some(io::BufReader::with_capacity(decode::CHUNK, counted)),
@@ -414,7 +382,7 @@ fn classify(
 ) -> crate::facts::StreamProblem {
     use crate::facts::StreamProblem;
     use io::BufRead;
-    let read = input.get_ref().count;
+    let read = input.get_ref().count();
     let consumed = read - input.buffer().len() as u64;
     let at_end = consumed >= size || input.fill_buf().map(|b| b.is_empty()).unwrap_or(false);
     let text = error.to_string();
@@ -453,7 +421,7 @@ impl<R: Read> Read for GzMembers<'_, R> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         let input = decoder.get_mut();
-                        if let Some(io_error) = input.get_mut().io_error.take() {
+                        if let Some(io_error) = input.get_mut().take_io_error() {
                             return Err(io_error);
                         }
                         self.problem = Some(classify(&e, input, self.size));
@@ -473,7 +441,7 @@ impl<R: Read> Read for GzMembers<'_, R> {
             if rest[0] == 0x1f && (rest.len() < 2 || rest[1] == 0x8b) {
                 self.decoder = Some(flate2::bufread::GzDecoder::new(input));
             } else {
-                let at = input.get_ref().count - input.buffer().len() as u64;
+                let at = input.get_ref().count() - input.buffer().len() as u64;
                 self.problem = Some(crate::facts::StreamProblem::TrailingData {
                     at,
                     bytes: self.size.saturating_sub(at),

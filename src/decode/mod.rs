@@ -88,6 +88,16 @@ impl<'a, R> CountingReader<'a, R> {
             io_error: None,
         }
     }
+
+    /// Bytes read from the file so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The file's own read error, if the last failure was one (taken: asked once).
+    pub fn take_io_error(&mut self) -> Option<io::Error> {
+        self.io_error.take()
+    }
 }
 
 impl<R: Read> Read for CountingReader<'_, R> {

@@ -173,7 +173,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let _ = FORMAT.set(args.output);
-    match std::panic::catch_unwind(|| drill(&args)) {
+    let outcome = std::panic::catch_unwind(|| drill(&args));
+    // A stop under way killed the server this outcome may be about: the stop answers (its
+    // thread exits the process), not a "server exited" race.
+    while procs::stopping() {
+        std::thread::park();
+    }
+    match outcome {
         Ok(Ok((state, message, result))) => {
             procs::cleanup();
             let code = if state == State::Ok { 0 } else { 2 };

@@ -152,6 +152,15 @@ pub fn cleanup() {
     }
 }
 
+/// Set once a stop signal or the time limit has begun the cleanup: whatever the drill sees
+/// afterwards (its server gone) is that stop's doing, and the stop gives the answer.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a stop (signal or time limit) is under way; see [`STOPPING`].
+pub fn stopping() -> bool {
+    STOPPING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Runs `on_exit(reason)` and exits 3 when SIGTERM, SIGINT or SIGHUP arrives, or when
 /// `limit` has passed; `on_exit` must call [`cleanup`].
 pub fn watch(limit: Option<Duration>, on_exit: fn(String) -> !) -> std::io::Result<()> {
@@ -164,12 +173,14 @@ pub fn watch(limit: Option<Duration>, on_exit: fn(String) -> !) -> std::io::Resu
                 SIGINT => "SIGINT",
                 _ => "SIGHUP",
             };
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
             on_exit(format!("stopped by {name} while {}", current_step()));
         }
     });
     if let Some(limit) = limit {
         std::thread::spawn(move || {
             std::thread::sleep(limit);
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
             on_exit(format!(
                 "time limit of {} reached while {}",
                 crate::units::human_duration(limit.as_secs_f64()),

@@ -19,12 +19,19 @@ fn identity_words(kind: &str) -> String {
 /// The same content as the previous dump: WARNING "identical to the dump of DATE (stuck
 /// job?)". `newest` and `previous` are identities by kind (`gzip:...`, `sha256:...`); they
 /// are compared kind by kind, and only when they share one (none: nothing is said).
+/// `dated_by_run`: the newest dump carries the date of its run (mysqldump's `-- Dump
+/// completed on DATE`). Without one the rule says nothing: pg_dump writes no date, so an
+/// unchanged database dumps to the same bytes every night, which is no stuck job.
 pub fn identical(
     newest: &[String],
     previous: &[String],
     previous_name: &str,
     previous_mtime: SystemTime,
+    dated_by_run: bool,
 ) -> Option<Finding> {
+    if !dated_by_run {
+        return None;
+    }
     let kind = |s: &String| s.split_once(':').map(|(k, _)| k.to_string());
     let shared: Vec<(&String, &String)> = newest
         .iter()
@@ -237,7 +244,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH;
         let gz = |h: &str| format!("gzip:1:{h}");
         let sha = |h: &str| format!("sha256:{h}");
-        let same = identical(&[gz("aa")], &[gz("aa")], "db-1.sql.gz", t).unwrap();
+        let same = identical(&[gz("aa")], &[gz("aa")], "db-1.sql.gz", t, true).unwrap();
         assert_eq!(same.state, State::Warning);
         assert!(
             same.message.ends_with(
@@ -246,16 +253,18 @@ mod tests {
             "{}",
             same.message
         );
-        assert!(identical(&[gz("aa")], &[gz("ab")], "x", t).is_none());
+        assert!(identical(&[gz("aa")], &[gz("ab")], "x", t, true).is_none());
+        // The same bytes from a dump without the date of its run (pg_dump): nothing said.
+        assert!(identical(&[gz("aa")], &[gz("aa")], "x", t, false).is_none());
         // Kinds the other lacks are not compared; a differing shared kind decides.
-        let both = identical(&[gz("aa"), sha("11")], &[sha("11")], "x", t).unwrap();
+        let both = identical(&[gz("aa"), sha("11")], &[sha("11")], "x", t, true).unwrap();
         assert!(both
             .message
             .contains("the same sha256 digest of the whole file"));
-        assert!(identical(&[gz("aa"), sha("11")], &[gz("aa"), sha("12")], "x", t).is_none());
+        assert!(identical(&[gz("aa"), sha("11")], &[gz("aa"), sha("12")], "x", t, true).is_none());
         // Nothing shared (an xz dump, no checksum file; an old cache entry): nothing said.
-        assert!(identical(&[gz("aa")], &[sha("11")], "x", t).is_none());
-        assert!(identical(&[], &[], "x", t).is_none());
+        assert!(identical(&[gz("aa")], &[sha("11")], "x", t, true).is_none());
+        assert!(identical(&[], &[], "x", t, true).is_none());
     }
 
     #[test]
