@@ -16,6 +16,7 @@
 //! the time limit, a signal).
 
 pub mod count;
+pub mod disk;
 pub mod mydumper;
 pub mod procs;
 pub mod restore;
@@ -82,12 +83,19 @@ pub struct Args {
     )]
     pub dump: Option<String>,
 
+    /// The backup job's log, judged as check_backup -l judges it: a dump whose run the log
+    /// says failed (exit status, error lines, a missing success line) is not drilled. With
+    /// --set: instead of the set's log file (its patterns kept).
+    #[arg(short = 'l', long = "log", value_name = "PATH")]
+    pub log: Option<String>,
+
     /// The configuration file of --set (check_backup's).
     #[arg(long, value_name = "FILE", requires = "set")]
     pub config: Option<PathBuf>,
 
     /// Drill backup set NAME of the configuration file: its dump (with its --exclude and
-    /// --follow-symlinks) and its cache directory, as check_backup --set NAME checks it.
+    /// --follow-symlinks), its log (with its patterns) and its cache directory, as
+    /// check_backup --set NAME checks it.
     #[arg(long, value_name = "NAME", conflicts_with = "dump")]
     pub set: Option<String>,
 
@@ -105,6 +113,13 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "/var/tmp")]
     pub work_dir: PathBuf,
 
+    /// The most the work directory may use (e.g. 20G): refused before any server starts
+    /// when the estimate is larger, stopped (exit 3, all removed) when the restore grows
+    /// beyond it. In any case the drill neither starts nor goes on without room on the
+    /// work directory's file system (5% of it, at most 1 GiB, stays free).
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_disk: Option<u64>,
+
     /// Time limit for the whole drill (0 = none).
     #[arg(short = 't', long, value_name = "DURATION", default_value = "6h", value_parser = duration)]
     pub timeout: f64,
@@ -116,6 +131,14 @@ pub struct Args {
 
 fn duration(s: &str) -> Result<f64, String> {
     crate::units::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    let bytes = crate::units::parse_size(s).map_err(|e| e.to_string())?;
+    if bytes < 1.0 {
+        return Err("the budget must be more than 0 bytes".into());
+    }
+    Ok(bytes as u64)
 }
 
 static FORMAT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
@@ -251,8 +274,50 @@ const VERIFICATION: [Check; 9] = [
     Check::Checksum,
 ];
 
-/// check_backup's verification of exactly `path`: its writer, or why it is not drilled.
-fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
+/// What check_backup says about the job's log (`-l`): a run the log says failed (or a log
+/// that could not be judged) vouches for no dump, however whole it looks. The log's age is
+/// the plugin's business; warnings alone do not stop a drill (the plugin reports them).
+const LOG_VERDICT: [Check; 7] = [
+    Check::Log,
+    Check::LogStatus,
+    Check::LogSuccess,
+    Check::LogErrors,
+    Check::LogWarnings,
+    Check::LogRun,
+    Check::Consistency,
+];
+
+/// Why the job's log keeps the dump from being drilled: the log findings of `report` that
+/// are CRITICAL or UNKNOWN, in words, or None.
+fn log_refusal(findings: &[crate::judge::Finding]) -> Option<String> {
+    let bad: Vec<String> = findings
+        .iter()
+        .filter(|f| {
+            LOG_VERDICT.contains(&f.check) && matches!(f.state, State::Critical | State::Unknown)
+        })
+        .take(3)
+        .map(|f| format!("{} {}: {}", f.check, f.state, f.message))
+        .collect();
+    (!bad.is_empty()).then(|| bad.join("; "))
+}
+
+/// What check_backup's verification established about the dump to drill.
+struct Verified {
+    /// What the drill restores it with.
+    kind: Kind,
+    /// Its decoded size, when check_backup measured it.
+    decoded: Option<u64>,
+    /// Its size on disk (a directory's files together).
+    on_disk: u64,
+}
+
+/// check_backup's verification of exactly `path` (with the job's `log` when given): its
+/// writer and sizes, or why it is not drilled.
+fn verified(
+    path: &Path,
+    cache: &Cache,
+    log: Option<&crate::cli::LogConfig>,
+) -> Result<Verified, DrillError> {
     procs::step("verifying the dump (check_backup)");
     let argv: Vec<OsString> = vec![
         "check_backup".into(),
@@ -274,6 +339,8 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
     // Age and size are the plugin's business, not the drill's.
     config.thresholds.warn_age = None;
     config.thresholds.crit_age = None;
+    // The set's log, its patterns included, as check_backup --set judges it.
+    config.log = log.cloned();
     let progress = crate::watchdog::Progress::default();
     let report = crate::check::run(&config, &progress);
     let name = safe_path(path, 200);
@@ -287,6 +354,13 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
             bad.check, bad.state, bad.message
         )));
     }
+    if let Some(why) = log_refusal(&report.findings) {
+        let log_name = log.map(|l| safe(&l.path, 200)).unwrap_or_default();
+        return Err(DrillError::Refused(format!(
+            "{name} is not drilled: check_backup with the job's log {log_name} says {why}; \
+             a dump whose run the log says failed is not drilled"
+        )));
+    }
     let complete = report
         .findings
         .iter()
@@ -297,20 +371,40 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
              check); only such a dump is drilled"
         )));
     }
-    match report.facts.writer {
-        Some("mysqldump") => Ok(Kind::Mysqldump),
-        Some("pg_dump") => Ok(Kind::PgPlain),
-        Some("pg_dumpall") => Ok(Kind::PgDumpall),
-        Some("pg_dump custom format") => Ok(Kind::PgCustom),
-        Some("pg_dump directory archive") => Ok(Kind::PgDirectory),
-        Some("pg_dump tar archive") => Ok(Kind::PgTar),
-        Some("mydumper directory") => Ok(Kind::Mydumper),
-        other => Err(DrillError::Refused(format!(
-            "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, pg_dump \
-             plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper directories are)",
-            other.unwrap_or("dump of an unknown writer")
-        ))),
-    }
+    let kind = match report.facts.writer {
+        Some("mysqldump") => Kind::Mysqldump,
+        Some("pg_dump") => Kind::PgPlain,
+        Some("pg_dumpall") => Kind::PgDumpall,
+        Some("pg_dump custom format") => Kind::PgCustom,
+        Some("pg_dump directory archive") => Kind::PgDirectory,
+        Some("pg_dump tar archive") => Kind::PgTar,
+        Some("mydumper directory") => Kind::Mydumper,
+        other => {
+            return Err(DrillError::Refused(format!(
+                "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, \
+                 pg_dump plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper directories are)",
+                other.unwrap_or("dump of an unknown writer")
+            )))
+        }
+    };
+    // The decoded size of a compressed stream; archives and directories whose members are
+    // compressed inside (-Fc, -Fd, mydumper's .sql.gz) are estimated from their size.
+    let decoded = match kind {
+        Kind::Mysqldump | Kind::PgPlain | Kind::PgDumpall | Kind::PgTar => {
+            report.facts.uncompressed_bytes
+        }
+        Kind::PgCustom | Kind::PgDirectory | Kind::Mydumper => None,
+    };
+    let on_disk = report
+        .facts
+        .size_bytes
+        .or_else(|| std::fs::metadata(path).ok().map(|m| m.len()))
+        .unwrap_or(0);
+    Ok(Verified {
+        kind,
+        decoded,
+        on_disk,
+    })
 }
 
 /// The dump at `path` (opened read-only, never locked), its compression and identity.
@@ -347,6 +441,19 @@ struct Set {
     dump: String,
     discovery: discover::Options,
     cache_dir: Option<PathBuf>,
+    /// The job's log and its rules (`-l`, or the set's `log`).
+    log: Option<crate::cli::LogConfig>,
+}
+
+/// The log rules check_backup applies to `check_backup -l PATH` with no other option.
+fn default_log(path: &str) -> Result<Option<crate::cli::LogConfig>, DrillError> {
+    let argv: Vec<OsString> = vec!["check_backup".into(), "-l".into(), path.into()];
+    match crate::cli::parse(argv) {
+        crate::cli::Parsed::Run(c) => Ok(c.log),
+        crate::cli::Parsed::Exit(text) => Err(DrillError::Refused(
+            text.lines().next().unwrap_or("").into(),
+        )),
+    }
 }
 
 fn the_set(args: &Args) -> Result<Set, DrillError> {
@@ -355,12 +462,20 @@ fn the_set(args: &Args) -> Result<Set, DrillError> {
             dump: args.dump.clone().unwrap_or_default(),
             discovery: discover::Options::default(),
             cache_dir: None,
+            log: match &args.log {
+                Some(path) => default_log(path)?,
+                None => None,
+            },
         });
     };
     // The set's options, exactly as check_backup --config FILE --set NAME reads them.
     let mut argv: Vec<OsString> = vec!["check_backup".into(), "--set".into(), name.into()];
     if let Some(c) = &args.config {
         argv.extend(["--config".into(), c.as_os_str().to_owned()]);
+    }
+    // -l overrides the set's log file, as on check_backup's command line.
+    if let Some(l) = &args.log {
+        argv.extend(["-l".into(), l.into()]);
     }
     let config = match crate::cli::parse(argv) {
         crate::cli::Parsed::Run(c) => *c,
@@ -386,6 +501,7 @@ fn the_set(args: &Args) -> Result<Set, DrillError> {
         dump,
         discovery: config.discovery,
         cache_dir: config.cache_dir,
+        log: config.log,
     })
 }
 
@@ -413,7 +529,11 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             safe_path(&chosen.path, 200)
         )));
     }
-    let kind = verified(&chosen.path, &cache)?;
+    let Verified {
+        kind,
+        decoded,
+        on_disk,
+    } = verified(&chosen.path, &cache, set.log.as_ref())?;
     let (file, compression, key) = if matches!(kind, Kind::PgDirectory | Kind::Mydumper) {
         // pg_restore or myloader reads the directory itself; its identity is the
         // directory's, as check_backup --drill-max-age sees the newest dump.
@@ -431,6 +551,20 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     // The work directory: private to the server's user, removed on every way out.
     std::fs::create_dir_all(&args.work_dir)
         .map_err(|e| DrillError::Setup(format!("--work-dir {}: {e}", args.work_dir.display())))?;
+    // Room for the server and the restored data, before any server starts.
+    let base = match kind {
+        Kind::Mysqldump | Kind::Mydumper => disk::MARIADB_BASE,
+        _ => disk::POSTGRES_BASE,
+    };
+    let need = disk::estimate(base, decoded, on_disk);
+    #[cfg(debug_assertions)]
+    let need = if std::env::var_os("BACKUP_DRILL_TEST_NO_ESTIMATE").is_some() {
+        // Test seam: the watcher's stop, which the estimate would pre-empt.
+        0
+    } else {
+        need
+    };
+    disk::check_room(&args.work_dir, need, args.max_disk)?;
     let work = tempfile::Builder::new()
         .prefix("backup-drill.")
         .tempdir_in(&args.work_dir)
@@ -447,6 +581,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
         std::os::unix::fs::chown(&work, Some(r.uid), Some(r.gid))
             .map_err(|e| DrillError::Setup(format!("chown {}: {e}", work.display())))?;
     }
+    disk::watch(work.clone(), args.max_disk, give_up);
 
     if kind == Kind::Mydumper && run_as.is_some() {
         mydumper::readable_by_the_user(&dir_path, &work, run_as)?;
@@ -576,6 +711,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     let mut srv = srv;
     procs::step("stopping the throwaway server");
     procs::stop(&mut srv.child);
+    disk::done();
 
     let objects = &streamed.counter.objects;
     let tables = objects.values().filter(|c| !c.view).count() as u64;
