@@ -186,9 +186,13 @@ fn drill_man_page() -> std::io::Result<Vec<u8>> {
          --skip-networking; initdb and postgres with listen_addresses empty: a unix socket \
          only, never a TCP port), as the unprivileged --user, streams the decoded dump into \
          the writer's own client (mariadb for mysqldump/mariadb-dump text, psql for pg_dump \
-         plain and pg_dumpall, pg_restore -f - into psql for pg_dump -Fc), stopping at the \
-         first client error, and compares: every table and view the dump creates exists, and \
-         every table has the rows the dump inserts.\n\n\
+         plain and pg_dumpall, pg_restore -f - into psql for pg_dump -Fc, -Fd and -Ft, \
+         myloader for mydumper directories), stopping at the first client error, and \
+         compares: every table and view the dump creates exists, and every table has the \
+         rows the dump inserts. A mariabackup/xtrabackup directory is copied into the work \
+         directory (the original is only read), prepared there with mariabackup --prepare \
+         and served by the throwaway mariadbd; every table it holds must be readable \
+         (COUNT(*)).\n\n\
          It then stops the server, removes the temporary directory (also on SIGTERM, at \
          the time limit, and when the directory grows beyond --max-disk or the file \
          system's free space falls below its reserve) and writes the result (JSON, atomically) into the cache directory, \

@@ -17,6 +17,7 @@
 
 pub mod count;
 pub mod disk;
+pub mod mariabackup;
 pub mod mydumper;
 pub mod procs;
 pub mod restore;
@@ -258,6 +259,8 @@ enum Kind {
     PgTar,
     /// A mydumper directory.
     Mydumper,
+    /// A mariabackup/xtrabackup directory.
+    Mariabackup,
 }
 
 /// Checks that must all be OK for a dump to be drilled: it is there, readable, finished,
@@ -379,10 +382,12 @@ fn verified(
         Some("pg_dump directory archive") => Kind::PgDirectory,
         Some("pg_dump tar archive") => Kind::PgTar,
         Some("mydumper directory") => Kind::Mydumper,
+        Some("mariabackup/xtrabackup directory") => Kind::Mariabackup,
         other => {
             return Err(DrillError::Refused(format!(
                 "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, \
-                 pg_dump plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper directories are)",
+                 pg_dump plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper and mariabackup \
+                 directories are)",
                 other.unwrap_or("dump of an unknown writer")
             )))
         }
@@ -393,7 +398,7 @@ fn verified(
         Kind::Mysqldump | Kind::PgPlain | Kind::PgDumpall | Kind::PgTar => {
             report.facts.uncompressed_bytes
         }
-        Kind::PgCustom | Kind::PgDirectory | Kind::Mydumper => None,
+        Kind::PgCustom | Kind::PgDirectory | Kind::Mydumper | Kind::Mariabackup => None,
     };
     let on_disk = report
         .facts
@@ -518,33 +523,23 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     let discovery = discover::discover(&set.dump, &set.discovery)
         .map_err(|e| DrillError::Refused(e.to_string()))?;
     let chosen = discovery.chosen;
-    if chosen.dir_kind.is_some_and(|k| {
-        !matches!(
-            k,
-            crate::facts::DirKind::PgDirectory | crate::facts::DirKind::Mydumper
-        )
-    }) {
-        return Err(DrillError::Refused(format!(
-            "{} is a backup directory: drilling mariabackup directories is not supported yet",
-            safe_path(&chosen.path, 200)
-        )));
-    }
     let Verified {
         kind,
         decoded,
         on_disk,
     } = verified(&chosen.path, &cache, set.log.as_ref())?;
-    let (file, compression, key) = if matches!(kind, Kind::PgDirectory | Kind::Mydumper) {
-        // pg_restore or myloader reads the directory itself; its identity is the
-        // directory's, as check_backup --drill-max-age sees the newest dump.
-        let meta = std::fs::metadata(&chosen.path).map_err(|e| {
-            DrillError::Setup(format!("cannot read {}: {e}", safe_path(&chosen.path, 200)))
-        })?;
-        (None, crate::facts::Compression::Plain, FileKey::of(&meta))
-    } else {
-        let (f, c, k) = open_dump(&chosen.path)?;
-        (Some(f), c, k)
-    };
+    let (file, compression, key) =
+        if matches!(kind, Kind::PgDirectory | Kind::Mydumper | Kind::Mariabackup) {
+            // pg_restore or myloader reads the directory itself; its identity is the
+            // directory's, as check_backup --drill-max-age sees the newest dump.
+            let meta = std::fs::metadata(&chosen.path).map_err(|e| {
+                DrillError::Setup(format!("cannot read {}: {e}", safe_path(&chosen.path, 200)))
+            })?;
+            (None, crate::facts::Compression::Plain, FileKey::of(&meta))
+        } else {
+            let (f, c, k) = open_dump(&chosen.path)?;
+            (Some(f), c, k)
+        };
     // pg_restore runs in the work directory: the archive directory's absolute path.
     let dir_path = std::fs::canonicalize(&chosen.path).unwrap_or_else(|_| chosen.path.clone());
 
@@ -552,11 +547,13 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     std::fs::create_dir_all(&args.work_dir)
         .map_err(|e| DrillError::Setup(format!("--work-dir {}: {e}", args.work_dir.display())))?;
     // Room for the server and the restored data, before any server starts.
-    let base = match kind {
-        Kind::Mysqldump | Kind::Mydumper => disk::MARIADB_BASE,
-        _ => disk::POSTGRES_BASE,
+    let need = match kind {
+        // The copy, prepared (InnoDB's redo log and undo rebuilt), served: the server's own
+        // files plus twice the backup.
+        Kind::Mariabackup => disk::estimate(disk::MARIADB_BASE, Some(on_disk), 0),
+        Kind::Mysqldump | Kind::Mydumper => disk::estimate(disk::MARIADB_BASE, decoded, on_disk),
+        _ => disk::estimate(disk::POSTGRES_BASE, decoded, on_disk),
     };
-    let need = disk::estimate(base, decoded, on_disk);
     #[cfg(debug_assertions)]
     let need = if std::env::var_os("BACKUP_DRILL_TEST_NO_ESTIMATE").is_some() {
         // Test seam: the watcher's stop, which the estimate would pre-empt.
@@ -577,11 +574,24 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             args.work_dir.display()
         )));
     }
+    disk::watch(work.clone(), args.max_disk, give_up);
+    // mariabackup: copied while the work directory is still private to the drill (no
+    // other user can swap a link into it), then handed over to the server's user.
+    let copy = work.join("data");
+    if kind == Kind::Mariabackup {
+        mariabackup::copy(&dir_path, &copy)?;
+        if let Some(r) = run_as {
+            mariabackup::hand_over(&copy, r)?;
+        }
+    }
     if let Some(r) = run_as {
         std::os::unix::fs::chown(&work, Some(r.uid), Some(r.gid))
             .map_err(|e| DrillError::Setup(format!("chown {}: {e}", work.display())))?;
     }
-    disk::watch(work.clone(), args.max_disk, give_up);
+    if kind == Kind::Mariabackup {
+        let result = drill_mariabackup(&copy, &work, run_as, &set, &chosen.path, key)?;
+        return conclude(&cache, &set, &chosen.path, result);
+    }
 
     if kind == Kind::Mydumper && run_as.is_some() {
         mydumper::readable_by_the_user(&dir_path, &work, run_as)?;
@@ -602,6 +612,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             server::start_postgres(&work, run_as, "backup_drill")?,
             Some("postgres"),
         ),
+        Kind::Mariabackup => unreachable!("drilled above"),
     };
     #[cfg(debug_assertions)]
     crate::sys::test_delay("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS");
@@ -656,6 +667,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
                 restore::stream(decoder(file)?, client, run_as, dialect, db)?
             }
         }
+        Kind::Mariabackup => unreachable!("drilled above"),
     };
 
     // The dump must not have changed while it was drilled.
@@ -773,6 +785,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             Kind::PgDirectory => "pg_dump directory archive",
             Kind::PgTar => "pg_dump tar archive",
             Kind::Mydumper => "mydumper directory",
+            Kind::Mariabackup => "mariabackup/xtrabackup directory",
         }
         .into(),
         server: safe(&srv.version, 200),
@@ -790,6 +803,17 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
         bytes: streamed.bytes,
         databases,
     };
+    conclude(&cache, &set, &chosen.path, result)
+}
+
+/// Writes `result` where check_backup reads it; the answer in words.
+fn conclude(
+    cache: &Cache,
+    set: &Set,
+    chosen: &Path,
+    result: DrillResult,
+) -> Result<(State, String, DrillResult), DrillError> {
+    let error = result.error.clone();
     procs::step("writing the result");
     cache
         .store_drill(Path::new(&set.dump), &result)
@@ -800,7 +824,6 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             ))
         })?;
     let name = chosen
-        .path
         .file_name()
         .map(|n| safe(&n.to_string_lossy(), 120))
         .unwrap_or_default();
@@ -819,6 +842,111 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             result,
         ),
     })
+}
+
+/// A mariabackup/xtrabackup directory, copied to `copy`: prepared, served, every table
+/// read. The restore's duration is the prepare's and the server's start (crash recovery)
+/// together: what a restore from this backup takes once the files are in place.
+fn drill_mariabackup(
+    copy: &Path,
+    work: &Path,
+    run_as: Option<RunAs>,
+    set: &Set,
+    chosen: &Path,
+    key: FileKey,
+) -> Result<DrillResult, DrillError> {
+    let tables = mariabackup::tables(copy)?;
+    let bytes = disk::usage(copy);
+    let started = std::time::Instant::now();
+    let prepared = mariabackup::prepare(copy, work, run_as)?;
+    let mut result = DrillResult {
+        set: Cache::canonical_set(Path::new(&set.dump)),
+        dump: Cache::canonical_set(chosen),
+        dump_size: key.size,
+        dump_mtime_ns: key.mtime_ns,
+        writer: "mariabackup/xtrabackup directory".into(),
+        server: String::new(),
+        finished_at: 0,
+        outcome: DrillOutcome::Failed,
+        error: prepared,
+        differences: Vec::new(),
+        restore_seconds: 0.0,
+        tables: tables.iter().filter(|t| !t.view).count() as u64,
+        views: tables.iter().filter(|t| t.view).count() as u64,
+        rows: 0,
+        bytes,
+        databases: Vec::new(),
+    };
+    let served = match result.error {
+        Some(_) => None,
+        // A prepared backup the server cannot start from does not restore: a failed drill.
+        None => match mariabackup::serve(copy, work, run_as) {
+            Ok(srv) => Some(srv),
+            Err(DrillError::Setup(why)) => {
+                result.error = Some(format!(
+                    "the server does not start on the prepared backup: {why}"
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if let Some(mut srv) = served {
+        result.restore_seconds = started.elapsed().as_secs_f64();
+        result.server = safe(&srv.version, 200);
+        match mariabackup::count(&tables, &srv, work, run_as)? {
+            Err(e) => result.error = Some(e),
+            Ok(counts) => {
+                result.rows = counts.iter().sum();
+                for (t, n) in tables.iter().zip(&counts) {
+                    if t.view {
+                        continue;
+                    }
+                    match result.databases.iter_mut().find(|d| d.name == t.database) {
+                        Some(d) => {
+                            d.tables += 1;
+                            d.rows += n;
+                        }
+                        None => result.databases.push(DrillDatabase {
+                            name: t.database.clone(),
+                            tables: 1,
+                            rows: *n,
+                            bytes: 0,
+                            seconds: 0.0,
+                        }),
+                    }
+                }
+            }
+        }
+        procs::step("stopping the throwaway server");
+        procs::stop(&mut srv.child);
+    } else {
+        result.restore_seconds = started.elapsed().as_secs_f64();
+    }
+    disk::done();
+    if result.error.is_none() && result.tables == 0 {
+        return Err(DrillError::Refused(format!(
+            "{}: the backup holds no table (no .frm file in a database directory), so nothing \
+             was read",
+            safe_path(chosen, 200)
+        )));
+    }
+    // The backup must not have changed while it was copied.
+    let after = std::fs::metadata(chosen).map(|m| FileKey::of(&m)).ok();
+    if after != Some(key) {
+        return Err(DrillError::Setup(format!(
+            "{} changed while it was drilled: drill again once it is finished",
+            safe_path(chosen, 200)
+        )));
+    }
+    if result.error.is_none() {
+        result.outcome = DrillOutcome::Restored;
+    }
+    result.finished_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(result)
 }
 
 /// Where pg_restore reads the archive from.

@@ -1028,3 +1028,218 @@ fn a_drill_growing_beyond_its_budget_is_stopped_and_removed() {
         0
     );
 }
+
+/// A MariaDB server of the test's own (the source of a real mariabackup), killed on drop.
+struct SourceServer {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl Drop for SourceServer {
+    fn drop(&mut self) {
+        // SAFETY: signalling the server this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a throwaway MariaDB in `dir` and loads the fixtures' shop database into it
+/// (mariadb/shop.sql: 3 tables, 8,340 rows, a view).
+fn source_server(dir: &Path) -> SourceServer {
+    let data = dir.join("data");
+    let socket = dir.join("src.sock");
+    let as_root: Vec<&str> = if is_root() {
+        vec!["--user=root"]
+    } else {
+        vec![]
+    };
+    let status = Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .args(&as_root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "mariadb-install-db");
+    let child = Command::new("/usr/sbin/mariadbd")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg("--skip-networking")
+        .arg(format!("--pid-file={}", dir.join("src.pid").display()))
+        .arg(format!("--log-error={}", dir.join("src.err").display()))
+        .arg(format!("--tmpdir={}", dir.display()))
+        .args(&as_root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = SourceServer { child, socket };
+    wait_for("the source server", || {
+        std::os::unix::net::UnixStream::connect(&server.socket).is_ok()
+    });
+    let sql = |args: &[&str], input: Option<&Path>| {
+        let mut cmd = Command::new("mariadb");
+        cmd.arg("--no-defaults")
+            .arg(format!("--socket={}", server.socket.display()))
+            .arg("--user=root")
+            .args(args);
+        if let Some(f) = input {
+            cmd.stdin(std::fs::File::open(f).unwrap());
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sql(&["-e", "CREATE DATABASE shop"], None);
+    sql(&["shop"], Some(&real("mariadb/shop.sql")));
+    server
+}
+
+/// Every file below `dir` with its size and mtime: what "unchanged" means for a backup.
+fn listing(dir: &Path) -> Vec<(PathBuf, u64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+            out.push((
+                e.path(),
+                m.len(),
+                m.mtime_nsec() + m.mtime() * 1_000_000_000,
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn mariabackup_directory_is_prepared_on_a_copy_and_every_table_read() {
+    if !have(
+        "MariaDB (and mariabackup)",
+        mariadb_installed() && Path::new("/usr/bin/mariabackup").exists(),
+    ) {
+        return;
+    }
+    // A real backup, made here as the regenerate script makes the fixtures' (whose data
+    // files it does not keep): `mariabackup --backup` of a server holding the shop database.
+    let src = tempfile::Builder::new()
+        .prefix("mb-src")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let server = source_server(src.path());
+    let set = src.path().join("backup");
+    std::fs::create_dir(&set).unwrap();
+    let target = set.join("2026-11-27");
+    let out = Command::new("mariabackup")
+        .arg("--backup")
+        .arg(format!("--target-dir={}", target.display()))
+        .arg(format!("--socket={}", server.socket.display()))
+        .arg("--user=root")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mariabackup --backup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(server);
+    set_age(&target, HOUR);
+    let before = listing(&set);
+
+    let d = dirs();
+    let a = drill(&set, &d, &["--output", "json"]);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    let r = &v["result"];
+    assert_eq!(
+        r["writer"], "mariabackup/xtrabackup directory",
+        "{}",
+        a.stdout
+    );
+    assert_eq!(r["outcome"], "restored", "{}", a.stdout);
+    let shop = r["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "shop")
+        .unwrap_or_else(|| panic!("no shop: {}", a.stdout));
+    // What the source server held: mariadb/shop.sql's 3 tables and 8,340 rows.
+    assert_eq!(
+        (shop["tables"].as_u64(), shop["rows"].as_u64()),
+        (Some(3), Some(8340)),
+        "{}",
+        a.stdout
+    );
+    // shop.customer_revenue and mysql.user are views.
+    assert!(r["views"].as_u64().unwrap() >= 2, "{}", a.stdout);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("restore drill of 2026-11-27: "),
+        "{}",
+        a.stdout
+    );
+    // The original is untouched: --prepare ran on the copy.
+    assert_eq!(listing(&set), before);
+    let c = run(&[
+        "-f",
+        set.to_str().unwrap(),
+        "--cache-dir",
+        d.cache.path().to_str().unwrap(),
+        "-w",
+        "30d",
+        "-c",
+        "60d",
+        "--drill-max-age",
+        "1d",
+        "--settle",
+        "0",
+    ]);
+    assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+    assert_eq!(c.perf("restore_rows"), r["rows"].as_f64(), "{}", c.stdout);
+
+    // A backup that lost a table's data file (mariabackup names the file of a table made
+    // during the backup `.new`, renamed to `.ibd` by --prepare): the drill fails on it,
+    // the original untouched.
+    let damaged = src.path().join("damaged");
+    std::fs::create_dir(&damaged).unwrap();
+    let cut = damaged.join("2026-11-27");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&target)
+        .arg(&cut)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let data_file = ["shop/orders.ibd", "shop/orders.new"]
+        .iter()
+        .map(|f| cut.join(f))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no data file of shop.orders: {:?}", listing(&cut)));
+    std::fs::remove_file(&data_file).unwrap();
+    set_age(&cut, HOUR);
+    let d = dirs();
+    let a = drill(&damaged, &d, &[]);
+    assert!(
+        a.code == 2
+            && a.stdout.starts_with("DRILL CRITICAL - restore drill of 2026-11-27 failed: ")
+            && a.stdout.contains(
+                "reading shop.orders: ERROR 1030 (HY000) at line 35: Got error 194 \"Tablespace is missing for a table\""
+            ),
+        "{}{}",
+        a.stdout,
+        a.stderr
+    );
+}
