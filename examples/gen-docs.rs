@@ -179,16 +179,23 @@ fn drill_man_page() -> std::io::Result<Vec<u8>> {
         &mut r,
         "backup-drill proves that the newest dump of a set restores. It takes the newest dump \
          that check_backup's verification judges whole and complete (from the cache when it \
-         is fresh; a cut or unfinished dump is refused), starts a throwaway server on a \
+         is fresh; a cut or unfinished dump is refused, and so is one whose run the job's \
+         log says failed, with -l or the set's log), checks that its estimated space fits \
+         --max-disk and the work directory's free space, starts a throwaway server on a \
          temporary directory below --work-dir (mariadb-install-db and mariadbd with \
          --skip-networking; initdb and postgres with listen_addresses empty: a unix socket \
          only, never a TCP port), as the unprivileged --user, streams the decoded dump into \
          the writer's own client (mariadb for mysqldump/mariadb-dump text, psql for pg_dump \
-         plain and pg_dumpall, pg_restore -f - into psql for pg_dump -Fc), stopping at the \
-         first client error, and compares: every table and view the dump creates exists, and \
-         every table has the rows the dump inserts.\n\n\
-         It then stops the server, removes the temporary directory (also on SIGTERM and at \
-         the time limit) and writes the result (JSON, atomically) into the cache directory, \
+         plain and pg_dumpall, pg_restore -f - into psql for pg_dump -Fc, -Fd and -Ft, \
+         myloader for mydumper directories), stopping at the first client error, and \
+         compares: every table and view the dump creates exists, and every table has the \
+         rows the dump inserts. A mariabackup/xtrabackup directory is copied into the work \
+         directory (the original is only read), prepared there with mariabackup --prepare \
+         and served by the throwaway mariadbd; every table it holds must be readable \
+         (COUNT(*)).\n\n\
+         It then stops the server, removes the temporary directory (also on SIGTERM, at \
+         the time limit, and when the directory grows beyond --max-disk or the file \
+         system's free space falls below its reserve) and writes the result (JSON, atomically) into the cache directory, \
          where check_backup --drill-max-age reads it. Run it from cron or a systemd timer, \
          never from the monitoring system: a restore takes minutes.",
     );
@@ -205,8 +212,9 @@ fn drill_man_page() -> std::io::Result<Vec<u8>> {
         ),
         (
             "3",
-            "it could not drill: bad arguments, no verified dump, a server binary missing, \
-             the time limit, a signal; also after --help and --version.",
+            "it could not drill: bad arguments, no verified dump (or the job's log says its \
+             run failed), a server binary missing, not enough temporary space, the time \
+             limit, a signal; also after --help and --version.",
         ),
     ] {
         r.control("TP", []);
@@ -218,6 +226,12 @@ fn drill_man_page() -> std::io::Result<Vec<u8>> {
         &mut r,
         "Nightly, as root, the server run by nobody, results where the plugin reads them:",
         &["backup-drill -f /var/backups/mysql/ --user nobody --cache-dir /var/cache/check_backup -t 4h"],
+    );
+    example(
+        &mut r,
+        "A set of the configuration file (its dump and its log), at most 20 GiB of \
+         temporary space:",
+        &["backup-drill --set shop --user nobody --max-disk 20G"],
     );
     example(
         &mut r,

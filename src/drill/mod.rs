@@ -16,6 +16,8 @@
 //! the time limit, a signal).
 
 pub mod count;
+pub mod disk;
+pub mod mariabackup;
 pub mod mydumper;
 pub mod procs;
 pub mod restore;
@@ -82,12 +84,19 @@ pub struct Args {
     )]
     pub dump: Option<String>,
 
+    /// The backup job's log, judged as check_backup -l judges it: a dump whose run the log
+    /// says failed (exit status, error lines, a missing success line) is not drilled. With
+    /// --set: instead of the set's log file (its patterns kept).
+    #[arg(short = 'l', long = "log", value_name = "PATH")]
+    pub log: Option<String>,
+
     /// The configuration file of --set (check_backup's).
     #[arg(long, value_name = "FILE", requires = "set")]
     pub config: Option<PathBuf>,
 
     /// Drill backup set NAME of the configuration file: its dump (with its --exclude and
-    /// --follow-symlinks) and its cache directory, as check_backup --set NAME checks it.
+    /// --follow-symlinks), its log (with its patterns) and its cache directory, as
+    /// check_backup --set NAME checks it.
     #[arg(long, value_name = "NAME", conflicts_with = "dump")]
     pub set: Option<String>,
 
@@ -105,6 +114,13 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "/var/tmp")]
     pub work_dir: PathBuf,
 
+    /// The most the work directory may use (e.g. 20G): refused before any server starts
+    /// when the estimate is larger, stopped (exit 3, all removed) when the restore grows
+    /// beyond it. In any case the drill neither starts nor goes on without room on the
+    /// work directory's file system (5% of it, at most 1 GiB, stays free).
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_disk: Option<u64>,
+
     /// Time limit for the whole drill (0 = none).
     #[arg(short = 't', long, value_name = "DURATION", default_value = "6h", value_parser = duration)]
     pub timeout: f64,
@@ -116,6 +132,14 @@ pub struct Args {
 
 fn duration(s: &str) -> Result<f64, String> {
     crate::units::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    let bytes = crate::units::parse_size(s).map_err(|e| e.to_string())?;
+    if bytes < 1.0 {
+        return Err("the budget must be more than 0 bytes".into());
+    }
+    Ok(bytes as u64)
 }
 
 static FORMAT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
@@ -235,6 +259,8 @@ enum Kind {
     PgTar,
     /// A mydumper directory.
     Mydumper,
+    /// A mariabackup/xtrabackup directory.
+    Mariabackup,
 }
 
 /// Checks that must all be OK for a dump to be drilled: it is there, readable, finished,
@@ -251,8 +277,50 @@ const VERIFICATION: [Check; 9] = [
     Check::Checksum,
 ];
 
-/// check_backup's verification of exactly `path`: its writer, or why it is not drilled.
-fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
+/// What check_backup says about the job's log (`-l`): a run the log says failed (or a log
+/// that could not be judged) vouches for no dump, however whole it looks. The log's age is
+/// the plugin's business; warnings alone do not stop a drill (the plugin reports them).
+const LOG_VERDICT: [Check; 7] = [
+    Check::Log,
+    Check::LogStatus,
+    Check::LogSuccess,
+    Check::LogErrors,
+    Check::LogWarnings,
+    Check::LogRun,
+    Check::Consistency,
+];
+
+/// Why the job's log keeps the dump from being drilled: the log findings of `report` that
+/// are CRITICAL or UNKNOWN, in words, or None.
+fn log_refusal(findings: &[crate::judge::Finding]) -> Option<String> {
+    let bad: Vec<String> = findings
+        .iter()
+        .filter(|f| {
+            LOG_VERDICT.contains(&f.check) && matches!(f.state, State::Critical | State::Unknown)
+        })
+        .take(3)
+        .map(|f| format!("{} {}: {}", f.check, f.state, f.message))
+        .collect();
+    (!bad.is_empty()).then(|| bad.join("; "))
+}
+
+/// What check_backup's verification established about the dump to drill.
+struct Verified {
+    /// What the drill restores it with.
+    kind: Kind,
+    /// Its decoded size, when check_backup measured it.
+    decoded: Option<u64>,
+    /// Its size on disk (a directory's files together).
+    on_disk: u64,
+}
+
+/// check_backup's verification of exactly `path` (with the job's `log` when given): its
+/// writer and sizes, or why it is not drilled.
+fn verified(
+    path: &Path,
+    cache: &Cache,
+    log: Option<&crate::cli::LogConfig>,
+) -> Result<Verified, DrillError> {
     procs::step("verifying the dump (check_backup)");
     let argv: Vec<OsString> = vec![
         "check_backup".into(),
@@ -274,6 +342,8 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
     // Age and size are the plugin's business, not the drill's.
     config.thresholds.warn_age = None;
     config.thresholds.crit_age = None;
+    // The set's log, its patterns included, as check_backup --set judges it.
+    config.log = log.cloned();
     let progress = crate::watchdog::Progress::default();
     let report = crate::check::run(&config, &progress);
     let name = safe_path(path, 200);
@@ -287,6 +357,13 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
             bad.check, bad.state, bad.message
         )));
     }
+    if let Some(why) = log_refusal(&report.findings) {
+        let log_name = log.map(|l| safe(&l.path, 200)).unwrap_or_default();
+        return Err(DrillError::Refused(format!(
+            "{name} is not drilled: check_backup with the job's log {log_name} says {why}; \
+             a dump whose run the log says failed is not drilled"
+        )));
+    }
     let complete = report
         .findings
         .iter()
@@ -297,20 +374,42 @@ fn verified(path: &Path, cache: &Cache) -> Result<Kind, DrillError> {
              check); only such a dump is drilled"
         )));
     }
-    match report.facts.writer {
-        Some("mysqldump") => Ok(Kind::Mysqldump),
-        Some("pg_dump") => Ok(Kind::PgPlain),
-        Some("pg_dumpall") => Ok(Kind::PgDumpall),
-        Some("pg_dump custom format") => Ok(Kind::PgCustom),
-        Some("pg_dump directory archive") => Ok(Kind::PgDirectory),
-        Some("pg_dump tar archive") => Ok(Kind::PgTar),
-        Some("mydumper directory") => Ok(Kind::Mydumper),
-        other => Err(DrillError::Refused(format!(
-            "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, pg_dump \
-             plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper directories are)",
-            other.unwrap_or("dump of an unknown writer")
-        ))),
-    }
+    let kind = match report.facts.writer {
+        Some("mysqldump") => Kind::Mysqldump,
+        Some("pg_dump") => Kind::PgPlain,
+        Some("pg_dumpall") => Kind::PgDumpall,
+        Some("pg_dump custom format") => Kind::PgCustom,
+        Some("pg_dump directory archive") => Kind::PgDirectory,
+        Some("pg_dump tar archive") => Kind::PgTar,
+        Some("mydumper directory") => Kind::Mydumper,
+        Some("mariabackup/xtrabackup directory") => Kind::Mariabackup,
+        other => {
+            return Err(DrillError::Refused(format!(
+                "{name}: drilling a {} is not supported yet (mysqldump/mariadb-dump text, \
+                 pg_dump plain, -Fc, -Fd and -Ft, pg_dumpall, mydumper and mariabackup \
+                 directories are)",
+                other.unwrap_or("dump of an unknown writer")
+            )))
+        }
+    };
+    // The decoded size of a compressed stream; archives and directories whose members are
+    // compressed inside (-Fc, -Fd, mydumper's .sql.gz) are estimated from their size.
+    let decoded = match kind {
+        Kind::Mysqldump | Kind::PgPlain | Kind::PgDumpall | Kind::PgTar => {
+            report.facts.uncompressed_bytes
+        }
+        Kind::PgCustom | Kind::PgDirectory | Kind::Mydumper | Kind::Mariabackup => None,
+    };
+    let on_disk = report
+        .facts
+        .size_bytes
+        .or_else(|| std::fs::metadata(path).ok().map(|m| m.len()))
+        .unwrap_or(0);
+    Ok(Verified {
+        kind,
+        decoded,
+        on_disk,
+    })
 }
 
 /// The dump at `path` (opened read-only, never locked), its compression and identity.
@@ -347,6 +446,19 @@ struct Set {
     dump: String,
     discovery: discover::Options,
     cache_dir: Option<PathBuf>,
+    /// The job's log and its rules (`-l`, or the set's `log`).
+    log: Option<crate::cli::LogConfig>,
+}
+
+/// The log rules check_backup applies to `check_backup -l PATH` with no other option.
+fn default_log(path: &str) -> Result<Option<crate::cli::LogConfig>, DrillError> {
+    let argv: Vec<OsString> = vec!["check_backup".into(), "-l".into(), path.into()];
+    match crate::cli::parse(argv) {
+        crate::cli::Parsed::Run(c) => Ok(c.log),
+        crate::cli::Parsed::Exit(text) => Err(DrillError::Refused(
+            text.lines().next().unwrap_or("").into(),
+        )),
+    }
 }
 
 fn the_set(args: &Args) -> Result<Set, DrillError> {
@@ -355,12 +467,20 @@ fn the_set(args: &Args) -> Result<Set, DrillError> {
             dump: args.dump.clone().unwrap_or_default(),
             discovery: discover::Options::default(),
             cache_dir: None,
+            log: match &args.log {
+                Some(path) => default_log(path)?,
+                None => None,
+            },
         });
     };
     // The set's options, exactly as check_backup --config FILE --set NAME reads them.
     let mut argv: Vec<OsString> = vec!["check_backup".into(), "--set".into(), name.into()];
     if let Some(c) = &args.config {
         argv.extend(["--config".into(), c.as_os_str().to_owned()]);
+    }
+    // -l overrides the set's log file, as on check_backup's command line.
+    if let Some(l) = &args.log {
+        argv.extend(["-l".into(), l.into()]);
     }
     let config = match crate::cli::parse(argv) {
         crate::cli::Parsed::Run(c) => *c,
@@ -386,6 +506,7 @@ fn the_set(args: &Args) -> Result<Set, DrillError> {
         dump,
         discovery: config.discovery,
         cache_dir: config.cache_dir,
+        log: config.log,
     })
 }
 
@@ -402,35 +523,45 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     let discovery = discover::discover(&set.dump, &set.discovery)
         .map_err(|e| DrillError::Refused(e.to_string()))?;
     let chosen = discovery.chosen;
-    if chosen.dir_kind.is_some_and(|k| {
-        !matches!(
-            k,
-            crate::facts::DirKind::PgDirectory | crate::facts::DirKind::Mydumper
-        )
-    }) {
-        return Err(DrillError::Refused(format!(
-            "{} is a backup directory: drilling mariabackup directories is not supported yet",
-            safe_path(&chosen.path, 200)
-        )));
-    }
-    let kind = verified(&chosen.path, &cache)?;
-    let (file, compression, key) = if matches!(kind, Kind::PgDirectory | Kind::Mydumper) {
-        // pg_restore or myloader reads the directory itself; its identity is the
-        // directory's, as check_backup --drill-max-age sees the newest dump.
-        let meta = std::fs::metadata(&chosen.path).map_err(|e| {
-            DrillError::Setup(format!("cannot read {}: {e}", safe_path(&chosen.path, 200)))
-        })?;
-        (None, crate::facts::Compression::Plain, FileKey::of(&meta))
-    } else {
-        let (f, c, k) = open_dump(&chosen.path)?;
-        (Some(f), c, k)
-    };
+    let Verified {
+        kind,
+        decoded,
+        on_disk,
+    } = verified(&chosen.path, &cache, set.log.as_ref())?;
+    let (file, compression, key) =
+        if matches!(kind, Kind::PgDirectory | Kind::Mydumper | Kind::Mariabackup) {
+            // pg_restore or myloader reads the directory itself; its identity is the
+            // directory's, as check_backup --drill-max-age sees the newest dump.
+            let meta = std::fs::metadata(&chosen.path).map_err(|e| {
+                DrillError::Setup(format!("cannot read {}: {e}", safe_path(&chosen.path, 200)))
+            })?;
+            (None, crate::facts::Compression::Plain, FileKey::of(&meta))
+        } else {
+            let (f, c, k) = open_dump(&chosen.path)?;
+            (Some(f), c, k)
+        };
     // pg_restore runs in the work directory: the archive directory's absolute path.
     let dir_path = std::fs::canonicalize(&chosen.path).unwrap_or_else(|_| chosen.path.clone());
 
     // The work directory: private to the server's user, removed on every way out.
     std::fs::create_dir_all(&args.work_dir)
         .map_err(|e| DrillError::Setup(format!("--work-dir {}: {e}", args.work_dir.display())))?;
+    // Room for the server and the restored data, before any server starts.
+    let need = match kind {
+        // The copy, prepared (InnoDB's redo log and undo rebuilt), served: the server's own
+        // files plus twice the backup.
+        Kind::Mariabackup => disk::estimate(disk::MARIADB_BASE, Some(on_disk), 0),
+        Kind::Mysqldump | Kind::Mydumper => disk::estimate(disk::MARIADB_BASE, decoded, on_disk),
+        _ => disk::estimate(disk::POSTGRES_BASE, decoded, on_disk),
+    };
+    #[cfg(debug_assertions)]
+    let need = if std::env::var_os("BACKUP_DRILL_TEST_NO_ESTIMATE").is_some() {
+        // Test seam: the watcher's stop, which the estimate would pre-empt.
+        0
+    } else {
+        need
+    };
+    disk::check_room(&args.work_dir, need, args.max_disk)?;
     let work = tempfile::Builder::new()
         .prefix("backup-drill.")
         .tempdir_in(&args.work_dir)
@@ -443,9 +574,23 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             args.work_dir.display()
         )));
     }
+    disk::watch(work.clone(), args.max_disk, give_up);
+    // mariabackup: copied while the work directory is still private to the drill (no
+    // other user can swap a link into it), then handed over to the server's user.
+    let copy = work.join("data");
+    if kind == Kind::Mariabackup {
+        mariabackup::copy(&dir_path, &copy)?;
+        if let Some(r) = run_as {
+            mariabackup::hand_over(&copy, r)?;
+        }
+    }
     if let Some(r) = run_as {
         std::os::unix::fs::chown(&work, Some(r.uid), Some(r.gid))
             .map_err(|e| DrillError::Setup(format!("chown {}: {e}", work.display())))?;
+    }
+    if kind == Kind::Mariabackup {
+        let result = drill_mariabackup(&copy, &work, run_as, &set, &chosen.path, key)?;
+        return conclude(&cache, &set, &chosen.path, result);
     }
 
     if kind == Kind::Mydumper && run_as.is_some() {
@@ -467,6 +612,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             server::start_postgres(&work, run_as, "backup_drill")?,
             Some("postgres"),
         ),
+        Kind::Mariabackup => unreachable!("drilled above"),
     };
     #[cfg(debug_assertions)]
     crate::sys::test_delay("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS");
@@ -521,6 +667,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
                 restore::stream(decoder(file)?, client, run_as, dialect, db)?
             }
         }
+        Kind::Mariabackup => unreachable!("drilled above"),
     };
 
     // The dump must not have changed while it was drilled.
@@ -576,6 +723,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
     let mut srv = srv;
     procs::step("stopping the throwaway server");
     procs::stop(&mut srv.child);
+    disk::done();
 
     let objects = &streamed.counter.objects;
     let tables = objects.values().filter(|c| !c.view).count() as u64;
@@ -637,6 +785,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             Kind::PgDirectory => "pg_dump directory archive",
             Kind::PgTar => "pg_dump tar archive",
             Kind::Mydumper => "mydumper directory",
+            Kind::Mariabackup => "mariabackup/xtrabackup directory",
         }
         .into(),
         server: safe(&srv.version, 200),
@@ -654,6 +803,17 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
         bytes: streamed.bytes,
         databases,
     };
+    conclude(&cache, &set, &chosen.path, result)
+}
+
+/// Writes `result` where check_backup reads it; the answer in words.
+fn conclude(
+    cache: &Cache,
+    set: &Set,
+    chosen: &Path,
+    result: DrillResult,
+) -> Result<(State, String, DrillResult), DrillError> {
+    let error = result.error.clone();
     procs::step("writing the result");
     cache
         .store_drill(Path::new(&set.dump), &result)
@@ -664,7 +824,6 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             ))
         })?;
     let name = chosen
-        .path
         .file_name()
         .map(|n| safe(&n.to_string_lossy(), 120))
         .unwrap_or_default();
@@ -683,6 +842,111 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
             result,
         ),
     })
+}
+
+/// A mariabackup/xtrabackup directory, copied to `copy`: prepared, served, every table
+/// read. The restore's duration is the prepare's and the server's start (crash recovery)
+/// together: what a restore from this backup takes once the files are in place.
+fn drill_mariabackup(
+    copy: &Path,
+    work: &Path,
+    run_as: Option<RunAs>,
+    set: &Set,
+    chosen: &Path,
+    key: FileKey,
+) -> Result<DrillResult, DrillError> {
+    let tables = mariabackup::tables(copy)?;
+    let bytes = disk::usage(copy);
+    let started = std::time::Instant::now();
+    let prepared = mariabackup::prepare(copy, work, run_as)?;
+    let mut result = DrillResult {
+        set: Cache::canonical_set(Path::new(&set.dump)),
+        dump: Cache::canonical_set(chosen),
+        dump_size: key.size,
+        dump_mtime_ns: key.mtime_ns,
+        writer: "mariabackup/xtrabackup directory".into(),
+        server: String::new(),
+        finished_at: 0,
+        outcome: DrillOutcome::Failed,
+        error: prepared,
+        differences: Vec::new(),
+        restore_seconds: 0.0,
+        tables: tables.iter().filter(|t| !t.view).count() as u64,
+        views: tables.iter().filter(|t| t.view).count() as u64,
+        rows: 0,
+        bytes,
+        databases: Vec::new(),
+    };
+    let served = match result.error {
+        Some(_) => None,
+        // A prepared backup the server cannot start from does not restore: a failed drill.
+        None => match mariabackup::serve(copy, work, run_as) {
+            Ok(srv) => Some(srv),
+            Err(DrillError::Setup(why)) => {
+                result.error = Some(format!(
+                    "the server does not start on the prepared backup: {why}"
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if let Some(mut srv) = served {
+        result.restore_seconds = started.elapsed().as_secs_f64();
+        result.server = safe(&srv.version, 200);
+        match mariabackup::count(&tables, &srv, work, run_as)? {
+            Err(e) => result.error = Some(e),
+            Ok(counts) => {
+                result.rows = counts.iter().sum();
+                for (t, n) in tables.iter().zip(&counts) {
+                    if t.view {
+                        continue;
+                    }
+                    match result.databases.iter_mut().find(|d| d.name == t.database) {
+                        Some(d) => {
+                            d.tables += 1;
+                            d.rows += n;
+                        }
+                        None => result.databases.push(DrillDatabase {
+                            name: t.database.clone(),
+                            tables: 1,
+                            rows: *n,
+                            bytes: 0,
+                            seconds: 0.0,
+                        }),
+                    }
+                }
+            }
+        }
+        procs::step("stopping the throwaway server");
+        procs::stop(&mut srv.child);
+    } else {
+        result.restore_seconds = started.elapsed().as_secs_f64();
+    }
+    disk::done();
+    if result.error.is_none() && result.tables == 0 {
+        return Err(DrillError::Refused(format!(
+            "{}: the backup holds no table (no .frm file in a database directory), so nothing \
+             was read",
+            safe_path(chosen, 200)
+        )));
+    }
+    // The backup must not have changed while it was copied.
+    let after = std::fs::metadata(chosen).map(|m| FileKey::of(&m)).ok();
+    if after != Some(key) {
+        return Err(DrillError::Setup(format!(
+            "{} changed while it was drilled: drill again once it is finished",
+            safe_path(chosen, 200)
+        )));
+    }
+    if result.error.is_none() {
+        result.outcome = DrillOutcome::Restored;
+    }
+    result.finished_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(result)
 }
 
 /// Where pg_restore reads the archive from.

@@ -156,6 +156,11 @@ pub fn cleanup() {
 /// afterwards (its server gone) is that stop's doing, and the stop gives the answer.
 static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Says that a stop (signal, time limit, disk budget) is under way; see [`STOPPING`].
+pub fn begin_stop() {
+    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Whether a stop (signal or time limit) is under way; see [`STOPPING`].
 pub fn stopping() -> bool {
     STOPPING.load(std::sync::atomic::Ordering::SeqCst)
@@ -173,14 +178,14 @@ pub fn watch(limit: Option<Duration>, on_exit: fn(String) -> !) -> std::io::Resu
                 SIGINT => "SIGINT",
                 _ => "SIGHUP",
             };
-            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+            begin_stop();
             on_exit(format!("stopped by {name} while {}", current_step()));
         }
     });
     if let Some(limit) = limit {
         std::thread::spawn(move || {
             std::thread::sleep(limit);
-            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+            begin_stop();
             on_exit(format!(
                 "time limit of {} reached while {}",
                 crate::units::human_duration(limit.as_secs_f64()),

@@ -138,22 +138,32 @@ fn exited(child: &mut Child, log: &Path, what: &str) -> Result<(), DrillError> {
     Ok(())
 }
 
-/// Starts MariaDB (or MySQL's `mysqld`) on a fresh data directory in `work`.
-pub fn start_mariadb(work: &Path, run_as: Option<RunAs>) -> Result<Server, DrillError> {
-    let server = find_binary(&["mariadbd", "mysqld"], &[]).ok_or_else(|| {
-        DrillError::Missing("mariadbd (Debian: apt install mariadb-server)".into())
-    })?;
-    let install =
-        find_binary(&["mariadb-install-db", "mysql_install_db"], &[]).ok_or_else(|| {
-            DrillError::Missing("mariadb-install-db (Debian: apt install mariadb-server)".into())
-        })?;
-    let data = work.join("data");
+/// The MariaDB server binary (or MySQL's `mysqld`).
+pub fn mariadbd() -> Result<PathBuf, DrillError> {
+    find_binary(&["mariadbd", "mysqld"], &[])
+        .ok_or_else(|| DrillError::Missing("mariadbd (Debian: apt install mariadb-server)".into()))
+}
+
+/// The private temporary directory of the server in `work`, owned by `run_as`.
+pub fn make_tmp(work: &Path, run_as: Option<RunAs>) -> Result<PathBuf, DrillError> {
     let tmp = work.join("tmp");
     std::fs::create_dir(&tmp).map_err(|e| DrillError::Setup(format!("{}: {e}", tmp.display())))?;
     if let Some(r) = run_as {
         std::os::unix::fs::chown(&tmp, Some(r.uid), Some(r.gid))
             .map_err(|e| DrillError::Setup(format!("chown {}: {e}", tmp.display())))?;
     }
+    Ok(tmp)
+}
+
+/// Starts MariaDB (or MySQL's `mysqld`) on a fresh data directory in `work`.
+pub fn start_mariadb(work: &Path, run_as: Option<RunAs>) -> Result<Server, DrillError> {
+    let server = mariadbd()?;
+    let install =
+        find_binary(&["mariadb-install-db", "mysql_install_db"], &[]).ok_or_else(|| {
+            DrillError::Missing("mariadb-install-db (Debian: apt install mariadb-server)".into())
+        })?;
+    let data = work.join("data");
+    let tmp = make_tmp(work, run_as)?;
     procs::step("initialising the throwaway MariaDB data directory");
     let mut cmd = command(&install, work);
     cmd.arg("--no-defaults")
@@ -167,11 +177,25 @@ pub fn start_mariadb(work: &Path, run_as: Option<RunAs>) -> Result<Server, Drill
         cmd.arg(format!("--user={user}"));
     }
     run_setup(cmd, run_as, &work.join("install.log"))?;
+    serve_mariadb(&server, work, &data, &[], run_as)
+}
+
+/// Starts `server` (mariadbd) on the data directory `data` in `work` (its `tmp` made
+/// there), no option file read, `extra` options added (mariabackup's InnoDB sizes).
+pub fn serve_mariadb(
+    server: &Path,
+    work: &Path,
+    data: &Path,
+    extra: &[String],
+    run_as: Option<RunAs>,
+) -> Result<Server, DrillError> {
+    let tmp = work.join("tmp");
     procs::step("starting the throwaway MariaDB server");
     let socket = work.join("mysqld.sock");
     let log = work.join("mysqld.err");
-    let mut cmd = command(&server, work);
+    let mut cmd = command(server, work);
     cmd.arg("--no-defaults")
+        .args(extra)
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--socket={}", socket.display()))
         .arg("--skip-networking")
@@ -205,7 +229,7 @@ pub fn start_mariadb(work: &Path, run_as: Option<RunAs>) -> Result<Server, Drill
     Ok(Server {
         child,
         log,
-        version: version_of(&server),
+        version: version_of(server),
         socket,
         bin_dir: None,
         superuser: "root".into(),

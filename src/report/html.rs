@@ -93,7 +93,7 @@ footer{color:var(--muted);font-size:12.5px;margin-top:14px}
  tr.set td,tr.set td:first-child{border:0;padding:4px 12px}
  td[data-label]::before{content:attr(data-label);display:block;font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
  td.c-state::before,td.c-set::before{display:none}
- td.c-age,td.c-size,td.c-change,td.c-schedule,td.c-points,td.c-rpo{display:inline-block;width:auto;min-width:31%;vertical-align:top}
+ td.c-age,td.c-size,td.c-change,td.c-schedule,td.c-points,td.c-rpo,td.c-drill{display:inline-block;width:auto;min-width:31%;vertical-align:top}
 }
 @media print{header{background:none;color:#000}.count{border:1px solid #000}}
 "#;
@@ -236,11 +236,15 @@ pub fn render(page: &Page) -> String {
     if results.is_empty() {
         h.push_str("<p>No backup sets were checked.</p>\n");
     } else {
-        h.push_str(
-            "<table id=\"sets\">\n<thead><tr><th>State</th><th>Set</th><th>Age</th><th>Size</th><th>Change</th><th>Schedule</th><th>Restore points</th><th>RPO 30d</th><th>Size history</th><th>Problems</th></tr></thead>\n<tbody>\n",
+        // The last restore drill: a column only when a set has one (backup-drill).
+        let drills = results.iter().any(|r| r.drill.is_some());
+        let _ = write!(
+            h,
+            "<table id=\"sets\">\n<thead><tr><th>State</th><th>Set</th><th>Age</th><th>Size</th><th>Change</th><th>Schedule</th><th>Restore points</th><th>RPO 30d</th>{}<th>Size history</th><th>Problems</th></tr></thead>\n<tbody>\n",
+            if drills { "<th>Last drill</th>" } else { "" }
         );
         for r in results {
-            row(&mut h, r, page, &series);
+            row(&mut h, r, page, &series, drills);
         }
         h.push_str("</tbody>\n</table>\n");
     }
@@ -256,7 +260,7 @@ pub fn render(page: &Page) -> String {
     h
 }
 
-fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
+fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series, drills: bool) {
     let state = r.state();
     let class = state_class(state);
     let host = r.host_or(page.host);
@@ -402,6 +406,9 @@ fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
         }
         None => h.push_str("<td class=\"c-rpo num\" data-label=\"RPO 30d\">&mdash;</td>"),
     }
+    if drills {
+        drill_cell(h, r);
+    }
     // Sparkline.
     let points = series
         .get(&(host.to_string(), r.set.clone()))
@@ -474,6 +481,51 @@ fn row(h: &mut String, r: &SetResult, page: &Page, series: &Series) {
     h.push_str("</td></tr>\n");
 }
 
+/// The last restore drill: when, its outcome and duration (as the text report's LAST
+/// DRILL), what it restored, and a failed drill's error.
+fn drill_cell(h: &mut String, r: &SetResult) {
+    let Some(d) = &r.drill else {
+        h.push_str("<td class=\"c-drill num\" data-label=\"Last drill\">&mdash;</td>");
+        return;
+    };
+    let failed = d.outcome == crate::facts::DrillOutcome::Failed;
+    let _ = write!(
+        h,
+        "<td class=\"c-drill num{}\" data-label=\"Last drill\" data-outcome=\"{}\" data-finished=\"{}\" data-seconds=\"{:.3}\" data-rows=\"{}\">{}",
+        if failed { " bad" } else { "" },
+        if failed { "failed" } else { "restored" },
+        d.finished_at,
+        d.restore_seconds,
+        // A failed drill proved no row restored (as backup-drill's perfdata says).
+        if failed { 0 } else { d.rows },
+        esc(&super::text::drill_text(r), 80)
+    );
+    let dump = std::path::Path::new(&d.dump)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| d.dump.clone());
+    let _ = write!(
+        h,
+        "<div class=\"sub\">{}{}</div>",
+        if failed {
+            String::new()
+        } else {
+            format!(
+                "{} table{}, {} row{} of ",
+                crate::judge::drill::grouped(d.tables),
+                if d.tables == 1 { "" } else { "s" },
+                crate::judge::drill::grouped(d.rows),
+                if d.rows == 1 { "" } else { "s" },
+            )
+        },
+        esc(&dump, 120)
+    );
+    if let Some(e) = d.error.as_deref().filter(|_| failed) {
+        let _ = write!(h, "<div class=\"sub bad\">{}</div>", esc(e, 400));
+    }
+    h.push_str("</td>");
+}
+
 /// A dash for "not known".
 fn dash(text: String) -> String {
     if text == "-" {
@@ -516,6 +568,74 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
         assert_eq!(esc("a\nb\u{1b}[31m", 100), "a\\x0ab\\x1b[31m");
+    }
+
+    fn drill(outcome: &str, error: Option<&str>) -> crate::facts::DrillResult {
+        serde_json::from_value(serde_json::json!({
+            "set": "/b", "dump": "/b/shop-2026-11-29.sql.gz", "dump_size": 1, "dump_mtime_ns": 1,
+            "writer": "mysqldump", "server": "mariadbd", "finished_at": 1_796_000_000u64,
+            "outcome": outcome, "error": error, "differences": [],
+            "restore_seconds": 192.0, "tables": 3, "views": 1, "rows": 8340, "bytes": 100,
+            "databases": []
+        }))
+        .unwrap()
+    }
+
+    fn page_of(results: &[SetResult]) -> String {
+        render(&Page {
+            host: "db1",
+            time: "2026-11-30T08:00:00+00:00".into(),
+            time_display: "2026-11-30 08:00".into(),
+            results,
+            history: &[],
+            days: 30,
+            history_file: None,
+            notes: &[],
+        })
+    }
+
+    #[test]
+    fn the_last_drill_has_a_column_when_a_set_has_one() {
+        use crate::report::result::Source;
+        let mut restored = SetResult::unknown("shop", None, Source::Local, "x");
+        restored.set_drill(Some(drill("restored", None)));
+        let mut failed = SetResult::unknown("crm", None, Source::Local, "x");
+        failed.set_drill(Some(drill(
+            "failed",
+            Some("ERROR 1146 (42S02) at line 8400: Table 'shop.<x>' doesn't exist"),
+        )));
+        let none = SetResult::unknown("web", None, Source::Local, "x");
+        let h = page_of(&[restored, failed, none.clone()]);
+        assert!(h.contains("<th>RPO 30d</th><th>Last drill</th><th>Size history</th>"));
+        let cell = |set: &str| {
+            let row = &h[h.find(&format!("data-set=\"{set}\"")).unwrap()..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            let start = row.find("<td class=\"c-drill").unwrap();
+            row[start..start + row[start..].find("</td>").unwrap()].to_string()
+        };
+        let c = cell("shop");
+        assert!(
+            c.contains("data-outcome=\"restored\" data-finished=\"1796000000\" data-seconds=\"192.000\" data-rows=\"8340\">")
+                && c.contains(" restored in 3m 12s<div class=\"sub\">3 tables, 8,340 rows of shop-2026-11-29.sql.gz</div>"),
+            "{c}"
+        );
+        let c = cell("crm");
+        assert!(
+            c.starts_with("<td class=\"c-drill num bad\"")
+                && c.contains("data-outcome=\"failed\"")
+                && c.contains("data-rows=\"0\"")
+                && c.contains(" FAILED after 3m 12s")
+                && c.contains("<div class=\"sub bad\">ERROR 1146 (42S02) at line 8400: Table &#39;shop.&lt;x&gt;&#39; doesn&#39;t exist</div>"),
+            "{c}"
+        );
+        assert_eq!(
+            cell("web"),
+            "<td class=\"c-drill num\" data-label=\"Last drill\">&mdash;"
+        );
+        // No set with a drill: no column.
+        let h = page_of(&[none]);
+        assert!(!h.contains("Last drill"), "{h}");
+        assert!(h.contains("<th>RPO 30d</th><th>Size history</th>"));
     }
 
     #[test]

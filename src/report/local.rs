@@ -165,7 +165,7 @@ pub fn check_sets(
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(set) = sets.get(i) else { break };
                 let mut result = check_set(exe, config, set, timeout);
-                result.drill = last_drill(config, set);
+                result.set_drill(last_drill(config, set));
                 if let Ok(mut s) = slots.lock() {
                     s[i] = Some(result);
                 }

@@ -217,13 +217,33 @@ impl SetResult {
             }
         }
         map.insert("source".into(), json!(source.as_str()));
-        SetResult {
+        // A fleet file written by backup-report --format json carries its set's last drill:
+        // kept only when it reads as one (foreign input), else null.
+        let drill = map
+            .get("drill")
+            .cloned()
+            .and_then(|v| serde_json::from_value::<crate::facts::DrillResult>(v).ok());
+        let mut result = SetResult {
             set: set.to_string(),
             host: host.map(str::to_string),
             source,
             doc: Value::Object(map),
             drill: None,
+        };
+        result.set_drill(drill);
+        result
+    }
+
+    /// Sets the set's last restore drill, also as the document's `drill` (null: none).
+    pub fn set_drill(&mut self, drill: Option<crate::facts::DrillResult>) {
+        if let Value::Object(map) = &mut self.doc {
+            let value = drill
+                .as_ref()
+                .and_then(|d| serde_json::to_value(d).ok())
+                .unwrap_or(Value::Null);
+            map.insert("drill".into(), value);
         }
+        self.drill = drill;
     }
 
     /// An UNKNOWN result that names the set and the reason, in check_backup's schema.
@@ -588,6 +608,27 @@ pub fn facts_from_perfdata(perfdata: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fleet_files_drill_is_kept_when_it_reads_as_one() {
+        let drill = json!({
+            "set": "/b", "dump": "/b/shop.sql", "dump_size": 1, "dump_mtime_ns": 1,
+            "writer": "mysqldump", "server": "mariadbd", "finished_at": 1_796_000_000u64,
+            "outcome": "restored", "error": null, "differences": [],
+            "restore_seconds": 1.5, "tables": 3, "views": 0, "rows": 10, "bytes": 100,
+            "databases": []
+        });
+        let doc = |drill: Value| json!({"state": "OK", "exit_code": 0, "drill": drill});
+        let r = SetResult::from_doc("shop", Some("db1"), Source::File, doc(drill.clone()));
+        assert_eq!(r.drill.as_ref().map(|d| d.rows), Some(10));
+        assert_eq!(r.doc["drill"], drill);
+        // Not a drill result: none, and null in the document.
+        let r = SetResult::from_doc("shop", Some("db1"), Source::File, doc(json!({"rows": 1})));
+        assert!(r.drill.is_none());
+        assert_eq!(r.doc["drill"], Value::Null);
+        let r = SetResult::unknown("shop", None, Source::Local, "x");
+        assert_eq!(r.doc.get("drill"), Some(&Value::Null));
+    }
 
     #[test]
     fn documents_are_validated_and_tagged() {

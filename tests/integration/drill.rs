@@ -501,29 +501,81 @@ fn postgres_directory_and_tar_archives_restore_with_matching_counts() {
         assert!(rep.stdout.contains("LAST DRILL"), "{}", rep.stdout);
         assert!(line("drilled").contains(" restored in "), "{}", rep.stdout);
         assert!(!line("undrilled").contains("restored"), "{}", rep.stdout);
+        // The same in the HTML page: a Last drill column, the drilled set's cell with its
+        // counts, a dash for the other.
+        let report = |format: &str| {
+            Run::backup_report(&[
+                "--config",
+                conf.to_str().unwrap(),
+                "--no-history",
+                "--format",
+                format,
+                "--check-backup",
+                env!("CARGO_BIN_EXE_check_backup"),
+            ])
+            .output()
+        };
+        let html = report("html").stdout;
+        assert!(html.contains("<th>Last drill</th>"), "{html}");
+        let cell = |set: &str| {
+            let row = &html[html
+                .find(&format!("data-set=\"{set}\""))
+                .unwrap_or_else(|| panic!("no row of {set}: {html}"))..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            let start = row.find("<td class=\"c-drill").unwrap();
+            row[start..start + row[start..].find("</td>").unwrap()].to_string()
+        };
+        let c = cell("drilled");
+        assert!(
+            c.contains("data-outcome=\"restored\"")
+                && c.contains("data-rows=\"2340\"")
+                && c.contains(" restored in ")
+                && c.contains("3 tables, 2,340 rows of "),
+            "{c}"
+        );
+        assert!(cell("undrilled").ends_with(">&mdash;"), "{html}");
+        // JSON: each set's document carries its last drill (null without one), valid
+        // against the published schema.
+        let json = report("json");
+        let items: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        let item = |set: &str| {
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["set"] == set)
+                .unwrap_or_else(|| panic!("no {set}: {}", json.stdout))
+                .clone()
+        };
+        let drilled = item("drilled");
+        assert_eq!(drilled["drill"]["outcome"], "restored", "{}", json.stdout);
+        assert_eq!(drilled["drill"]["rows"], 2340, "{}", json.stdout);
+        assert_eq!(drilled["drill"]["tables"], 3, "{}", json.stdout);
+        assert_eq!(drilled["drill"]["writer"], writer, "{}", json.stdout);
+        assert!(drilled["drill"]["finished_at"].as_u64().unwrap() > 1_700_000_000);
+        assert!(drilled["drill"]["restore_seconds"].as_f64().unwrap() > 0.0);
+        assert_eq!(item("undrilled")["drill"], serde_json::Value::Null);
+        for i in items.as_array().unwrap() {
+            crate::schema::assert_valid(&i.to_string());
+        }
     }
 }
 
-#[test]
-fn mydumper_directory_restores_with_myloader_and_matching_counts() {
-    if !have(
-        "MariaDB (and mydumper's myloader)",
-        mariadb_installed() && Path::new("/usr/bin/myloader").exists(),
-    ) {
-        return;
-    }
-    let d = dirs();
-    // The set directory of a real mydumper run: its newest dump directory is drilled. A
-    // copy with the run's mtimes (git keeps none: a checkout's would pick either night).
+/// A copy of a real tool run's fixture directory (`tools/<name>`: its `backup` and its
+/// log) with the run's mtimes from MTIMES.tsv (git keeps none: a checkout's would pick
+/// either night).
+fn dated_copy(name: &str) -> tempfile::TempDir {
     let copy = tempfile::tempdir().unwrap();
-    let fixture = real("tools/mydumper-healthy");
-    let status = Command::new("cp")
-        .arg("-R")
-        .arg(fixture.join("backup"))
-        .arg(copy.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let fixture = real(&format!("tools/{name}"));
+    for e in std::fs::read_dir(&fixture).unwrap().flatten() {
+        let status = Command::new("cp")
+            .arg("-R")
+            .arg(e.path())
+            .arg(copy.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
     let mtimes = std::fs::read_to_string(fixture.join("MTIMES.tsv")).unwrap();
     let mut dated: Vec<(std::path::PathBuf, f64)> = mtimes
         .lines()
@@ -532,8 +584,7 @@ fn mydumper_directory_restores_with_myloader_and_matching_counts() {
             let mut fields = l.split('\t');
             let path = fields.next()?;
             let epoch: f64 = fields.next()?.parse().ok()?;
-            path.starts_with("backup")
-                .then(|| (copy.path().join(path), epoch))
+            Some((copy.path().join(path), epoch))
         })
         .collect();
     // Deepest first: setting a file's mtime does not change its directory's, but creating
@@ -546,8 +597,24 @@ fn mydumper_directory_restores_with_myloader_and_matching_counts() {
         )
         .unwrap();
     }
+    copy
+}
+
+#[test]
+fn mydumper_directory_restores_with_myloader_and_matching_counts() {
+    if !have(
+        "MariaDB (and mydumper's myloader)",
+        mariadb_installed() && Path::new("/usr/bin/myloader").exists(),
+    ) {
+        return;
+    }
+    let d = dirs();
+    // The set directory of a real mydumper run: its newest dump directory is drilled,
+    // judged with the run's log (clean: it does not stop the drill).
+    let copy = dated_copy("mydumper-healthy");
+    let log = copy.path().join("mydumper.log");
     let set = copy.path().join("backup");
-    let a = drill(&set, &d, &["--output", "json"]);
+    let a = drill(&set, &d, &["--output", "json", "-l", log.to_str().unwrap()]);
     assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
     let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
     let r = &v["result"];
@@ -796,5 +863,383 @@ fn a_dump_without_tables_proves_nothing_and_is_not_ok() {
             .contains("creates no table the drill recognises, so nothing was compared"),
         "{}",
         a.stdout
+    );
+}
+
+#[test]
+fn a_dump_whose_run_the_log_says_failed_is_not_drilled() {
+    // No server is started for these: check_backup's verdict with the job's log refuses
+    // first, so no server binaries are needed.
+    // mariadb-dump --force: the trailer is there (check_backup alone says OK; the drill
+    // alone would restore it), but the job's log says mariadb-dump exited with 2.
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = |rel: &str| {
+        let src = real(rel);
+        let dest = dir.path().join(src.file_name().unwrap());
+        std::fs::copy(&src, &dest).unwrap();
+        set_age(&dest, 10 * MINUTE);
+        dest
+    };
+    let dump = fresh("mariadb/shop-force.sql.gz");
+    let log = fresh("logs/mariadb-force.log");
+    let d = dirs();
+    let a = drill(&dump, &d, &["-l", log.to_str().unwrap()]);
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout.starts_with("DRILL UNKNOWN - could not drill: ")
+            && a.stdout
+                .contains("shop-force.sql.gz is not drilled: check_backup with the job's log ")
+            && a.stdout.contains("mariadb-force.log says ")
+            && a.stdout
+                .contains("log_status CRITICAL: job failed with exit status 2")
+            && a.stdout
+                .contains("a dump whose run the log says failed is not drilled"),
+        "{}",
+        a.stdout
+    );
+    let results = |d: &Dirs| {
+        std::fs::read_dir(d.cache.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
+            .count()
+    };
+    assert_eq!(results(&d), 0);
+    // JSON says the same.
+    let d = dirs();
+    let a = drill(
+        &dump,
+        &d,
+        &["--log", log.to_str().unwrap(), "--output", "json"],
+    );
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    assert_eq!(v["state"], "UNKNOWN");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("log_status CRITICAL: job failed with exit status 2"),
+        "{}",
+        a.stdout
+    );
+
+    // mydumper lost shop.log's data ("Server has gone away") yet wrote "Finished dump" and
+    // a directory that looks whole: the set's log (from the configuration file) stops it.
+    let copy = dated_copy("mydumper-conn-killed");
+    let d = dirs();
+    let conf = d.cache.path().join("backups.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[set.mydumper]\ndump = {:?}\nlog = {:?}\n",
+            copy.path().join("backup").to_str().unwrap(),
+            copy.path().join("mydumper.log").to_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let a = drill(
+        Path::new(""),
+        &d,
+        &["--config", conf.to_str().unwrap(), "--set", "mydumper"],
+    );
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout.starts_with("DRILL UNKNOWN - could not drill: ")
+            && a.stdout
+                .contains("2026-11-27 is not drilled: check_backup with the job's log ")
+            && a.stdout.contains("log_errors CRITICAL")
+            && a.stdout.contains("Server has gone away"),
+        "{}",
+        a.stdout
+    );
+    assert_eq!(results(&d), 0);
+}
+
+#[test]
+fn a_budget_smaller_than_the_drill_needs_is_refused_before_any_server() {
+    // The estimate (the server's own files plus twice the decoded dump) is over 1 MiB:
+    // refused before any server starts, nothing written, nothing left behind.
+    for extra in [
+        &["--max-disk", "1M"][..],
+        &["--max-disk", "1M", "--output", "json"],
+    ] {
+        let d = dirs();
+        let a = drill(&real("mariadb/shop.sql.gz"), &d, extra);
+        assert_eq!(a.code, 3, "{}", a.stdout);
+        let message = if extra.len() > 2 {
+            let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+            assert_eq!(v["state"], "UNKNOWN");
+            v["message"].as_str().unwrap().to_string()
+        } else {
+            a.stdout.clone()
+        };
+        assert!(
+            message.contains(&format!(
+                "could not drill: not enough temporary space in {}: need ~",
+                d.work.path().display()
+            )) && message.contains(" MiB, --max-disk allows 1.0 MiB"),
+            "{}",
+            a.stdout
+        );
+        assert_eq!(
+            std::fs::read_dir(d.cache.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
+                .count(),
+            0
+        );
+    }
+    // Not a size.
+    let d = dirs();
+    let a = drill(&real("mariadb/shop.sql.gz"), &d, &["--max-disk", "lots"]);
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(a.stdout.contains("--max-disk"), "{}", a.stdout);
+}
+
+#[test]
+fn a_drill_growing_beyond_its_budget_is_stopped_and_removed() {
+    if !have("PostgreSQL", postgres_installed()) {
+        return;
+    }
+    // The estimate left out (a debug-build test seam) so that the server starts: initdb
+    // alone writes more than 8 MiB, and the watcher stops the drill.
+    let d = dirs();
+    let mut cmd = drill_cmd(&real("postgres/shop.dump"), &d, &["--max-disk", "8M"]);
+    cmd.env("BACKUP_DRILL_TEST_NO_ESTIMATE", "1");
+    let a = Run::command(cmd).output();
+    assert_nothing_left(&d);
+    assert_eq!(a.code, 3, "{}{}", a.stdout, a.stderr);
+    assert!(
+        a.stdout.starts_with(&format!(
+            "DRILL UNKNOWN - could not drill: not enough temporary space: the work directory {}/backup-drill.",
+            d.work.path().display()
+        )) && a.stdout.contains(", more than --max-disk 8.0 MiB: stopped and removed"),
+        "{}",
+        a.stdout
+    );
+    assert_eq!(
+        std::fs::read_dir(d.cache.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
+            .count(),
+        0
+    );
+}
+
+/// A MariaDB server of the test's own (the source of a real mariabackup), killed on drop.
+struct SourceServer {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl Drop for SourceServer {
+    fn drop(&mut self) {
+        // SAFETY: signalling the server this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a throwaway MariaDB in `dir` and loads the fixtures' shop database into it
+/// (mariadb/shop.sql: 3 tables, 8,340 rows, a view).
+fn source_server(dir: &Path) -> SourceServer {
+    let data = dir.join("data");
+    let socket = dir.join("src.sock");
+    let as_root: Vec<&str> = if is_root() {
+        vec!["--user=root"]
+    } else {
+        vec![]
+    };
+    let status = Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .args(&as_root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "mariadb-install-db");
+    let child = Command::new("/usr/sbin/mariadbd")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg("--skip-networking")
+        .arg(format!("--pid-file={}", dir.join("src.pid").display()))
+        .arg(format!("--log-error={}", dir.join("src.err").display()))
+        .arg(format!("--tmpdir={}", dir.display()))
+        .args(&as_root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = SourceServer { child, socket };
+    wait_for("the source server", || {
+        std::os::unix::net::UnixStream::connect(&server.socket).is_ok()
+    });
+    let sql = |args: &[&str], input: Option<&Path>| {
+        let mut cmd = Command::new("mariadb");
+        cmd.arg("--no-defaults")
+            .arg(format!("--socket={}", server.socket.display()))
+            .arg("--user=root")
+            .args(args);
+        if let Some(f) = input {
+            cmd.stdin(std::fs::File::open(f).unwrap());
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sql(&["-e", "CREATE DATABASE shop"], None);
+    sql(&["shop"], Some(&real("mariadb/shop.sql")));
+    server
+}
+
+/// Every file below `dir` with its size and mtime: what "unchanged" means for a backup.
+fn listing(dir: &Path) -> Vec<(PathBuf, u64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+            out.push((
+                e.path(),
+                m.len(),
+                m.mtime_nsec() + m.mtime() * 1_000_000_000,
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn mariabackup_directory_is_prepared_on_a_copy_and_every_table_read() {
+    if !have(
+        "MariaDB (and mariabackup)",
+        mariadb_installed() && Path::new("/usr/bin/mariabackup").exists(),
+    ) {
+        return;
+    }
+    // A real backup, made here as the regenerate script makes the fixtures' (whose data
+    // files it does not keep): `mariabackup --backup` of a server holding the shop database.
+    let src = tempfile::Builder::new()
+        .prefix("mb-src")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let server = source_server(src.path());
+    let set = src.path().join("backup");
+    std::fs::create_dir(&set).unwrap();
+    let target = set.join("2026-11-27");
+    let out = Command::new("mariabackup")
+        .arg("--backup")
+        .arg(format!("--target-dir={}", target.display()))
+        .arg(format!("--socket={}", server.socket.display()))
+        .arg("--user=root")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mariabackup --backup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(server);
+    set_age(&target, HOUR);
+    let before = listing(&set);
+
+    let d = dirs();
+    let a = drill(&set, &d, &["--output", "json"]);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let v: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    let r = &v["result"];
+    assert_eq!(
+        r["writer"], "mariabackup/xtrabackup directory",
+        "{}",
+        a.stdout
+    );
+    assert_eq!(r["outcome"], "restored", "{}", a.stdout);
+    let shop = r["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "shop")
+        .unwrap_or_else(|| panic!("no shop: {}", a.stdout));
+    // What the source server held: mariadb/shop.sql's 3 tables and 8,340 rows.
+    assert_eq!(
+        (shop["tables"].as_u64(), shop["rows"].as_u64()),
+        (Some(3), Some(8340)),
+        "{}",
+        a.stdout
+    );
+    // shop.customer_revenue and mysql.user are views.
+    assert!(r["views"].as_u64().unwrap() >= 2, "{}", a.stdout);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("restore drill of 2026-11-27: "),
+        "{}",
+        a.stdout
+    );
+    // The original is untouched: --prepare ran on the copy.
+    assert_eq!(listing(&set), before);
+    let c = run(&[
+        "-f",
+        set.to_str().unwrap(),
+        "--cache-dir",
+        d.cache.path().to_str().unwrap(),
+        "-w",
+        "30d",
+        "-c",
+        "60d",
+        "--drill-max-age",
+        "1d",
+        "--settle",
+        "0",
+    ]);
+    assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+    assert_eq!(c.perf("restore_rows"), r["rows"].as_f64(), "{}", c.stdout);
+
+    // A backup that lost a table's data file (mariabackup names the file of a table made
+    // during the backup `.new`, renamed to `.ibd` by --prepare): the drill fails on it,
+    // the original untouched.
+    let damaged = src.path().join("damaged");
+    std::fs::create_dir(&damaged).unwrap();
+    let cut = damaged.join("2026-11-27");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&target)
+        .arg(&cut)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let data_file = ["shop/orders.ibd", "shop/orders.new"]
+        .iter()
+        .map(|f| cut.join(f))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no data file of shop.orders: {:?}", listing(&cut)));
+    std::fs::remove_file(&data_file).unwrap();
+    set_age(&cut, HOUR);
+    let d = dirs();
+    let a = drill(&damaged, &d, &[]);
+    assert!(
+        a.code == 2
+            && a.stdout.starts_with("DRILL CRITICAL - restore drill of 2026-11-27 failed: ")
+            && a.stdout.contains(
+                "reading shop.orders: ERROR 1030 (HY000) at line 35: Got error 194 \"Tablespace is missing for a table\""
+            ),
+        "{}{}",
+        a.stdout,
+        a.stderr
     );
 }

@@ -209,11 +209,13 @@ fn json_is_check_backups_schema_plus_set_worst_first() {
         k
     };
     let mut expected = keys(&direct);
-    expected.extend(["set".to_string(), "source".to_string()]);
+    expected.extend(["set".to_string(), "source".to_string(), "drill".to_string()]);
     expected.sort();
     assert_eq!(keys(ok), expected);
     assert_eq!(ok["summary"], direct["summary"]);
     assert_eq!(ok["source"], "local");
+    // No backup-drill ran for it: its last drill is null.
+    assert_eq!(ok["drill"], Value::Null);
     assert!(ok.get("host").is_none(), "local sets carry no host");
     for key in [
         "plugin",
