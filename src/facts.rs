@@ -391,6 +391,10 @@ pub struct ArchiveFacts {
     pub data_entries: u32,
     /// Table-data blocks or files found complete.
     pub tables: u32,
+    /// Tables the archive creates (pg_dump TOC entries `TABLE`): with no data entries at
+    /// all, the archive is a schema without its rows (`--schema-only`, `--section=pre-data`).
+    #[serde(default)]
+    pub tables_defined: u32,
     /// Large-object blocks found complete (pg_dump).
     pub blobs: u32,
     /// What is wrong, if anything (names the entry or file where it stops).

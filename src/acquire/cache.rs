@@ -71,7 +71,7 @@ impl FileKey {
 
 /// Bumped whenever the meaning of a cached verdict changes; the plugin version is part of
 /// the format too, so an upgrade re-verifies everything once.
-const FORMAT: &str = concat!("check_backup-cache-4/", env!("CARGO_PKG_VERSION"));
+const FORMAT: &str = concat!("check_backup-cache-5/", env!("CARGO_PKG_VERSION"));
 /// An entry is a few hundred bytes; anything much larger is not ours.
 const MAX_ENTRY_BYTES: u64 = 256 * 1024;
 /// Pruning runs at most this often (per cache directory).

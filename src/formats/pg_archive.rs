@@ -347,6 +347,9 @@ fn walk<R: Read>(
         if has_data {
             facts.data_entries += 1;
         }
+        if desc == "TABLE" {
+            facts.tables_defined += 1;
+        }
         entries.insert(
             id,
             Entry {

@@ -421,10 +421,34 @@ fn writer_of_archive(writer: Writer, archive: &ArchiveFacts) -> &'static str {
 
 /// What is doubtful about an archive though nothing in it is broken: a WARNING.
 fn archive_warning(archive: &ArchiveFacts) -> Option<Finding> {
-    archive
-        .warning
-        .as_ref()
-        .map(|w| Finding::new(Check::Archive, State::Warning, crate::text::safe(w, 300)))
+    if let Some(w) = &archive.warning {
+        return Some(Finding::new(
+            Check::Archive,
+            State::Warning,
+            crate::text::safe(w, 300),
+        ));
+    }
+    schema_without_data(archive)
+}
+
+/// A whole pg_dump archive that creates tables but holds none of their rows (made with
+/// `--schema-only` or `--section=pre-data`/`post-data`, often by a mistyped job): it cannot
+/// restore a single row, so it is no good backup of the data, though nothing in it is broken.
+pub fn schema_without_data(archive: &ArchiveFacts) -> Option<Finding> {
+    let whole = archive.supported && archive.problem.is_none();
+    (whole && archive.kind.is_pg_dump() && archive.tables_defined > 0 && archive.data_entries == 0)
+        .then(|| {
+            Finding::new(
+                Check::Archive,
+                State::Warning,
+                format!(
+                    "{} of '{}' holds no table data: it creates {} tables but none of their rows (made with --schema-only or --section=pre-data/post-data?); it cannot restore the data",
+                    archive.kind.name(),
+                    crate::text::safe(&archive.database, 60),
+                    archive.tables_defined
+                ),
+            )
+        })
 }
 
 fn evaluate_archive(archive: &ArchiveFacts, out: &mut Facts) -> Finding {
@@ -539,6 +563,35 @@ mod tests {
     use crate::formats::writer::{MarkerChoice, MarkerRule};
     use crate::range::Range;
     use std::time::Duration;
+
+    #[test]
+    fn a_pg_archive_of_tables_without_rows_is_a_warning() {
+        let mut a = ArchiveFacts::new(crate::facts::ArchiveKind::PgCustom);
+        a.database = "shop".into();
+        a.tables_defined = 3;
+        let f = schema_without_data(&a).expect("a warning");
+        assert_eq!(f.state, State::Warning);
+        assert!(
+            f.message
+                .contains("holds no table data: it creates 3 tables"),
+            "{}",
+            f.message
+        );
+        // Rows of one table are enough (--exclude-table-data of a log table is usual).
+        a.data_entries = 1;
+        assert!(schema_without_data(&a).is_none());
+        // A cut archive is CRITICAL for its cut already; no tables, nothing to say.
+        a.data_entries = 0;
+        a.problem = Some("cut".into());
+        assert!(schema_without_data(&a).is_none());
+        a.problem = None;
+        a.tables_defined = 0;
+        assert!(schema_without_data(&a).is_none());
+        // Not a pg_dump archive: the rule does not apply.
+        let mut t = ArchiveFacts::new(crate::facts::ArchiveKind::Tar);
+        t.tables_defined = 3;
+        assert!(schema_without_data(&t).is_none());
+    }
 
     fn thresholds() -> Thresholds {
         Thresholds {

@@ -335,3 +335,33 @@ fn an_empty_newest_backup_directory_is_a_failed_run() {
         .says("2026-11-27")
         .says("it is empty: the run that made it left no backup");
 }
+
+/// Real pg_dump archives of a schema without its rows (tests/fixtures/regenerate-sections.sh):
+/// whole, so not CRITICAL, but no good backup of the data: WARNING naming why; the rows
+/// without the schema (--section=data) stay OK.
+#[test]
+fn a_pg_dump_archive_without_table_data_is_a_warning() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/sections");
+    for (name, kind) in [
+        ("shop-pre-data.dump", "pg_dump custom archive"),
+        ("shop-schema-only.tar", "pg_dump tar archive"),
+    ] {
+        let a = check(
+            &dir.join(name),
+            &["--settle", "0", "-w", "10000d", "-c", "20000d"],
+        );
+        a.expect("WARNING").says(&format!(
+            "{kind} of 'shop' holds no table data: it creates 3 tables but none of their rows"
+        ));
+        assert!(
+            a.stdout.contains("--section=pre-data"),
+            "{name}: {}",
+            a.stdout
+        );
+    }
+    let a = check(
+        &dir.join("shop-data.dump"),
+        &["--settle", "0", "-w", "10000d", "-c", "20000d"],
+    );
+    a.expect("OK").says("pg_dump custom format complete");
+}
