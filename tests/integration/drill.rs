@@ -291,6 +291,27 @@ fn mariadb_dumps_restore_with_matching_counts_and_check_backup_reports_it() {
     assert_eq!(v["result"]["outcome"], "restored");
 }
 
+/// `mariadb-dump --force` on a server whose view reads a dropped table (the real
+/// tests/fixtures/real/mariadb/shop-force.sql.gz): the dump ends with its trailer, yet the
+/// view cannot be created. Without the job's log nothing else shows it: the drill fails.
+#[test]
+fn a_forced_dump_of_a_broken_view_fails_the_drill() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    let d = dirs();
+    let a = drill(&real("mariadb/shop-force.sql.gz"), &d, &[]);
+    assert_eq!(a.code, 2, "{}{}", a.stdout, a.stderr);
+    assert!(
+        a.stdout.starts_with(
+            "DRILL CRITICAL - restore drill of shop-force.sql.gz failed: ERROR 1146 (42S02) \
+             at line 8498: Table 'shop.tmp_source' doesn't exist"
+        ),
+        "{}",
+        a.stdout
+    );
+}
+
 #[test]
 fn mariadb_dump_without_the_table_its_view_reads_fails_with_the_client_error() {
     if !have("MariaDB", mariadb_installed()) {
