@@ -220,8 +220,9 @@ pub struct Args {
     pub decrypt_with: Option<DecryptTool>,
 
     /// An OpenPGP dump must be encrypted to this key ID (the encryption subkey's long ID or
-    /// fingerprint), repeatable: WARNING when it is not (a key rotation forgotten). age, CMS
-    /// and openssl enc files do not show their recipients' identities: not checked there.
+    /// fingerprint), repeatable: CRITICAL when it is not (that key cannot restore it: a
+    /// wrong or rotated key). age, CMS and openssl enc files do not show their recipients'
+    /// identities: not checked there.
     #[arg(long, value_name = "KEYID")]
     pub expect_recipient: Vec<String>,
 

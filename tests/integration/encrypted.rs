@@ -640,8 +640,8 @@ fn decrypted_and_keyless_verdicts_are_cached_apart() {
 }
 
 /// `--expect-recipient`: the encryption subkey's long ID (from gpg itself) or its
-/// fingerprint → OK, another key → WARNING naming it, with or without the key; age files
-/// show no recipient identity: not checked there.
+/// fingerprint → OK, another key → CRITICAL naming it (that key cannot restore the dump),
+/// with or without the key; age files show no recipient identity: not checked there.
 #[test]
 fn the_expected_recipient() {
     if !have_tool("gpg", "gnupg") {
@@ -654,6 +654,7 @@ fn the_expected_recipient() {
     sh(
         dir,
         "gpg --batch --quiet --trust-model always -e -r test@example.org -o d.gpg shop.sql.gz
+         gpg --batch --quiet --trust-model always --throw-keyids -e -r test@example.org -o hidden.gpg shop.sql.gz
          gpg --batch --with-colons --list-keys test@example.org | awk -F: '$1==\"sub\"{print $5}' > subkey
          gpg --batch --with-colons --list-keys test@example.org | awk -F: '$1==\"fpr\"{f=$10} END{print f}' > subfpr",
     );
@@ -690,9 +691,42 @@ fn the_expected_recipient() {
             "0x0123456789ABCDEF",
         ],
     )
-    .expect("WARNING")
-    .says("not encrypted to the expected recipient(s) 0x0123456789ABCDEF")
+    .expect("CRITICAL")
+    .says(
+        "not encrypted to the expected recipient(s) 0x0123456789ABCDEF: that key cannot restore it",
+    )
     .says(&format!("to {subkey}"));
+    // Two expected keys, one present: CRITICAL names only the missing one.
+    let both = check_file(
+        &file,
+        &[
+            "--encrypted-without-key",
+            "ok",
+            "--expect-recipient",
+            subkey,
+            "--expect-recipient",
+            "1111222233334444",
+        ],
+    );
+    both.expect("CRITICAL")
+        .says("not encrypted to the expected recipient(s) 1111222233334444:");
+    // Recipients hidden (gpg --throw-keyids): cannot be told either way, WARNING saying so.
+    check_file(
+        &dir.join("hidden.gpg"),
+        &[
+            "--encrypted-without-key",
+            "ok",
+            "--expect-recipient",
+            subkey,
+        ],
+    )
+    .expect("WARNING")
+    .says("it hides its recipients' key IDs (gpg --throw-keyids)");
+    assert!(
+        !both.stdout.contains(&format!("recipient(s) {subkey}")),
+        "{}",
+        both.stdout
+    );
     let home = dir.join("gnupg");
     check_file(
         &file,
@@ -705,7 +739,7 @@ fn the_expected_recipient() {
             "0123456789ABCDEF",
         ],
     )
-    .expect("WARNING")
+    .expect("CRITICAL")
     .says("not encrypted to the expected recipient(s)")
     .says("decrypted with gpg");
 }
