@@ -213,6 +213,11 @@ pub struct EncryptedFacts {
     pub integrity: bool,
     /// What is broken, if anything.
     pub problem: Option<String>,
+    /// Why the structure, not provably broken, cannot be called whole either (an `openssl
+    /// enc` file of odd length: a stream cipher's whole file, or a block cipher's cut one):
+    /// never OK, whatever `--encrypted-without-key` says.
+    #[serde(default)]
+    pub doubt: Option<String>,
     /// The byte offset (in the file) where the problem was found.
     pub offset: Option<u64>,
     /// The tool that decrypted the file (`--decrypt-with`), when it was decrypted: then the

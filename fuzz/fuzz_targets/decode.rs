@@ -315,6 +315,8 @@ fuzz_target!(|data: &[u8]| {
         if enc.problem.is_some() {
             assert_eq!(state, State::Critical, "broken encrypted structure judged {state}");
             assert_eq!(accepted_state, State::Critical);
+        } else if enc.doubt.is_some() {
+            assert_eq!(accepted_state, State::Warning, "a doubt judged {accepted_state}");
         } else {
             assert_eq!(accepted_state, State::Ok, "whole structure not OK once accepted");
         }

@@ -196,6 +196,17 @@ pub fn evaluate(facts: &EncryptedFacts, policy: Policy) -> Finding {
         Policy::Ok => State::Ok,
         Policy::Critical => State::Critical,
     };
+    if let Some(doubt) = &facts.doubt {
+        // Not provably whole: never OK, even for an operator who accepts keyless verdicts.
+        return Finding::new(
+            Check::Stream,
+            state.max(State::Warning),
+            format!(
+                "encrypted ({format}): {}{caveats}{recipients}",
+                safe(doubt, 300)
+            ),
+        );
+    }
     let message = if state == State::Ok {
         format!(
             "encrypted ({what}): structure whole (verified without the key: {}); not verified: the decrypted content, its compression and completion marker{caveats}{recipients}",
@@ -224,6 +235,7 @@ mod tests {
             integrity: true,
             problem: problem.map(Into::into),
             offset: problem.map(|_| 42),
+            doubt: None,
             decrypted_with: None,
         }
     }
@@ -284,6 +296,25 @@ mod tests {
             assert_eq!(f.state, State::Critical);
             assert!(f.message.contains("OpenPGP"));
             assert!(f.message.contains("at byte offset 42"));
+        }
+    }
+
+    #[test]
+    fn a_doubt_is_never_ok() {
+        let mut f = facts(None);
+        f.doubt = Some("31 bytes of ciphertext, not whole 16-byte blocks".into());
+        for (policy, state) in [
+            (Policy::Ok, State::Warning),
+            (Policy::Warning, State::Warning),
+            (Policy::Critical, State::Critical),
+        ] {
+            let found = evaluate(&f, policy);
+            assert_eq!(found.state, state, "{policy:?}");
+            assert!(
+                found.message.contains("31 bytes of ciphertext"),
+                "{}",
+                found.message
+            );
         }
     }
 

@@ -285,13 +285,53 @@ fn openssl_enc() {
     let file = dir.join("d.enc");
     check_file(&file, &[]).says("no integrity protection");
     let n = len(&file);
-    expect_verdicts(
-        dir,
-        &file,
-        "openssl enc",
-        &[6, 12, n / 2 + 1, n - 1],
-        Some(false),
+    // Cut inside the Salted__ header, or right after it: CRITICAL.
+    expect_verdicts(dir, &file, "openssl enc", &[6, 12, 16], None);
+    // Cut or extended off a block boundary: what a stream cipher's whole file looks like
+    // too (see openssl_enc_with_a_stream_cipher); WARNING saying both, never OK.
+    let bytes = std::fs::read(&file).unwrap();
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"garbage\n");
+    for (name, variant) in [
+        ("cut-49", bytes[..49].to_vec()),
+        ("cut-last", bytes[..n - 1].to_vec()),
+        ("cut-7", bytes[..n - 7].to_vec()),
+        ("garbage", longer),
+    ] {
+        let path = write_variant(dir, name, &variant);
+        check_file(&path, &["--encrypted-without-key", "ok"])
+            .expect("WARNING")
+            .says("not whole 16-byte blocks: cut or extended if written with a block cipher (-aes-256-cbc), whole if with a stream cipher");
+    }
+}
+
+/// `openssl enc -aes-256-ctr` (a stream cipher) writes any length: its whole file (the
+/// real one of tests/fixtures/real/encrypted, not whole 16-byte blocks) is WARNING saying
+/// it cannot be told from a cut CBC file, even with `--encrypted-without-key ok` — never
+/// CRITICAL every night, never OK; CRITICAL only when asked for.
+#[test]
+fn openssl_enc_with_a_stream_cipher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/real/encrypted/openssl-aes-256-ctr.sql.gz.enc"),
+    )
+    .unwrap();
+    assert_ne!(
+        (bytes.len() - 16) % 16,
+        0,
+        "the fixture must not be whole blocks"
     );
+    let file = write_variant(dir, "shop.sql.gz.enc", &bytes);
+    for policy in ["warning", "ok"] {
+        check_file(&file, &["--encrypted-without-key", policy])
+            .expect("WARNING")
+            .says("encrypted (openssl enc")
+            .says("whole if with a stream cipher (-aes-256-ctr, -chacha20); cannot be told without the key")
+            .says("no integrity protection");
+    }
+    check_file(&file, &["--encrypted-without-key", "critical"]).expect("CRITICAL");
 }
 
 #[test]

@@ -282,7 +282,7 @@ proptest! {
 /// then a cut, or bytes appended, is seen without the key. age and `openssl enc` prove
 /// only length arithmetic (a cut on a chunk or block boundary, bytes appended to the last
 /// chunk, pass unseen).
-const ENCRYPTED: [(&str, bool); 9] = [
+const ENCRYPTED: [(&str, bool); 10] = [
     ("openpgp-cv25519.sql.gz.gpg", true),
     ("openpgp-rsa-pipe.sql.gz.gpg", true),
     ("openpgp-two-recipients.sql.gz.asc", true),
@@ -292,6 +292,7 @@ const ENCRYPTED: [(&str, bool); 9] = [
     ("age-x25519.sql.gz.age", false),
     ("age-armoured.sql.gz.age", false),
     ("openssl-aes-256-cbc.sql.gz.enc", false),
+    ("openssl-aes-256-ctr.sql.gz.enc", false),
 ];
 
 fn encrypted_fixture(name: &str) -> Vec<u8> {
@@ -319,13 +320,20 @@ fn accepted_state_of(path: &Path) -> State {
 
 /// Every whole fixture is recognised: WARNING by default (nobody sees inside without the
 /// key), OK once accepted; so the properties below test damage, not an unknown format.
+/// Except the stream cipher's `openssl enc` file: its length (not whole 16-byte blocks) is
+/// also what a cut block cipher's file has, so it stays WARNING.
 #[test]
 fn whole_encrypted_fixtures_are_warning_and_ok_once_accepted() {
     let dir = tempfile::tempdir().unwrap();
     for (name, _) in ENCRYPTED {
         let path = write(dir.path(), &encrypted_fixture(name));
         assert_eq!(state_of(&path), State::Warning, "{name}");
-        assert_eq!(accepted_state_of(&path), State::Ok, "{name}");
+        let accepted = if name.contains("-ctr.") {
+            State::Warning
+        } else {
+            State::Ok
+        };
+        assert_eq!(accepted_state_of(&path), accepted, "{name}");
     }
 }
 
