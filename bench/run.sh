@@ -3,7 +3,11 @@
 # against the command-line way (`zcat F | tail -1 | grep -q '^-- Dump completed'`) and the
 # plain decompressors, on generated mysqldump text. For gzip and plain dumps also the first
 # check of the same dump with a `.sha256` beside it (hashed in the same pass; row
-# `check_backup+sha256`) and `sha256sum F` alone. See BENCHMARKS.md for results.
+# `check_backup+sha256`) and `sha256sum F` alone. With `--formats gpg`: the gzip dump
+# encrypted with gpg to a key generated for this run in a temporary home directory, checked
+# with the key (`--decrypt-with gpg`, given as an exported subkey `--gpg-key` and as the
+# keyring `--gpg-homedir`) against `gpg -d F | zcat | tail -1 | grep`. See BENCHMARKS.md
+# for results.
 #
 #   bench/run.sh [options] [SIZE...]        e.g.  bench/run.sh 2G
 #
@@ -16,7 +20,7 @@
 #
 # Options:
 #   --runs N             timed runs per command (default 5)
-#   --formats LIST       comma list of gzip,zstd,xz,bzip2,plain (default all)
+#   --formats LIST       comma list of gzip,zstd,xz,bzip2,plain,gpg (default all but gpg)
 #   --slow-size SIZE     size used instead for xz and bzip2, whose decoders run at
 #                        0.03-0.15 GB/s (default: the smaller of SIZE and 256M)
 #   --tools LIST         only these commands (names as printed: check_backup,
@@ -36,7 +40,7 @@
 #                        one thread (CHECK_BACKUP_THREADS=1: one dump after another)
 #
 # Needs: cargo, GNU time (/usr/bin/time, Debian package `time`), gzip, zstd, xz-utils,
-# bzip2, coreutils (sha256sum); optional: isal (igzip), pigz, lbzip2.
+# bzip2, coreutils (sha256sum); optional: isal (igzip), pigz, lbzip2; for gpg: gnupg.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,7 +95,8 @@ want_tool() { [ -z "$TOOLS" ] || [[ ",$TOOLS," == *",$1,"* ]]; }
 
 mkdir -p "$DATA"
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# The gpg format's key lives in $TMP/gnupg: stop its agent before removing it.
+trap '[ -d "$TMP/gnupg" ] && gpgconf --homedir "$TMP/gnupg" --kill all 2>/dev/null; rm -rf "$TMP"' EXIT
 
 echo "== building (release)" >&2
 if [ -z "$BIN" ]; then
@@ -136,6 +141,30 @@ compressed_file() {
     fi
     echo "$f"
 }
+# The gzip dump of SIZE encrypted with gpg to a key made for this run (ed25519 with a
+# cv25519 encryption subkey, no passphrase) in $TMP/gnupg; its encryption subkey alone is
+# exported to $TMP/bench-subkey.gpg (mode 600) for --gpg-key. Made anew each run (the key
+# is new), as `gpg -e -r KEY FILE` writes it (gpg does not compress gzip data again).
+GPG_HOME=$TMP/gnupg
+GPG_KEY=$TMP/bench-subkey.gpg
+gpg_file() {
+    local size=$1 gz f sub
+    gz=$(compressed_file gzip "$size")
+    f=$DATA/dump-$size.sql.gz.gpg
+    if [ ! -d "$GPG_HOME" ]; then
+        has gpg || die "the gpg format needs gnupg"
+        mkdir -m 700 "$GPG_HOME"
+        gpg --homedir "$GPG_HOME" --batch --quiet --passphrase '' --quick-gen-key bench@example.org default default never 2>/dev/null
+        sub=$(gpg --homedir "$GPG_HOME" --batch --with-colons --list-keys bench@example.org | awk -F: '$1=="sub" {print $5}')
+        (umask 077 && gpg --homedir "$GPG_HOME" --batch --quiet --export-secret-subkeys "$sub!" >"$GPG_KEY")
+    fi
+    echo "== encrypting $f (gpg -e, a key made for this run)" >&2
+    rm -f "$f"
+    gpg --homedir "$GPG_HOME" --batch --quiet --trust-model always -e -r bench@example.org -o "$f" "$gz"
+    touch -d '-1 day' "$f" # not "backup in progress" (--settle)
+    echo "$f"
+}
+
 # The dump F again (a hard link: no copy) in $DATA/sums/, with the `.sha256` that
 # `sha256sum` writes beside it, as a backup job would: check_backup then verifies it too.
 with_sha256() {
@@ -271,14 +300,25 @@ fi
 for size in "${SIZES[@]}"; do
     slow=${SLOW_SIZE:-$size}
     if [ -z "$SLOW_SIZE" ] && [ "$(bytes "$size")" -gt $((256 << 20)) ]; then slow=256M; fi
-    for fmt in gzip zstd xz bzip2 plain; do
+    for fmt in gzip zstd xz bzip2 plain gpg; do
         want_format "$fmt" || continue
         fsize=$size
         case "$fmt" in xz|bzip2) fsize=$slow ;; esac
-        if [ "$fmt" = plain ]; then f=$(text_file "$fsize"); else f=$(compressed_file "$fmt" "$fsize"); fi
+        case "$fmt" in
+            plain) f=$(text_file "$fsize") ;;
+            gpg) f=$(gpg_file "$fsize") ;;
+            *) f=$(compressed_file "$fmt" "$fsize") ;;
+        esac
         list=$TMP/list
         : >"$list"
-        printf 'check_backup\t%q -f %q %s\n' "$BIN" "$f" "$(cb_args "$BIN")" >>"$list"
+        if [ "$fmt" = gpg ]; then
+            # With the key: an exported subkey (a throwaway keyring and agent each run),
+            # and the keyring itself (its agent already running, as for the pipeline).
+            printf 'check_backup\t%q -f %q %s --decrypt-with gpg --gpg-key %q\n' "$BIN" "$f" "$(cb_args "$BIN")" "$GPG_KEY" >>"$list"
+            printf 'check_backup(gpg-homedir)\t%q -f %q %s --decrypt-with gpg --gpg-homedir %q\n' "$BIN" "$f" "$(cb_args "$BIN")" "$GPG_HOME" >>"$list"
+        else
+            printf 'check_backup\t%q -f %q %s\n' "$BIN" "$f" "$(cb_args "$BIN")" >>"$list"
+        fi
         if { [ "$fmt" = gzip ] || [ "$fmt" = plain ]; } && want_tool check_backup+sha256; then
             printf 'check_backup+sha256\t%q -f %q %s --checksum require\n' "$BIN" "$(with_sha256 "$f")" "$(cb_args "$BIN")" >>"$list"
         fi
@@ -307,6 +347,9 @@ for size in "${SIZES[@]}"; do
                 printf 'pipeline\tbzcat %q | tail -1 | grep -q "^-- Dump completed"\n' "$f" >>"$list"
                 printf 'bzip2\tbzip2 -dc %q >/dev/null\n' "$f" >>"$list"
                 has lbzip2 && printf 'lbzip2\tlbzip2 -n 2 -dc %q >/dev/null\n' "$f" >>"$list" ;;
+            gpg)
+                printf 'pipeline\tgpg --homedir %q --batch --quiet -d %q | zcat | tail -1 | grep -q "^-- Dump completed"\n' "$GPG_HOME" "$f" >>"$list"
+                printf 'gpg\tgpg --homedir %q --batch --quiet -d %q >/dev/null\n' "$GPG_HOME" "$f" >>"$list" ;;
             plain)
                 printf 'tail\ttail -1 %q | grep -q "^-- Dump completed"\n' "$f" >>"$list"
                 printf 'sha256sum\tsha256sum %q >/dev/null\n' "$f" >>"$list" ;;
@@ -315,6 +358,7 @@ for size in "${SIZES[@]}"; do
         run_set "$list"
         base=pipeline
         [ "$fmt" = plain ] && base=tail
+        [ "$fmt" = gpg ] && fmt="gzip encrypted with gpg"
         report "$fmt, $fsize of dump text ($(awk -v a="$(bytes "$fsize")" -v b="$(stat -c %s "$f")" 'BEGIN { printf "%d bytes, ratio %.2f:1", b, a / b }'))" "$base"
     done
 done

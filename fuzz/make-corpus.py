@@ -90,6 +90,23 @@ def decode_seeds():
     put("decode", "empty", b"")
 
 
+def encrypted_seeds():
+    """The real encrypted files (tests/fixtures/regenerate-encrypted.sh), whole, cut in the
+    middle and near the end, with junk appended (mode 0: the bytes are the file)."""
+    hdr = bytes([0, 0, 0])
+    d = os.path.join(REAL, "encrypted")
+    for name in sorted(os.listdir(d)):
+        if name == "VERSIONS.txt":
+            continue
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        stem = "enc-" + name.split(".")[0]
+        put("decode", stem, hdr + data)
+        put("decode", stem + "-cut", hdr + data[: len(data) // 2])
+        put("decode", stem + "-tail-cut", hdr + data[:-5])
+        put("decode", stem + "-junk", hdr + data + b"junk\n")
+
+
 def log_seeds():
     for name in sorted(os.listdir(os.path.join(REAL, "logs"))):
         log = real(os.path.join("logs", name))
@@ -149,6 +166,7 @@ if __name__ == "__main__":
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
     decode_seeds()
+    encrypted_seeds()
     log_seeds()
     parser_seeds()
     output_seeds()

@@ -1108,14 +1108,10 @@ impl Run<'_> {
             ];
             args.extend(config.marker.to_args().into_iter().map(Into::into));
             if let Some(d) = &config.decryption {
-                let option = match d.tool {
-                    crate::facts::DecryptTool::Gpg => "--gpg-homedir",
-                    crate::facts::DecryptTool::Age => "--age-identity",
-                };
                 args.extend([
                     "--decrypt-with".into(),
                     d.tool.name().into(),
-                    option.into(),
+                    d.source.option().into(),
                     d.key.as_os_str().to_owned(),
                 ]);
             }

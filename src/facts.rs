@@ -213,6 +213,11 @@ pub struct EncryptedFacts {
     pub integrity: bool,
     /// What is broken, if anything.
     pub problem: Option<String>,
+    /// Why the structure, not provably broken, cannot be called whole either (an `openssl
+    /// enc` file of odd length: a stream cipher's whole file, or a block cipher's cut one):
+    /// never OK, whatever `--encrypted-without-key` says.
+    #[serde(default)]
+    pub doubt: Option<String>,
     /// The byte offset (in the file) where the problem was found.
     pub offset: Option<u64>,
     /// The tool that decrypted the file (`--decrypt-with`), when it was decrypted: then the
@@ -241,19 +246,48 @@ impl DecryptTool {
     }
 }
 
+/// What the key path of a [`Decryption`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `--gpg-homedir`: a GnuPG home directory holding the secret key.
+    GpgHomedir,
+    /// `--gpg-key`: an exported secret (sub)key file, imported into a throwaway home
+    /// directory in memory-backed space for each decryption.
+    GpgKeyFile,
+    /// `--age-identity`: an age identity file.
+    AgeIdentity,
+}
+
+impl KeySource {
+    /// The command-line option that gives it.
+    pub fn option(&self) -> &'static str {
+        match self {
+            KeySource::GpgHomedir => "--gpg-homedir",
+            KeySource::GpgKeyFile => "--gpg-key",
+            KeySource::AgeIdentity => "--age-identity",
+        }
+    }
+}
+
 /// How to decrypt an encrypted dump: the tool and its key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decryption {
     /// The tool.
     pub tool: DecryptTool,
-    /// gpg: the home directory holding the secret key; age: the identity file.
+    /// What `key` is.
+    pub source: KeySource,
+    /// The home directory, key file or identity file (see `source`).
     pub key: std::path::PathBuf,
 }
 
 impl Decryption {
     /// Its part of the cache key: a verdict with decryption is not one without.
     pub fn cache_key(&self) -> String {
-        format!("decrypt={}:{}", self.tool.name(), self.key.display())
+        let how = match self.source {
+            KeySource::GpgKeyFile => "gpg-key",
+            _ => self.tool.name(),
+        };
+        format!("decrypt={how}:{}", self.key.display())
     }
 }
 

@@ -212,15 +212,9 @@ pub fn start(
                 }
                 std::thread::sleep(left);
             }
-            // A decrypting child (gpg, age) must not outlive the answer; once we exit, init
-            // reaps it, so it is no zombie either.
-            let child = crate::acquire::decrypt::CHILD.load(std::sync::atomic::Ordering::SeqCst);
-            if child != 0 {
-                // SAFETY: kill(2) with a pid we spawned and have not reaped yet.
-                unsafe {
-                    libc::kill(child as libc::pid_t, libc::SIGKILL);
-                }
-            }
+            // A decrypting child (gpg, age) must not outlive the answer (once we exit, init
+            // reaps it, so it is no zombie either), nor a throwaway keyring and its agent.
+            crate::acquire::decrypt::abandon();
             let continuing = progress.spawn_background();
             let report = progress.timeout_report(limit, continuing, unverified);
             answer(

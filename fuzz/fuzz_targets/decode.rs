@@ -15,6 +15,9 @@
 //!   content verdict equals that of the same payload stored plain;
 //! - OK is never given to a broken stream, to an empty decode, or to a dump whose decoded
 //!   text (judged whole, independently) lacks the writer's completion marker;
+//! - an encrypted file (OpenPGP, age, openssl enc, CMS: seeds from
+//!   tests/fixtures/real/encrypted) is never OK without the key by default; a broken
+//!   structure is CRITICAL even with `--encrypted-without-key ok`;
 //! - a problem's offsets lie within the file; every message is safe for output.
 
 #![no_main]
@@ -31,6 +34,7 @@ use check_backup::formats::{
     self,
     writer::{MarkerChoice, MarkerRule},
 };
+use check_backup::judge::encrypted::{Policy, Rules};
 use check_backup::judge::{dump as evaluate, Facts, State};
 use common::*;
 use libfuzzer_sys::fuzz_target;
@@ -292,6 +296,30 @@ fuzz_target!(|data: &[u8]| {
     }
     if matches!(facts.compression, Compression::Unsupported(_)) {
         assert_eq!(state, State::Warning);
+    }
+    // An encrypted file (walked without the key): never OK by default, whatever its
+    // structure; a broken structure is CRITICAL even for an operator who accepts keyless
+    // verdicts, at an offset within the file.
+    if let Some(enc) = &facts.encrypted {
+        assert_eq!(enc.problem.is_some(), enc.offset.is_some(), "{enc:?}");
+        assert!(enc.offset.is_none_or(|o| o <= size), "offset beyond the file");
+        assert!(state != State::Ok, "encrypted file judged OK without the key");
+        let accepted = Rules {
+            without_key: Policy::Ok,
+            recipients: Vec::new(),
+        };
+        let (findings, _) =
+            evaluate::evaluate_content_with(&content, size, &accepted, &mut Facts::default());
+        assert_findings_safe(&findings);
+        let accepted_state = worst(&findings);
+        if enc.problem.is_some() {
+            assert_eq!(state, State::Critical, "broken encrypted structure judged {state}");
+            assert_eq!(accepted_state, State::Critical);
+        } else if enc.doubt.is_some() {
+            assert_eq!(accepted_state, State::Warning, "a doubt judged {accepted_state}");
+        } else {
+            assert_eq!(accepted_state, State::Ok, "whole structure not OK once accepted");
+        }
     }
     if state == State::Ok {
         assert!(facts.problem.is_none());

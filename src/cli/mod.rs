@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::acquire::log::LogRules;
-use crate::facts::{DecryptTool, Decryption};
+use crate::facts::{DecryptTool, Decryption, KeySource};
 use crate::formats::writer::{MarkerChoice, MarkerRule};
 use crate::judge::checksum::Mode as ChecksumMode;
 use crate::judge::encrypted::Policy as EncryptedPolicy;
@@ -210,7 +210,7 @@ pub struct Args {
 
     /// Decrypt an OpenPGP (gpg) or age encrypted dump with the real tool and judge its
     /// content like an unencrypted dump's (stream, completion marker); the plaintext is
-    /// streamed, never written to disk. Needs --gpg-homedir or --age-identity.
+    /// streamed, never written to disk. Needs --gpg-key, --gpg-homedir or --age-identity.
     #[arg(
         long,
         value_name = "TOOL",
@@ -220,8 +220,9 @@ pub struct Args {
     pub decrypt_with: Option<DecryptTool>,
 
     /// An OpenPGP dump must be encrypted to this key ID (the encryption subkey's long ID or
-    /// fingerprint), repeatable: WARNING when it is not (a key rotation forgotten). age, CMS
-    /// and openssl enc files do not show their recipients' identities: not checked there.
+    /// fingerprint), repeatable: CRITICAL when it is not (that key cannot restore it: a
+    /// wrong or rotated key). age, CMS and openssl enc files do not show their recipients'
+    /// identities: not checked there.
     #[arg(long, value_name = "KEYID")]
     pub expect_recipient: Vec<String>,
 
@@ -229,6 +230,13 @@ pub struct Args {
     /// dumps are encrypted to, owned by the monitoring user, mode 700.
     #[arg(long, value_name = "DIR")]
     pub gpg_homedir: Option<std::path::PathBuf>,
+
+    /// For --decrypt-with gpg: an exported secret (sub)key file (gpg
+    /// --export-secret-subkeys KEYID!), mode 600; imported for each check into a throwaway
+    /// keyring in memory-backed space ($XDG_RUNTIME_DIR or /dev/shm), removed with its
+    /// gpg-agent afterwards. Instead of --gpg-homedir.
+    #[arg(long, value_name = "FILE")]
+    pub gpg_key: Option<std::path::PathBuf>,
 
     /// For --decrypt-with age: the identity file (the secret key), mode 600.
     #[arg(long, value_name = "FILE")]
@@ -561,18 +569,23 @@ impl Args {
                     .into(),
             );
         }
-        match (self.decrypt_with, &self.gpg_homedir, &self.age_identity) {
-            (Some(DecryptTool::Gpg), None, _) => {
-                return Some("--decrypt-with gpg needs --gpg-homedir (the keyring holding the secret key)".into())
+        let gpg = usize::from(self.gpg_homedir.is_some()) + usize::from(self.gpg_key.is_some());
+        let age = self.age_identity.is_some();
+        let wrong_tool = "--gpg-key and --gpg-homedir go with --decrypt-with gpg, --age-identity with --decrypt-with age";
+        match self.decrypt_with {
+            Some(DecryptTool::Gpg) if age => return Some(wrong_tool.into()),
+            Some(DecryptTool::Gpg) if gpg == 0 => {
+                return Some("--decrypt-with gpg needs --gpg-key (an exported secret subkey) or --gpg-homedir (a keyring holding it)".into())
             }
-            (Some(DecryptTool::Age), _, None) => {
+            Some(DecryptTool::Gpg) if gpg > 1 => {
+                return Some("--gpg-key and --gpg-homedir exclude each other: give one".into())
+            }
+            Some(DecryptTool::Age) if gpg > 0 => return Some(wrong_tool.into()),
+            Some(DecryptTool::Age) if !age => {
                 return Some("--decrypt-with age needs --age-identity (the identity file)".into())
             }
-            (Some(DecryptTool::Gpg), _, Some(_)) | (Some(DecryptTool::Age), Some(_), _) => {
-                return Some("--gpg-homedir goes with --decrypt-with gpg, --age-identity with --decrypt-with age".into())
-            }
-            (None, Some(_), _) | (None, _, Some(_)) => {
-                return Some("--gpg-homedir and --age-identity need --decrypt-with".into())
+            None if gpg > 0 || age => {
+                return Some("--gpg-key, --gpg-homedir and --age-identity need --decrypt-with".into())
             }
             _ => {}
         }
@@ -673,13 +686,25 @@ impl Args {
             checksum: self.checksum,
             encrypted_without_key: self.encrypted_without_key,
             expect_recipients: self.expect_recipient,
-            decryption: match (self.decrypt_with, self.gpg_homedir, self.age_identity) {
-                (Some(DecryptTool::Gpg), Some(key), _) => Some(Decryption {
+            decryption: match (
+                self.decrypt_with,
+                self.gpg_key,
+                self.gpg_homedir,
+                self.age_identity,
+            ) {
+                (Some(DecryptTool::Gpg), Some(key), _, _) => Some(Decryption {
                     tool: DecryptTool::Gpg,
+                    source: KeySource::GpgKeyFile,
                     key,
                 }),
-                (Some(DecryptTool::Age), _, Some(key)) => Some(Decryption {
+                (Some(DecryptTool::Gpg), None, Some(key), _) => Some(Decryption {
+                    tool: DecryptTool::Gpg,
+                    source: KeySource::GpgHomedir,
+                    key,
+                }),
+                (Some(DecryptTool::Age), _, _, Some(key)) => Some(Decryption {
                     tool: DecryptTool::Age,
+                    source: KeySource::AgeIdentity,
                     key,
                 }),
                 // Refused by `conflicts`.

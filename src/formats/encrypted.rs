@@ -117,6 +117,7 @@ pub fn walk<R: Read>(encryption: Encryption, input: R) -> io::Result<EncryptedFa
         integrity: true,
         problem: None,
         offset: None,
+        doubt: None,
         decrypted_with: None,
     };
     let mut input = Pos::new(BufReader::with_capacity(BUFFER, input));
@@ -917,19 +918,29 @@ fn openssl<B: BufRead>(input: &mut Pos<B>, facts: &mut EncryptedFacts) -> Walk<(
     let data = input.rest()?;
     facts.integrity = false;
     facts.cipher = "a 16-byte block cipher such as AES-CBC assumed".into();
-    if data == 0 || data % 16 != 0 {
-        return broken(
-            input.pos,
-            format!("{data} bytes of ciphertext after the salt: not a whole number of 16-byte AES blocks (file cut, or bytes appended)"),
-        );
+    if data == 0 {
+        // Even an empty dump encrypts into one padded block (CBC); CTR of nothing is an
+        // empty dump: broken either way.
+        return broken(input.pos, "no ciphertext after the salt");
+    }
+    facts.blind_spot =
+        "openssl enc carries no integrity protection: a cut on a block boundary or a changed byte passes unseen"
+            .into();
+    if data % 16 != 0 {
+        // A block cipher (CBC, what automysqlbackup and autopostgresqlbackup use) writes
+        // whole blocks only; a stream cipher (-aes-256-ctr, -chacha20) any length. Without
+        // the key the two cannot be told apart: not OK, not CRITICAL every night either.
+        facts.cipher = "cipher unknown".into();
+        facts.verified = format!("the Salted__ header and {data} bytes of ciphertext");
+        facts.doubt = Some(format!(
+            "{data} bytes of ciphertext, not whole 16-byte blocks: cut or extended if written with a block cipher (-aes-256-cbc), whole if with a stream cipher (-aes-256-ctr, -chacha20); cannot be told without the key"
+        ));
+        return Ok(());
     }
     facts.verified = format!(
         "the Salted__ header and {} whole 16-byte cipher blocks",
         data / 16
     );
-    facts.blind_spot =
-        "openssl enc carries no integrity protection: a cut on a block boundary or a changed byte passes unseen"
-            .into();
     Ok(())
 }
 
@@ -1148,9 +1159,17 @@ mod tests {
     fn openssl_block_arithmetic() {
         let mut f = b"Salted__12345678".to_vec();
         f.extend([0u8; 32]);
-        assert_eq!(walk_bytes(&f).problem, None);
-        assert!(walk_bytes(&f[..f.len() - 1]).problem.is_some());
+        let whole = walk_bytes(&f);
+        assert_eq!((whole.problem, whole.doubt), (None, None));
+        // Not whole blocks: a stream cipher's file or a cut block cipher's one: a doubt.
+        let odd = walk_bytes(&f[..f.len() - 1]);
+        assert_eq!(odd.problem, None);
+        assert!(odd
+            .doubt
+            .unwrap()
+            .starts_with("31 bytes of ciphertext, not whole 16-byte blocks"));
         assert!(walk_bytes(&f[..16]).problem.is_some());
+        assert!(walk_bytes(&f[..12]).problem.is_some());
     }
 
     #[test]

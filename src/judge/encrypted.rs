@@ -45,9 +45,11 @@ impl Policy {
 }
 
 /// `--expect-recipient`: an OpenPGP dump must be encrypted to each of these key IDs (long
-/// IDs or fingerprints, of the encryption subkey gpg encrypts to). A dump encrypted to
-/// other keys only is WARNING: a key rotation forgotten on the backup host. Other formats
-/// do not show their recipients' identities (age stanzas name only their type): None.
+/// IDs or fingerprints, of the encryption subkey gpg encrypts to). A dump not encrypted to
+/// one of them is CRITICAL: whoever holds only that key cannot restore it (a wrong or
+/// rotated key is an unrestorable backup). When the file hides its recipients (`gpg
+/// --throw-keyids`) nothing can be told: WARNING saying so. Other formats do not show their
+/// recipients' identities (age stanzas name only their type): None.
 pub fn expected_recipients(facts: &EncryptedFacts, expected: &[String]) -> Option<Finding> {
     if expected.is_empty()
         || !matches!(
@@ -83,15 +85,31 @@ pub fn expected_recipients(facts: &EncryptedFacts, expected: &[String]) -> Optio
             ),
         ));
     }
+    let missing = safe(
+        &missing
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        200,
+    );
+    // A hidden recipient (gpg --throw-keyids) may be the expected key: not provable
+    // either way, so not OK, but no cry of an unrestorable backup either.
+    if facts.recipients.iter().any(|r| r == "hidden recipient") {
+        return Some(Finding::new(
+            Check::Stream,
+            State::Warning,
+            format!(
+                "cannot tell whether the dump is encrypted to the expected recipient(s) {missing}: it hides its recipients' key IDs (gpg --throw-keyids){}",
+                recipients(facts)
+            ),
+        ));
+    }
     Some(Finding::new(
         Check::Stream,
-        State::Warning,
+        State::Critical,
         format!(
-            "not encrypted to the expected recipient(s) {} (a rotated key not yet used by the backup job?){}",
-            safe(
-                &missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "),
-                200
-            ),
+            "not encrypted to the expected recipient(s) {missing}: that key cannot restore it (wrong key, or a key rotated on one side only){}",
             recipients(facts)
         ),
     ))
@@ -178,6 +196,17 @@ pub fn evaluate(facts: &EncryptedFacts, policy: Policy) -> Finding {
         Policy::Ok => State::Ok,
         Policy::Critical => State::Critical,
     };
+    if let Some(doubt) = &facts.doubt {
+        // Not provably whole: never OK, even for an operator who accepts keyless verdicts.
+        return Finding::new(
+            Check::Stream,
+            state.max(State::Warning),
+            format!(
+                "encrypted ({format}): {}{caveats}{recipients}",
+                safe(doubt, 300)
+            ),
+        );
+    }
     let message = if state == State::Ok {
         format!(
             "encrypted ({what}): structure whole (verified without the key: {}); not verified: the decrypted content, its compression and completion marker{caveats}{recipients}",
@@ -206,6 +235,7 @@ mod tests {
             integrity: true,
             problem: problem.map(Into::into),
             offset: problem.map(|_| 42),
+            doubt: None,
             decrypted_with: None,
         }
     }
@@ -220,13 +250,22 @@ mod tests {
         assert_eq!(expected_recipients(&f, &[fpr]).unwrap().state, State::Ok);
         let w = expected_recipients(&f, &["0102030405060708".into(), "1111222233334444".into()])
             .unwrap();
-        assert_eq!(w.state, State::Warning);
+        assert_eq!(w.state, State::Critical);
         assert!(
-            w.message
-                .starts_with("not encrypted to the expected recipient(s) 1111222233334444"),
+            w.message.starts_with(
+                "not encrypted to the expected recipient(s) 1111222233334444: that key cannot restore it"
+            ),
             "{}",
             w.message
         );
+        // Hidden recipients: nothing can be told, never OK.
+        let hidden = EncryptedFacts {
+            recipients: vec!["hidden recipient".into()],
+            ..facts(None)
+        };
+        let h = expected_recipients(&hidden, &["1111222233334444".into()]).unwrap();
+        assert_eq!(h.state, State::Warning);
+        assert!(h.message.contains("gpg --throw-keyids"), "{}", h.message);
         // Not for a broken file (its own CRITICAL says more), nor for age (no identities).
         assert!(expected_recipients(&facts(Some("cut")), &["1".into()]).is_none());
         let age = EncryptedFacts {
@@ -257,6 +296,25 @@ mod tests {
             assert_eq!(f.state, State::Critical);
             assert!(f.message.contains("OpenPGP"));
             assert!(f.message.contains("at byte offset 42"));
+        }
+    }
+
+    #[test]
+    fn a_doubt_is_never_ok() {
+        let mut f = facts(None);
+        f.doubt = Some("31 bytes of ciphertext, not whole 16-byte blocks".into());
+        for (policy, state) in [
+            (Policy::Ok, State::Warning),
+            (Policy::Warning, State::Warning),
+            (Policy::Critical, State::Critical),
+        ] {
+            let found = evaluate(&f, policy);
+            assert_eq!(found.state, state, "{policy:?}");
+            assert!(
+                found.message.contains("31 bytes of ciphertext"),
+                "{}",
+                found.message
+            );
         }
     }
 

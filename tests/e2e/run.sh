@@ -903,10 +903,11 @@ not_passed=
 # --config/--set, --per-database/--expect-databases, --kind and --verify-only change what
 # is checked (a set of the file, one dump per database, one kind of pg_backupcluster entry,
 # a full verification): the options service leaves them out; the Rust tests cover them.
-# --age-identity conflicts with the service's --gpg-homedir (one decrypting tool per check);
-# tests/integration/encrypted.rs decrypts with a real age identity.
+# --age-identity and --gpg-key conflict with the service's --gpg-homedir (one decrypting tool
+# and one key per check); tests/integration/encrypted.rs decrypts with a real age identity
+# and a real exported gpg subkey.
 for o in $cli_opts; do
-    case $o in --config | --set | --per-database | --expect-databases | --kind | --verify-only | --age-identity) continue ;; esac
+    case $o in --config | --set | --per-database | --expect-databases | --kind | --verify-only | --age-identity | --gpg-key) continue ;; esac
     [[ $(count_arg "$o") -ge 1 ]] || not_passed+="$o "
 done
 expect_eq "every CLI option reached the plugin through Icinga 2" "" "$not_passed"

@@ -285,13 +285,53 @@ fn openssl_enc() {
     let file = dir.join("d.enc");
     check_file(&file, &[]).says("no integrity protection");
     let n = len(&file);
-    expect_verdicts(
-        dir,
-        &file,
-        "openssl enc",
-        &[6, 12, n / 2 + 1, n - 1],
-        Some(false),
+    // Cut inside the Salted__ header, or right after it: CRITICAL.
+    expect_verdicts(dir, &file, "openssl enc", &[6, 12, 16], None);
+    // Cut or extended off a block boundary: what a stream cipher's whole file looks like
+    // too (see openssl_enc_with_a_stream_cipher); WARNING saying both, never OK.
+    let bytes = std::fs::read(&file).unwrap();
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"garbage\n");
+    for (name, variant) in [
+        ("cut-49", bytes[..49].to_vec()),
+        ("cut-last", bytes[..n - 1].to_vec()),
+        ("cut-7", bytes[..n - 7].to_vec()),
+        ("garbage", longer),
+    ] {
+        let path = write_variant(dir, name, &variant);
+        check_file(&path, &["--encrypted-without-key", "ok"])
+            .expect("WARNING")
+            .says("not whole 16-byte blocks: cut or extended if written with a block cipher (-aes-256-cbc), whole if with a stream cipher");
+    }
+}
+
+/// `openssl enc -aes-256-ctr` (a stream cipher) writes any length: its whole file (the
+/// real one of tests/fixtures/real/encrypted, not whole 16-byte blocks) is WARNING saying
+/// it cannot be told from a cut CBC file, even with `--encrypted-without-key ok` — never
+/// CRITICAL every night, never OK; CRITICAL only when asked for.
+#[test]
+fn openssl_enc_with_a_stream_cipher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/real/encrypted/openssl-aes-256-ctr.sql.gz.enc"),
+    )
+    .unwrap();
+    assert_ne!(
+        (bytes.len() - 16) % 16,
+        0,
+        "the fixture must not be whole blocks"
     );
+    let file = write_variant(dir, "shop.sql.gz.enc", &bytes);
+    for policy in ["warning", "ok"] {
+        check_file(&file, &["--encrypted-without-key", policy])
+            .expect("WARNING")
+            .says("encrypted (openssl enc")
+            .says("whole if with a stream cipher (-aes-256-ctr, -chacha20); cannot be told without the key")
+            .says("no integrity protection");
+    }
+    check_file(&file, &["--encrypted-without-key", "critical"]).expect("CRITICAL");
 }
 
 #[test]
@@ -640,8 +680,8 @@ fn decrypted_and_keyless_verdicts_are_cached_apart() {
 }
 
 /// `--expect-recipient`: the encryption subkey's long ID (from gpg itself) or its
-/// fingerprint → OK, another key → WARNING naming it, with or without the key; age files
-/// show no recipient identity: not checked there.
+/// fingerprint → OK, another key → CRITICAL naming it (that key cannot restore the dump),
+/// with or without the key; age files show no recipient identity: not checked there.
 #[test]
 fn the_expected_recipient() {
     if !have_tool("gpg", "gnupg") {
@@ -654,6 +694,7 @@ fn the_expected_recipient() {
     sh(
         dir,
         "gpg --batch --quiet --trust-model always -e -r test@example.org -o d.gpg shop.sql.gz
+         gpg --batch --quiet --trust-model always --throw-keyids -e -r test@example.org -o hidden.gpg shop.sql.gz
          gpg --batch --with-colons --list-keys test@example.org | awk -F: '$1==\"sub\"{print $5}' > subkey
          gpg --batch --with-colons --list-keys test@example.org | awk -F: '$1==\"fpr\"{f=$10} END{print f}' > subfpr",
     );
@@ -690,9 +731,42 @@ fn the_expected_recipient() {
             "0x0123456789ABCDEF",
         ],
     )
-    .expect("WARNING")
-    .says("not encrypted to the expected recipient(s) 0x0123456789ABCDEF")
+    .expect("CRITICAL")
+    .says(
+        "not encrypted to the expected recipient(s) 0x0123456789ABCDEF: that key cannot restore it",
+    )
     .says(&format!("to {subkey}"));
+    // Two expected keys, one present: CRITICAL names only the missing one.
+    let both = check_file(
+        &file,
+        &[
+            "--encrypted-without-key",
+            "ok",
+            "--expect-recipient",
+            subkey,
+            "--expect-recipient",
+            "1111222233334444",
+        ],
+    );
+    both.expect("CRITICAL")
+        .says("not encrypted to the expected recipient(s) 1111222233334444:");
+    // Recipients hidden (gpg --throw-keyids): cannot be told either way, WARNING saying so.
+    check_file(
+        &dir.join("hidden.gpg"),
+        &[
+            "--encrypted-without-key",
+            "ok",
+            "--expect-recipient",
+            subkey,
+        ],
+    )
+    .expect("WARNING")
+    .says("it hides its recipients' key IDs (gpg --throw-keyids)");
+    assert!(
+        !both.stdout.contains(&format!("recipient(s) {subkey}")),
+        "{}",
+        both.stdout
+    );
     let home = dir.join("gnupg");
     check_file(
         &file,
@@ -705,7 +779,217 @@ fn the_expected_recipient() {
             "0123456789ABCDEF",
         ],
     )
-    .expect("WARNING")
+    .expect("CRITICAL")
     .says("not encrypted to the expected recipient(s)")
     .says("decrypted with gpg");
+}
+
+/// A directory in memory-backed space (the plugin's `$XDG_RUNTIME_DIR` in these tests), or
+/// None when /dev/shm is not there.
+fn runtime_dir() -> Option<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("cb-runtime-")
+        .tempdir_in("/dev/shm")
+        .ok()
+}
+
+/// Nothing of a throwaway keyring stays behind in `runtime`: no directory, and no process
+/// (gpg-agent is started with `--homedir` in its command line) naming it.
+fn assert_nothing_left(runtime: &Path) {
+    let left: Vec<_> = std::fs::read_dir(runtime)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", runtime.display());
+    let needle = runtime.to_str().unwrap().as_bytes().to_vec();
+    let naming = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                cmdline
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_slice())
+                    .then(|| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            })
+            .collect::<Vec<_>>()
+    };
+    // gpgconf --kill asks the agent to stop; it may take a moment to exit.
+    wait_for("the throwaway gpg-agent gone", || naming().is_empty());
+}
+
+/// `--decrypt-with gpg --gpg-key FILE`: an exported encryption subkey only (`gpg
+/// --export-secret-subkeys KEYID!`), of a cv25519 and of an RSA key. Whole → OK; cut and
+/// flipped → CRITICAL; the other key, a key file readable by others, a file that is no
+/// key → UNKNOWN naming the fix. After every check — also one stopped by the watchdog
+/// while gpg decrypts — no throwaway keyring and no gpg-agent of it is left.
+#[test]
+fn openpgp_decrypted_with_an_exported_subkey() {
+    if !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let Some(runtime) = runtime_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain_dump(dir);
+    gpg_home(dir); // gpg 2.2's default key: ed25519 with a cv25519 encryption subkey
+    sh(
+        dir,
+        "gpg --batch --quiet --passphrase '' --quick-gen-key rsa@example.org rsa2048 sign never 2>/dev/null
+         fpr=$(gpg --batch --with-colons --list-keys rsa@example.org | awk -F: '$1==\"fpr\"{print $10; exit}')
+         gpg --batch --quiet --passphrase '' --quick-add-key \"$fpr\" rsa2048 encr never 2>/dev/null
+         for who in test rsa; do
+             sub=$(gpg --batch --with-colons --list-keys $who@example.org | awk -F: '$1==\"sub\"{print $5}')
+             gpg --batch --quiet --export-secret-subkeys \"$sub!\" >$who.key
+             gpg --batch --quiet --trust-model always -z 0 -e -r $who@example.org -o $who.gpg shop.sql.gz
+         done
+         chmod 600 test.key rsa.key",
+    );
+    // The exported file holds the subkey's secret only: the primary is a stub.
+    let listed = Command::new("gpg")
+        .args(["--batch", "--list-packets"])
+        .arg(dir.join("rsa.key"))
+        .env("GNUPGHOME", dir.join("gnupg"))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("gnu-dummy"), "{listed}");
+    let rt = runtime.path().to_str().unwrap().to_string();
+    let with = |file: &Path, key: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "-f",
+            file.to_str().unwrap(),
+            "--settle",
+            "0",
+            "--no-cache",
+            "--decrypt-with",
+            "gpg",
+            "--gpg-key",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let answer = run_env(&args, &[("XDG_RUNTIME_DIR", &rt)]);
+        assert_nothing_left(runtime.path());
+        answer
+    };
+    for who in ["test", "rsa"] {
+        let file = dir.join(format!("{who}.gpg"));
+        let key = dir.join(format!("{who}.key"));
+        with(&file, &key, &[])
+            .expect("OK")
+            .says("decrypted with gpg, gzip, ")
+            .says("mysqldump complete");
+        let bytes = std::fs::read(&file).unwrap();
+        let cut = write_variant(dir, &format!("{who}-cut.gpg"), &bytes[..bytes.len() - 40]);
+        with(&cut, &key, &[])
+            .expect("CRITICAL")
+            .says("encrypted dump broken (OpenPGP)");
+        let mut flipped = bytes.clone();
+        let at = bytes.len() / 2;
+        flipped[at] ^= 0x55;
+        let flipped = write_variant(dir, &format!("{who}-flipped.gpg"), &flipped);
+        with(&flipped, &key, &[])
+            .expect("CRITICAL")
+            .says("encrypted dump broken (OpenPGP): gpg (exit status: 2)");
+    }
+    // The other key: UNKNOWN naming the key file and the fix.
+    with(&dir.join("test.gpg"), &dir.join("rsa.key"), &[])
+        .expect("UNKNOWN")
+        .says("No secret key")
+        .says("rsa.key")
+        .says("give the monitoring user the secret key");
+    // Readable by others: refused before anything runs.
+    chmod(&dir.join("rsa.key"), 0o640);
+    with(&dir.join("rsa.gpg"), &dir.join("rsa.key"), &[])
+        .expect("UNKNOWN")
+        .says("gpg key file")
+        .says("refused (chmod 600 it)");
+    chmod(&dir.join("rsa.key"), 0o600);
+    // Not a key at all.
+    let junk = dir.join("junk.key");
+    std::fs::write(&junk, "not a key\n").unwrap();
+    chmod(&junk, 0o600);
+    with(&dir.join("rsa.gpg"), &junk, &[])
+        .expect("UNKNOWN")
+        .says("gpg cannot import the key file")
+        .says("gpg --export-secret-subkeys");
+    // Stopped by the watchdog while gpg decrypts (a gpg that stalls on --decrypt and is
+    // the real one otherwise): the keyring and its agent are gone all the same.
+    let bin = dir.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v gpg"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        bin.join("gpg"),
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" --decrypt \"*) exec sleep 60 ;; esac\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    chmod(&bin.join("gpg"), 0o755);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let file = dir.join("rsa.gpg");
+    let key = dir.join("rsa.key");
+    let stopped = run_env(
+        &[
+            "-f",
+            file.to_str().unwrap(),
+            "--settle",
+            "0",
+            "--no-cache",
+            "-t",
+            "2",
+            "--decrypt-with",
+            "gpg",
+            "--gpg-key",
+            key.to_str().unwrap(),
+        ],
+        &[("XDG_RUNTIME_DIR", &rt), ("PATH", &path)],
+    );
+    stopped.expect("UNKNOWN").says("check timed out after 2s");
+    assert_nothing_left(runtime.path());
+}
+
+/// `--gpg-key` and `--gpg-homedir` are two ways to give gpg its key: one at a time, and
+/// only with `--decrypt-with gpg`.
+#[test]
+fn gpg_key_options_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_variant(dir.path(), "d.sql", b"x\n");
+    check_file(
+        &file,
+        &[
+            "--decrypt-with",
+            "gpg",
+            "--gpg-key",
+            "/k",
+            "--gpg-homedir",
+            "/h",
+        ],
+    )
+    .expect("UNKNOWN")
+    .says("--gpg-key and --gpg-homedir exclude each other");
+    check_file(&file, &["--gpg-key", "/k"])
+        .expect("UNKNOWN")
+        .says("need --decrypt-with");
+    check_file(&file, &["--decrypt-with", "age", "--gpg-key", "/k"])
+        .expect("UNKNOWN")
+        .says("--gpg-key and --gpg-homedir go with --decrypt-with gpg");
+    check_file(&file, &["--decrypt-with", "gpg"])
+        .expect("UNKNOWN")
+        .says("--decrypt-with gpg needs --gpg-key");
 }

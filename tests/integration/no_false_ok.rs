@@ -277,6 +277,115 @@ proptest! {
     }
 }
 
+/// Encrypted dumps made by the real tools (tests/fixtures/regenerate-encrypted.sh), and
+/// whether their structure proves where they end (OpenPGP packets and armour, CMS lengths):
+/// then a cut, or bytes appended, is seen without the key. age and `openssl enc` prove
+/// only length arithmetic (a cut on a chunk or block boundary, bytes appended to the last
+/// chunk, pass unseen).
+const ENCRYPTED: [(&str, bool); 10] = [
+    ("openpgp-cv25519.sql.gz.gpg", true),
+    ("openpgp-rsa-pipe.sql.gz.gpg", true),
+    ("openpgp-two-recipients.sql.gz.asc", true),
+    ("openpgp-passphrase.sql.gz.gpg", true),
+    ("cms-smime.sql.gz.p7m", true),
+    ("cms-stream.sql.gz.p7m", true),
+    ("age-x25519.sql.gz.age", false),
+    ("age-armoured.sql.gz.age", false),
+    ("openssl-aes-256-cbc.sql.gz.enc", false),
+    ("openssl-aes-256-ctr.sql.gz.enc", false),
+];
+
+fn encrypted_fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real/encrypted")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The check with `--encrypted-without-key ok` (what an operator who accepts the keyless
+/// verdict runs).
+fn accepted_state_of(path: &Path) -> State {
+    check_state(&[
+        "-f",
+        path.to_str().unwrap(),
+        "--no-cache",
+        "--settle",
+        "0",
+        "-t",
+        "0",
+        "--encrypted-without-key",
+        "ok",
+    ])
+}
+
+/// Every whole fixture is recognised: WARNING by default (nobody sees inside without the
+/// key), OK once accepted; so the properties below test damage, not an unknown format.
+/// Except the stream cipher's `openssl enc` file: its length (not whole 16-byte blocks) is
+/// also what a cut block cipher's file has, so it stays WARNING.
+#[test]
+fn whole_encrypted_fixtures_are_warning_and_ok_once_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, _) in ENCRYPTED {
+        let path = write(dir.path(), &encrypted_fixture(name));
+        assert_eq!(state_of(&path), State::Warning, "{name}");
+        let accepted = if name.contains("-ctr.") {
+            State::Warning
+        } else {
+            State::Ok
+        };
+        assert_eq!(accepted_state_of(&path), accepted, "{name}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Cut anywhere, a bit flipped anywhere, junk appended: never OK without the key
+    /// unless the operator accepted keyless verdicts; and even then, never OK for a cut or
+    /// junk in a format whose structure proves its end (an armoured file may lose only
+    /// whitespace after its END line).
+    #[test]
+    fn damaged_encrypted_dumps_are_never_ok(
+        which in 0..ENCRYPTED.len(),
+        damage in 0..3u8,
+        at in 0.0..1.0f64,
+        bit in 0..8u8,
+        junk in "[a-zA-Z0-9;(),']{1,64}",
+    ) {
+        let (name, proves_end) = ENCRYPTED[which];
+        let whole = encrypted_fixture(name);
+        let pos = ((whole.len() as f64) * at) as usize; // strictly inside the file
+        let mut bytes = whole.clone();
+        let what = match damage {
+            0 => {
+                bytes.truncate(pos);
+                format!("{name} cut at {pos} of {}", whole.len())
+            }
+            1 => {
+                bytes[pos] ^= 1 << bit;
+                format!("{name} bit {bit} flipped at {pos}")
+            }
+            _ => {
+                bytes.extend_from_slice(junk.as_bytes());
+                format!("{name} with {junk:?} appended")
+            }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &bytes);
+        let state = state_of(&path);
+        prop_assert_ne!(state, State::Ok, "{}", what);
+        if proves_end && damage != 1 {
+            let harmless = damage == 0 && whole[pos..].iter().all(u8::is_ascii_whitespace);
+            let accepted = accepted_state_of(&path);
+            prop_assert!(accepted != State::Ok || harmless, "{} accepted: {:?}", what, accepted);
+        }
+    }
+}
+
 #[test]
 fn flips_in_a_plain_trailer_are_caught() {
     // The undetectable plain-text case is the body only: the trailer itself is checked.
