@@ -658,6 +658,7 @@ mod tests {
             tar: None,
             encrypted: None,
             tables: None,
+            sections: None,
         }
     }
 
