@@ -112,6 +112,9 @@ struct DumpSeen {
     restore_point: Verdict,
     /// What identifies its content without reading it again (`ContentFacts::identities`).
     identities: Vec<String>,
+    /// The databases its sections name, as collected while verifying it (or cached): for
+    /// `--expect-databases`, without a second read.
+    sections: Option<Vec<String>>,
 }
 
 /// How reading one candidate ended: judged, or a reason it could not be judged. Dropping
@@ -137,6 +140,7 @@ impl Checked {
             pending: false,
             restore_point: Verdict::Good,
             identities: Vec::new(),
+            sections: None,
         })
     }
 
@@ -764,6 +768,7 @@ impl Run<'_> {
         match Checked::done(chosen, report) {
             Checked::Done(seen) => Checked::Done(DumpSeen {
                 identities: content.identities(),
+                sections: content.sections.clone(),
                 ..seen
             }),
             other => other,
@@ -1019,6 +1024,7 @@ impl Run<'_> {
             encrypted: None,
             fingerprint: None,
             tables: None,
+            sections: None,
         };
         if let Some(cache) = &self.cache {
             if cache
@@ -1342,8 +1348,10 @@ fn cluster_sections(kind: DirKind, content: &ContentFacts, report: &mut Report) 
     }
 }
 
-/// Reads which databases a whole-server dump holds (a second pass over it, only for
-/// `--expect-databases`, and only when its stream was found whole).
+/// Which databases a whole-server dump holds (only for `--expect-databases`, and only when
+/// its stream was found whole): as collected while verifying it, or, for a dump not decoded
+/// whole in that pass (a plain file: only its ends were read) or cached before they were
+/// collected, by a second pass over it.
 fn read_sections(dump: &DumpSeen, progress: &Progress, report: &mut Report) {
     let names = match dump.dir_kind {
         // Backup directories name their databases in their layout.
@@ -1357,7 +1365,18 @@ fn read_sections(dump: &DumpSeen, progress: &Progress, report: &mut Report) {
             if !whole {
                 return;
             }
+            if let Some(names) = &dump.sections {
+                report.trace.push(format!(
+                    "databases in the dump: {} (collected while verifying it)",
+                    names.len()
+                ));
+                report.facts.sections = Some(names.clone());
+                return;
+            }
             progress.step("listing the databases in the dump", "database coverage");
+            report
+                .trace
+                .push("databases in the dump: listed by reading it a second time".into());
             sys::open_readonly(&dump.path).and_then(crate::formats::sections::databases)
         }
     };

@@ -152,6 +152,10 @@ pub struct StreamFacts {
     /// The tables of a compressed SQL dump, counted while decoding (None: not decoded, or
     /// more tables than are counted).
     pub tables: Option<Vec<TableCount>>,
+    /// The databases a SQL dump's sections name (`-- Current Database:`, `\connect`, or a
+    /// single-database mysqldump's header), sorted, collected while decoding (None: not
+    /// decoded whole in this pass, e.g. a plain file, of which only the ends are read).
+    pub sections: Option<Vec<String>>,
 }
 
 /// One table of a SQL dump, as counted while decoding it.
@@ -519,6 +523,10 @@ pub struct ContentFacts {
     /// The tables of a mysqldump or pg_dump text dump (see [`StreamFacts::tables`]).
     #[serde(default)]
     pub tables: Option<Vec<TableCount>>,
+    /// The databases a mysqldump or pg_dump(all) text dump holds (see
+    /// [`StreamFacts::sections`]); None in entries cached before they were collected.
+    #[serde(default)]
+    pub sections: Option<Vec<String>>,
 }
 
 impl ContentFacts {

@@ -794,6 +794,7 @@ mod tests {
             encrypted: None,
             fingerprint: None,
             tables: None,
+            sections: None,
         }
     }
 

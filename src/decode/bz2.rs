@@ -1,8 +1,11 @@
 //! bzip2 on all cores: the file is read once, split at its block magics (bit-aligned, so
 //! found by a bit scan), and each block is decoded on a worker thread by the same libbzip2
 //! port the single-threaded path uses (`bzip2::Decompress`), as a one-block stream built
-//! around it. Only the facts of each block are kept (length, first and last bytes), so
-//! memory stays bounded whatever a block expands to.
+//! around it. The decoded blocks are handed in file order to the same [`SampleSink`] as the
+//! single-threaded path's (head and tail, table count, database sections, content CRC), with
+//! at most 2 blocks per worker read but not yet merged; a block whose text exceeds
+//! [`BLOCK_TEXT_MAX`] (runs expand up to 50×) is not kept by its worker but decoded again
+//! by the merging thread straight into the sink, so memory stays bounded.
 //!
 //! This path only ever says "the file is whole": every block decoded with its CRC, each
 //! stream's combined CRC matched, the streams followed each other to the end of the file.
@@ -21,15 +24,16 @@ use std::io::{self, Read};
 use std::sync::atomic::AtomicU64;
 use std::sync::{mpsc, Mutex};
 
-use super::{CountingReader, CHUNK, HEAD_BYTES};
+use super::{CountingReader, SampleSink, CHUNK};
 
 const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
 const EOS_MAGIC: u64 = 0x1772_4538_5090;
 /// The longest compressed block accepted (a 900 kB block of incompressible bytes is about
 /// 1 MB); a longer stretch without a magic is damage, left to the single-threaded path.
 const MAX_BLOCK_BYTES: usize = 4 << 20;
-/// Decoded bytes kept from the end of each block: enough for the whole stream's tail.
-const BLOCK_TAIL: usize = 2 * CHUNK;
+/// The most decoded text a worker keeps of one block (a 900 kB block of text without runs
+/// decodes to about 1 MB); a longer block is decoded again by the merging thread.
+const BLOCK_TEXT_MAX: usize = 2 << 20;
 
 /// Worker threads: the machine's cores (at most 8: beyond that, reading is the limit).
 pub(super) fn threads() -> usize {
@@ -40,23 +44,20 @@ pub(super) fn threads() -> usize {
 }
 
 /// What the parallel pass established about a whole, good file.
-#[derive(Debug)]
 pub(super) struct Whole {
-    /// Decoded bytes.
-    pub total: u64,
-    /// The first `HEAD_BYTES` decoded bytes (fewer if the stream is shorter).
-    pub head: Vec<u8>,
-    /// The last `2 * CHUNK` decoded bytes (fewer if the stream is shorter).
-    pub window: Vec<u8>,
+    /// Every decoded byte went through it, in order.
+    pub sink: SampleSink,
     /// Compressed bytes read.
     pub compressed_read: u64,
 }
 
-/// The facts of one decoded block.
-struct BlockOut {
-    total: u64,
-    head: Vec<u8>,
-    tail: Vec<u8>,
+/// One decoded block, as a worker hands it back.
+enum BlockOut {
+    /// The block decoded whole (its CRC checked): its text.
+    Text(Vec<u8>),
+    /// Its text is longer than [`BLOCK_TEXT_MAX`]: the one-block stream, for the merging
+    /// thread to decode again.
+    Long(Vec<u8>),
 }
 
 /// One block to decode: a one-block bzip2 stream of the same level.
@@ -91,7 +92,7 @@ pub(super) fn verify<R: Read>(
                     Err(_) => return,
                 };
                 let Ok(job) = job else { return };
-                if out_tx.send((job.seq, decode_block(&job.stream))).is_err() {
+                if out_tx.send((job.seq, decode_job(job.stream))).is_err() {
                     return;
                 }
             });
@@ -108,9 +109,9 @@ pub(super) fn verify<R: Read>(
         }
     });
     let outcome = match outcome {
-        Ok(Some(whole)) => Some(Whole {
+        Ok(Some(sink)) => Some(Whole {
+            sink,
             compressed_read: reader.count,
-            ..whole
         }),
         Ok(None) => None,
         Err(e) => return Err(reader.io_error.take().unwrap_or(e)),
@@ -126,7 +127,7 @@ struct Merge {
     next: u64,
     pending: BTreeMap<u64, Option<BlockOut>>,
     failed: bool,
-    whole: Whole,
+    sink: SampleSink,
 }
 
 impl Merge {
@@ -138,12 +139,7 @@ impl Merge {
             next: 0,
             pending: BTreeMap::new(),
             failed: false,
-            whole: Whole {
-                total: 0,
-                head: Vec::new(),
-                window: Vec::new(),
-                compressed_read: 0,
-            },
+            sink: SampleSink::with_crc(),
         }
     }
 
@@ -162,8 +158,8 @@ impl Merge {
                 while let Some(out) = self.pending.remove(&self.next) {
                     self.next += 1;
                     match out {
-                        Some(out) => self.absorb(out),
-                        None => self.failed = true,
+                        Some(out) if !self.failed => self.absorb(out),
+                        _ => self.failed = true,
                     }
                 }
             }
@@ -172,25 +168,31 @@ impl Merge {
         }
     }
 
+    /// The next block's text into the sink.
     fn absorb(&mut self, out: BlockOut) {
-        let w = &mut self.whole;
-        if w.head.len() < HEAD_BYTES {
-            let take = (HEAD_BYTES - w.head.len()).min(out.head.len());
-            w.head.extend_from_slice(&out.head[..take]);
+        match out {
+            BlockOut::Text(text) => self.sink.write_all(&text),
+            BlockOut::Long(stream) => {
+                let sink = &mut self.sink;
+                let whole = decode_block(&stream, |piece| {
+                    sink.write_all(piece);
+                    true
+                });
+                // The sink has taken part of a block that does not decode: the
+                // single-threaded path starts again with a sink of its own.
+                if whole != Some(true) {
+                    self.failed = true;
+                }
+            }
         }
-        w.window.extend_from_slice(&out.tail);
-        if w.window.len() > BLOCK_TAIL {
-            w.window.drain(..w.window.len() - BLOCK_TAIL);
-        }
-        w.total += out.total;
     }
 
-    /// Waits for every block sent; the result if all decoded.
-    fn finish(mut self) -> Option<Whole> {
+    /// Waits for every block sent; the sink if all decoded.
+    fn finish(mut self) -> Option<SampleSink> {
         while !self.failed && self.next < self.sent {
             self.receive_one();
         }
-        (!self.failed).then_some(self.whole)
+        (!self.failed).then_some(self.sink)
     }
 }
 
@@ -411,36 +413,40 @@ fn one_block_stream(buf: &[u8], level: u8, from: u64, to: u64, crc: u32) -> Vec<
     out
 }
 
-/// Decodes a one-block stream; `None` unless it decodes whole (CRCs included) and uses
-/// every byte given.
-fn decode_block(stream: &[u8]) -> Option<BlockOut> {
+/// A worker's part: the block's text, or the stream back if its text is too long to keep;
+/// `None` if it does not decode.
+fn decode_job(stream: Vec<u8>) -> Option<BlockOut> {
+    let mut text = Vec::new();
+    let whole = decode_block(&stream, |piece| {
+        if text.len() + piece.len() > BLOCK_TEXT_MAX {
+            return false;
+        }
+        text.extend_from_slice(piece);
+        true
+    })?;
+    Some(if whole {
+        BlockOut::Text(text)
+    } else {
+        BlockOut::Long(stream)
+    })
+}
+
+/// Decodes a one-block stream, handing its text to `emit` piece by piece (false: stop).
+/// `Some(true)`: it decoded whole (CRCs included) and used every byte given;
+/// `Some(false)`: `emit` stopped it; `None`: it does not decode.
+fn decode_block(stream: &[u8], mut emit: impl FnMut(&[u8]) -> bool) -> Option<bool> {
     let mut d = bzip2::Decompress::new(false);
     let mut scratch = vec![0u8; CHUNK];
-    let mut out = BlockOut {
-        total: 0,
-        head: Vec::new(),
-        tail: Vec::with_capacity(BLOCK_TAIL + CHUNK),
-    };
     loop {
         let consumed = d.total_in() as usize;
         let before = d.total_out();
         let status = d.decompress(&stream[consumed..], &mut scratch).ok()?;
         let n = (d.total_out() - before) as usize;
-        if out.head.len() < HEAD_BYTES {
-            let take = (HEAD_BYTES - out.head.len()).min(n);
-            out.head.extend_from_slice(&scratch[..take]);
+        if n > 0 && !emit(&scratch[..n]) {
+            return Some(false);
         }
-        if out.tail.len() + n > BLOCK_TAIL + CHUNK {
-            let drop = out.tail.len() + n - BLOCK_TAIL;
-            out.tail.drain(..drop.min(out.tail.len()));
-        }
-        out.tail.extend_from_slice(&scratch[..n]);
-        out.total += n as u64;
         if let bzip2::Status::StreamEnd = status {
-            if out.tail.len() > BLOCK_TAIL {
-                out.tail.drain(..out.tail.len() - BLOCK_TAIL);
-            }
-            return (d.total_in() as usize == stream.len()).then_some(out);
+            return (d.total_in() as usize == stream.len()).then_some(true);
         }
         if n == 0 && d.total_in() as usize == consumed {
             // No progress: the stream ended early (a cut block).
@@ -489,19 +495,49 @@ mod tests {
         let (second, _) = find_magic(&file, 32 + 48, &table).unwrap();
         let crc = bits(&file, 32 + 48, 32) as u32;
         let block = one_block_stream(&file, b'1', 32, second, crc);
-        let out = decode_block(&block).expect("first block decodes");
+        let Some(BlockOut::Text(text)) = decode_job(block.clone()) else {
+            panic!("the first block decodes");
+        };
         // Level 1: blocks of at most 100 kB (text without runs: no RLE expansion).
-        assert!((90_000..=100_000).contains(&out.total), "{}", out.total);
-        assert!(data.starts_with(&out.head));
-        assert_eq!(
-            &data[..out.total as usize][out.total as usize - out.tail.len()..],
-            &out.tail[..]
-        );
+        assert!((90_000..=100_000).contains(&text.len()), "{}", text.len());
+        assert!(data.starts_with(&text));
         // One bit short, a wrong CRC, a flipped bit: rejected.
-        assert!(decode_block(&one_block_stream(&file, b'1', 32, second - 1, crc)).is_none());
-        assert!(decode_block(&one_block_stream(&file, b'1', 32, second, crc ^ 1)).is_none());
+        assert!(decode_job(one_block_stream(&file, b'1', 32, second - 1, crc)).is_none());
+        assert!(decode_job(one_block_stream(&file, b'1', 32, second, crc ^ 1)).is_none());
         let mut flipped = block.clone();
         flipped[5000] ^= 0x10;
-        assert!(decode_block(&flipped).is_none());
+        assert!(decode_job(flipped).is_none());
+    }
+
+    #[test]
+    fn long_blocks_come_back_as_streams_and_decode_in_the_sink() {
+        // 3 MB of one byte: a single level-9 block whose text exceeds what a worker keeps.
+        let data = vec![b'0'; 3_000_000];
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(9));
+        std::io::Write::write_all(&mut e, &data).unwrap();
+        let file = e.finish().unwrap();
+        let table = second_byte_table();
+        let (end, is_eos) = find_magic(&file, 32 + 48, &table).unwrap();
+        assert!(is_eos, "one block");
+        let crc = bits(&file, 32 + 48, 32) as u32;
+        let block = one_block_stream(&file, b'9', 32, end, crc);
+        let Some(BlockOut::Long(back)) = decode_job(block.clone()) else {
+            panic!("a block of 3 MB of text is handed back");
+        };
+        assert_eq!(back, block);
+        let mut total = 0;
+        assert_eq!(
+            decode_block(&back, |piece| {
+                total += piece.len();
+                true
+            }),
+            Some(true)
+        );
+        assert_eq!(total, data.len());
+        // The whole file through the parallel path: proven whole, every byte in the sink.
+        let whole = verify(std::io::Cursor::new(&file), &AtomicU64::new(0), 2, 2)
+            .unwrap()
+            .expect("whole");
+        assert_eq!(whole.sink.total, data.len() as u64);
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod bz2;
 mod gzip;
+pub mod sections;
 pub mod tables;
 
 pub use crate::facts::{Compression, Sample, StreamFacts, StreamProblem};
@@ -153,6 +154,14 @@ struct SampleSink {
 }
 
 impl SampleSink {
+    /// A sink that also takes the CRC32 of the whole content.
+    fn with_crc() -> Self {
+        SampleSink {
+            content_crc: Some(crc32fast::Hasher::new()),
+            ..SampleSink::new()
+        }
+    }
+
     fn new() -> Self {
         SampleSink {
             buffers: [vec![0; CHUNK], vec![0; CHUNK]],
@@ -191,6 +200,52 @@ impl SampleSink {
             self.lens[next] = CHUNK;
             self.current = next;
             self.filling = 0;
+        }
+    }
+
+    /// Takes decoded bytes decoded elsewhere (the parallel bzip2 path's blocks, in order).
+    fn write_all(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let spare = self.spare();
+            let n = spare.len().min(data.len());
+            spare[..n].copy_from_slice(&data[..n]);
+            self.commit(n);
+            data = &data[n..];
+        }
+    }
+
+    /// The facts of a stream decoded into this sink: `compression`, `compressed_read` bytes
+    /// read, ending with `problem`. The content CRC, when taken, becomes the fingerprint of a
+    /// whole stream: `<format>:crc32:<crc>:<length>`, equal for two whole files with the same
+    /// content.
+    fn into_facts(
+        mut self,
+        compression: Compression,
+        compressed_read: u64,
+        problem: Option<StreamProblem>,
+    ) -> StreamFacts {
+        let fingerprint = match (&problem, self.content_crc.take()) {
+            (None, Some(crc)) => Some(format!(
+                "{}:crc32:{:08x}:{}",
+                compression.name(),
+                crc.finalize(),
+                self.total
+            )),
+            _ => None,
+        };
+        let scanned = self.tables.take();
+        StreamFacts {
+            compression,
+            uncompressed_size: self.total,
+            compressed_read,
+            fingerprint,
+            problem,
+            tables: scanned.tables,
+            sections: Some(scanned.sections),
+            sample: self.into_sample(),
+            archive: None,
+            tar: None,
+            encrypted: None,
         }
     }
 
@@ -281,16 +336,10 @@ pub fn verify_unseekable<R: Read>(mut input: R, progress: &AtomicU64) -> io::Res
             sink.drain(&mut counted)?;
             let total = sink.total;
             StreamFacts {
-                compression,
-                uncompressed_size: total,
-                compressed_read: total,
-                fingerprint: None,
-                problem: None,
+                // Read whole here (unlike a plain file): its sections are known, its tables
+                // are not counted, as for a plain file.
                 tables: None,
-                sample: sink.into_sample(),
-                archive: None,
-                tar: None,
-                encrypted: None,
+                ..sink.into_facts(compression, total, None)
             }
         }
         // One thread: the input arrives through a pipe at the tool's pace anyway.
@@ -325,46 +374,14 @@ fn verify_bzip2_parallel<R: Read + Seek>(
     in_flight: usize,
 ) -> io::Result<StreamFacts> {
     if let Some(whole) = bz2::verify(&mut file, progress, threads, in_flight)? {
-        return Ok(StreamFacts {
-            compression: Compression::Bzip2,
-            uncompressed_size: whole.total,
-            compressed_read: whole.compressed_read,
-            problem: None,
-            sample: sample_from_ends(whole.head, &whole.window, whole.total),
-            archive: None,
-            tar: None,
-            encrypted: None,
-            // The blocks are decoded out of order on the workers: no content CRC (the
-            // identical-dump rule then needs a checksum file beside the dump).
-            fingerprint: None,
-            // The blocks are decoded out of order on the workers, which keep only their
-            // ends: no table count (the "tables that disappeared" rule is skipped).
-            tables: None,
-        });
+        // The blocks went through the same sink, in order: head, tail, tables, sections and
+        // content CRC as the single-threaded path has them.
+        return Ok(whole
+            .sink
+            .into_facts(Compression::Bzip2, whole.compressed_read, None));
     }
     file.seek(SeekFrom::Start(0))?;
     decode_all(&mut file, size, Compression::Bzip2, progress, 1)
-}
-
-/// The [`Sample`] a [`SampleSink`] would have kept of a stream of `total` bytes, from its
-/// first bytes and (at least) its last `2 * CHUNK` bytes.
-fn sample_from_ends(head: Vec<u8>, window: &[u8], total: u64) -> Sample {
-    let chunk = CHUNK as u64;
-    // The sink keeps the last full buffer and the one being filled.
-    let partial = match total % chunk {
-        0 => chunk,
-        r => r,
-    };
-    let len = if total == 0 {
-        0
-    } else {
-        (chunk + partial).min(total)
-    } as usize;
-    Sample {
-        head,
-        tail: window[window.len() - len..].to_vec(),
-        tail_is_whole: len as u64 == total,
-    }
 }
 
 /// A plain multi-stream decoder for a second pass over a file already verified (tar walks,
@@ -417,6 +434,7 @@ pub fn sample_plain<R: Read + Seek>(
         tar: None,
         encrypted: None,
         tables: None,
+        sections: None,
     })
 }
 
@@ -461,17 +479,10 @@ fn decode_all<R: Read>(
         let mut trailers = gzip::Trailers::default();
         let (problem, compressed_read) =
             gzip::verify(file, size, progress, &mut sink, &mut trailers)?;
+        let fingerprint = problem.is_none().then(|| trailers.fingerprint());
         return Ok(StreamFacts {
-            compression,
-            uncompressed_size: sink.total,
-            compressed_read,
-            fingerprint: problem.is_none().then(|| trailers.fingerprint()),
-            problem,
-            tables: sink.tables.take(),
-            sample: sink.into_sample(),
-            archive: None,
-            tar: None,
-            encrypted: None,
+            fingerprint,
+            ..sink.into_facts(compression, compressed_read, problem)
         });
     }
     sink.content_crc = Some(crc32fast::Hasher::new());
@@ -524,28 +535,8 @@ fn decode_all<R: Read>(
             break;
         }
     }
-    // `<format>:crc32:<crc>:<length>`: equal for two whole files with the same content.
-    let fingerprint = match (&problem, sink.content_crc.take()) {
-        (None, Some(crc)) => Some(format!(
-            "{}:crc32:{:08x}:{}",
-            compression.name(),
-            crc.finalize(),
-            sink.total
-        )),
-        _ => None,
-    };
-    Ok(StreamFacts {
-        compression,
-        uncompressed_size: sink.total,
-        compressed_read: input.get_ref().count,
-        fingerprint,
-        problem,
-        tables: sink.tables.take(),
-        sample: sink.into_sample(),
-        archive: None,
-        tar: None,
-        encrypted: None,
-    })
+    let compressed_read = input.get_ref().count;
+    Ok(sink.into_facts(compression, compressed_read, problem))
 }
 
 /// Tells a cut file from a corrupt one: decoders report a premature end differently, so
@@ -572,6 +563,27 @@ fn classify(error: io::Error, input_exhausted: bool, read: u64, size: u64) -> St
 pub(crate) mod tests {
     use super::*;
     use std::io::Write;
+
+    /// An --all-databases mysqldump-like text of about `lines` lines: a section (and a
+    /// table) every 997 lines.
+    pub fn all_databases_dump(lines: usize) -> Vec<u8> {
+        let mut s = String::from("-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n--\n");
+        for i in 0..lines {
+            if i % 997 == 0 {
+                let db = i / 997;
+                s.push_str(&format!(
+                    "--\n-- Current Database: `db{db}`\n--\n\nUSE `db{db}`;\nCREATE TABLE `t{i}` (id int);\n"
+                ));
+            }
+            s.push_str(&format!(
+                "INSERT INTO `t{}` VALUES ({i},'row {i} {}');\n",
+                i - i % 997,
+                i.wrapping_mul(2_654_435_761) % 1_000_003
+            ));
+        }
+        s.push_str("-- Dump completed on 2026-11-25  3:04:05\n");
+        s.into_bytes()
+    }
 
     /// A mysqldump-like text of about `lines` lines.
     pub fn sample_dump(lines: usize) -> Vec<u8> {
@@ -1032,11 +1044,12 @@ pub(crate) mod tests {
     }
 
     /// A bzip2 file of three streams, as pbzip2/lbzip2 write them: 100 kB blocks (five of
-    /// them), an empty stream, a 900 kB-level stream.
+    /// them), an empty stream, a 900 kB-level stream; the text an --all-databases mysqldump
+    /// with sections and tables on both sides of block boundaries.
     fn bzip2_fixture() -> &'static (Vec<u8>, Vec<u8>) {
         static FIXTURE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
         FIXTURE.get_or_init(|| {
-            let data = sample_dump(10_000);
+            let data = all_databases_dump(10_000);
             let level = |n: u32, d: &[u8]| {
                 let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(n));
                 e.write_all(d).unwrap();
@@ -1064,14 +1077,7 @@ pub(crate) mod tests {
         );
         let parallel =
             verify_bzip2_parallel(io::Cursor::new(bytes), size, &AtomicU64::new(0), 2, 3);
-        let (mut single, parallel) = (single.unwrap(), parallel.unwrap());
-        // The one difference by design: a file proven whole in parallel has no table count
-        // (see verify_bzip2_parallel); one sent back to a single thread has it.
-        if parallel.problem.is_none() && parallel.tables.is_none() {
-            single.tables = None;
-            single.fingerprint = None;
-        }
-        (single, parallel)
+        (single.unwrap(), parallel.unwrap())
     }
 
     /// Writes `value`'s low 48 bits over bits `at..at + 48` of `bytes`.
@@ -1093,7 +1099,7 @@ pub(crate) mod tests {
         let whole = bz2::verify(io::Cursor::new(bytes), &AtomicU64::new(0), 2, 2)
             .unwrap()
             .expect("a whole multi-stream file is proven whole in parallel");
-        assert_eq!(whole.total, decoded.len() as u64);
+        assert_eq!(whole.sink.total, decoded.len() as u64);
         assert_eq!(whole.compressed_read, bytes.len() as u64);
         let (single, parallel) = bzip2_both_paths(bytes);
         assert_eq!(parallel, single);
@@ -1101,12 +1107,35 @@ pub(crate) mod tests {
         assert_eq!(parallel.uncompressed_size, decoded.len() as u64);
         assert!(decoded.ends_with(&parallel.sample.tail));
         assert!(decoded.starts_with(&parallel.sample.head));
+        // Every fact the single-threaded path has: the tables, the sections, the content CRC.
+        let mut scan = tables::TableScan::new();
+        scan.feed(decoded);
+        let want = scan.finish();
+        let tables = parallel
+            .tables
+            .as_ref()
+            .expect("tables counted in parallel");
+        assert_eq!(Some(tables), want.tables.as_ref());
+        assert_eq!(tables.len(), 11, "{tables:?}");
+        assert_eq!(tables[1].name, "db1.t997");
+        assert_eq!(tables[1].rows, 997);
+        assert_eq!(parallel.sections.as_ref(), Some(&want.sections));
+        assert_eq!(want.sections.len(), 11);
+        assert_eq!(
+            parallel.fingerprint,
+            Some(format!(
+                "bzip2:crc32:{:08x}:{}",
+                crc32fast::hash(decoded),
+                decoded.len()
+            ))
+        );
         // One thread, one block in flight: the same.
         let narrow = bz2::verify(io::Cursor::new(bytes), &AtomicU64::new(0), 1, 1)
             .unwrap()
             .unwrap();
-        assert_eq!(narrow.total, whole.total);
-        assert_eq!(narrow.window, whole.window);
+        assert_eq!(narrow.compressed_read, whole.compressed_read);
+        let facts = |w: bz2::Whole| w.sink.into_facts(Compression::Bzip2, 0, None);
+        assert_eq!(facts(narrow), facts(whole));
     }
 
     #[test]
@@ -1175,10 +1204,14 @@ pub(crate) mod tests {
 
         /// The parallel bzip2 path's facts equal the single-threaded path's on damaged
         /// multi-block, multi-stream files: flipped bits, cuts, appended bytes, a block or
-        /// end-of-stream magic written at any bit.
+        /// end-of-stream magic written at any bit; and on the whole file, whose tables,
+        /// database sections and content CRC the parallel path establishes itself, on any
+        /// number of workers and blocks in flight.
         #[test]
         fn bzip2_parallel_facts_match_single_threaded(
-            kind in 0u8..5,
+            kind in 0u8..6,
+            threads in 1usize..4,
+            in_flight in 1usize..7,
             at in 0.0f64..1.0,
             bit in 0u8..8,
             extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12),
@@ -1190,14 +1223,33 @@ pub(crate) mod tests {
                 0 => bytes[pos] ^= 1 << bit,
                 1 => bytes.truncate(pos.max(4)),
                 2 => bytes.extend_from_slice(&extra),
-                _ => {
+                3 | 4 => {
                     let magic = if kind == 3 { 0x3141_5926_5359 } else { 0x1772_4538_5090 };
                     let at = (pos.min(bytes.len() - 7) * 8) as u64 + u64::from(bit);
                     overwrite_48_bits(&mut bytes, at, magic);
                 }
+                _ => {} // whole
             }
             if detect(&bytes) == Compression::Bzip2 {
-                let (single, parallel) = bzip2_both_paths(&bytes);
+                let size = bytes.len() as u64;
+                let single =
+                    decode_all(io::Cursor::new(&bytes), size, Compression::Bzip2, &AtomicU64::new(0), 1)
+                        .unwrap();
+                let proven = bz2::verify(io::Cursor::new(&bytes), &AtomicU64::new(0), threads, in_flight)
+                    .unwrap()
+                    .map(|w| w.sink.into_facts(Compression::Bzip2, w.compressed_read, None));
+                if let Some(parallel) = proven {
+                    // Proven whole in parallel: every fact, as the single thread has it.
+                    proptest::prop_assert_eq!(&single.problem, &None);
+                    proptest::prop_assert!(parallel.tables.as_ref().is_some_and(|t| t.len() == 11));
+                    proptest::prop_assert!(parallel.sections.as_ref().is_some_and(|s| s.len() == 11));
+                    proptest::prop_assert!(parallel.fingerprint.is_some());
+                    proptest::prop_assert_eq!(parallel, single.clone());
+                } else {
+                    proptest::prop_assert!(kind != 5, "the whole file is proven whole");
+                }
+                let (single_again, parallel) = bzip2_both_paths(&bytes);
+                proptest::prop_assert_eq!(&single_again, &single);
                 proptest::prop_assert_eq!(parallel, single);
             }
         }

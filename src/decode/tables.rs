@@ -3,10 +3,12 @@
 //! of its `COPY ... FROM stdin;` blocks. Only line starts are looked at (one `memchr` for
 //! newlines over the text, a few byte comparisons per line), so the cost stays far below
 //! the decoder's. Table names are qualified with the database of an `--all-databases`
-//! mysqldump (`USE` lines) or a pg_dumpall (`\connect` lines).
+//! mysqldump (`USE` lines) or a pg_dumpall (`\connect` lines). The same line starts feed
+//! [`SectionScan`], which collects the databases a whole-server dump holds.
 
 use std::collections::HashMap;
 
+use super::sections::SectionScan;
 use crate::facts::TableCount;
 
 /// At most this many tables are counted (memory stays bounded for hostile input: names are
@@ -33,6 +35,18 @@ pub struct TableScan {
     skipping: bool,
     /// More than [`MAX_TABLES`] tables: the list is incomplete.
     overflow: bool,
+    /// The database sections, from the same line starts.
+    sections: SectionScan,
+}
+
+/// What a [`TableScan`] found in a whole stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
+    /// The tables found, in the order of the dump; `None` when there were more than
+    /// [`MAX_TABLES`] (a partial list would name tables as missing that are not).
+    pub tables: Option<Vec<TableCount>>,
+    /// The databases its sections (or a single-database mysqldump's header) name, sorted.
+    pub sections: Vec<String>,
 }
 
 /// The length of the name at the start of `rest`: up to a space, `(` or `;`.
@@ -75,8 +89,14 @@ impl TableScan {
         Some(self.tables.len() - 1)
     }
 
-    /// One line's start (the whole line when shorter than [`PREFIX`]).
-    fn on_line(&mut self, start: &[u8]) {
+    /// One line's start (the whole line when shorter than [`PREFIX`]); `complete`: its end
+    /// was seen, or it is longer than [`PREFIX`] (the last line of a stream without its
+    /// newline is not a section marker: it may be cut).
+    fn on_line(&mut self, start: &[u8], complete: bool) {
+        if complete {
+            // Before the COPY state: a marker line is one wherever it stands.
+            self.sections.on_line(start);
+        }
         if let Some(i) = self.copy {
             if start == b"\\." {
                 self.copy = None;
@@ -139,7 +159,7 @@ impl TableScan {
             if self.line.is_empty() && (end.is_some() || line_end >= PREFIX) {
                 // The common case: the line's start is within this piece.
                 let start = &data[..line_end.min(PREFIX)];
-                self.on_line(start);
+                self.on_line(start, true);
             } else {
                 let take = (PREFIX - self.line.len()).min(line_end);
                 self.line.extend_from_slice(&data[..take]);
@@ -147,7 +167,7 @@ impl TableScan {
                     return; // the line goes on in the next piece
                 }
                 let start = std::mem::take(&mut self.line);
-                self.on_line(&start);
+                self.on_line(&start, true);
             }
             match end {
                 Some(e) => data = &data[e + 1..],
@@ -159,20 +179,22 @@ impl TableScan {
         }
     }
 
-    /// The tables found, in the order of the dump; `None` when there were more than
-    /// [`MAX_TABLES`] (a partial list would name tables as missing that are not).
-    pub fn finish(mut self) -> Option<Vec<TableCount>> {
+    /// What the scan found, the stream having ended.
+    pub fn finish(mut self) -> Scanned {
         self.take()
     }
 
     /// As [`TableScan::finish`], leaving an empty scanner behind.
-    pub fn take(&mut self) -> Option<Vec<TableCount>> {
+    pub fn take(&mut self) -> Scanned {
         let mut this = std::mem::take(self);
         if !this.line.is_empty() {
             let start = std::mem::take(&mut this.line);
-            this.on_line(&start);
+            this.on_line(&start, false);
         }
-        (!this.overflow).then_some(this.tables)
+        Scanned {
+            tables: (!this.overflow).then_some(this.tables),
+            sections: this.sections.finish(),
+        }
     }
 }
 
@@ -186,6 +208,7 @@ mod tests {
             s.feed(chunk);
         }
         s.finish()
+            .tables
             .unwrap()
             .into_iter()
             .map(|t| (t.name, t.rows))
@@ -233,6 +256,23 @@ mod tests {
     }
 
     #[test]
+    fn database_sections_whatever_the_pieces() {
+        let text = b"-- MariaDB dump\n-- Host: localhost    Database: \n--\n-- Current Database: `crm`\n--\nUSE `crm`;\nINSERT INTO `t` VALUES ('\\n-- Current Database: `fake`');\n-- Current Database: `shop`\r\nCOPY t (a) FROM stdin;\n\\connect wiki\n\\.\n-- Current Database: `cut`";
+        for piece in [1, 2, 5, 64, 4096] {
+            let mut s = TableScan::new();
+            for chunk in text.chunks(piece) {
+                s.feed(chunk);
+            }
+            // The last line has no newline: it may be cut, so it names nothing.
+            assert_eq!(
+                s.finish().sections,
+                ["crm", "shop", "wiki"],
+                "pieces of {piece}"
+            );
+        }
+    }
+
+    #[test]
     fn long_lines_and_too_many_tables() {
         let mut text = b"INSERT INTO `big` VALUES ".to_vec();
         text.extend(std::iter::repeat_n(b'x', 100_000));
@@ -242,6 +282,6 @@ mod tests {
         for i in 0..=MAX_TABLES {
             s.feed(format!("CREATE TABLE `t{i}` (id int);\n").as_bytes());
         }
-        assert_eq!(s.finish(), None);
+        assert_eq!(s.finish().tables, None);
     }
 }

@@ -73,5 +73,10 @@ pub fn interpret(stream: &StreamFacts, choice: &MarkerChoice) -> ContentFacts {
             Writer::Mysqldump | Writer::PgDump | Writer::PgDumpall => stream.tables.clone(),
             _ => None,
         },
+        // Likewise the database sections (for --expect-databases).
+        sections: match writer {
+            Writer::Mysqldump | Writer::PgDump | Writer::PgDumpall => stream.sections.clone(),
+            _ => None,
+        },
     }
 }

@@ -711,6 +711,7 @@ mod tests {
             tar: None,
             encrypted: None,
             tables: None,
+            sections: None,
         }
     }
 

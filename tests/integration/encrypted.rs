@@ -494,6 +494,31 @@ fn openpgp_decrypted_with_the_key() {
         "{}",
         whole.stdout
     );
+    // --expect-databases: the databases come from the decrypted stream, read once (a
+    // second read would see only the encrypted file).
+    let home = dir.join("gnupg");
+    let gpg = [
+        "--decrypt-with",
+        "gpg",
+        "--gpg-homedir",
+        home.to_str().unwrap(),
+    ];
+    let with = |expected: &str| {
+        let mut args = gpg.to_vec();
+        args.extend_from_slice(&["--expect-databases", expected]);
+        check_file(&dir.join("whole.gpg"), &args)
+    };
+    let a = with("shop");
+    a.expect("OK");
+    assert!(
+        a.stdout
+            .contains("[OK] coverage: all 1 expected databases are in the dump"),
+        "{}",
+        a.stdout
+    );
+    with("shop,crm")
+        .expect("CRITICAL")
+        .says("the dump lacks database crm (it holds shop)");
     check_gpg(dir, &dir.join("seed.gpg"))
         .expect("CRITICAL")
         .says("decrypted with gpg")

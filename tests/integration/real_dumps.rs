@@ -172,6 +172,92 @@ fn real_custom_format_archive_is_walked_block_by_block() {
         .says("pg_dump custom archive");
 }
 
+/// `--expect-databases` on a whole-server dump takes the databases from the verification
+/// pass (one decode), for gzip and for bzip2 on all cores alike; from the cache on the next
+/// run (no read at all); only a plain file, of which that pass reads just the ends, is read
+/// a second time. The verdicts are the same whichever way the names came.
+#[test]
+fn whole_server_dumps_are_decoded_once_for_their_databases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let gz = copy(tmp.path(), "mariadb/all-databases.sql.gz");
+    let text = {
+        let mut d = flate2::read::MultiGzDecoder::new(std::fs::File::open(&gz).unwrap());
+        let mut t = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut t).unwrap();
+        t
+    };
+    let bz2 = tmp.path().join("all-databases.sql.bz2");
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(1));
+    std::io::Write::write_all(&mut e, &text).unwrap();
+    std::fs::write(&bz2, e.finish().unwrap()).unwrap();
+    set_age(&bz2, 600);
+    let plain = tmp.path().join("all-databases.sql");
+    std::fs::write(&plain, &text).unwrap();
+    set_age(&plain, 600);
+    let pg = copy(tmp.path(), "postgres/cluster.sql.gz");
+    let once = "databases in the dump: 2 (collected while verifying it)";
+    let twice = "databases in the dump: listed by reading it a second time";
+    // The output has `text` (any line: findings and the -v trace) or lacks it.
+    let has = |a: &Answer, text: &str, want: bool| {
+        assert_eq!(a.stdout.contains(text), want, "{text:?}:\n{}", a.stdout);
+    };
+    for dump in [&gz, &bz2] {
+        let a = check(dump, &["-v", "--expect-databases", "shop,mysql"]);
+        a.expect("OK");
+        has(
+            &a,
+            "[OK] coverage: all 2 expected databases are in the dump",
+            true,
+        );
+        has(&a, once, true);
+        has(&a, twice, false);
+        // The tables are counted in the same pass (bzip2: on all cores too).
+        has(&a, "  tables: 33 (mysql.general_log 0", true);
+        let a = check(dump, &["-v", "--expect-databases", "shop,crm"]);
+        a.expect("CRITICAL")
+            .says("the dump lacks database crm (it holds mysql, shop)");
+        has(&a, once, true);
+        has(&a, twice, false);
+    }
+    let a = check(&pg, &["-v", "--expect-databases", "shop,postgres"]);
+    a.expect("OK");
+    has(
+        &a,
+        "databases in the dump: 3 (collected while verifying it)",
+        true,
+    );
+    has(&a, twice, false);
+    // Cached: the next run reads nothing, the names come with the cached verdict.
+    check(
+        &gz,
+        &["--cache-dir", cache_arg, "--expect-databases", "shop"],
+    )
+    .expect("OK");
+    let a = check(
+        &gz,
+        &[
+            "--cache-dir",
+            cache_arg,
+            "-v",
+            "--expect-databases",
+            "shop,crm",
+        ],
+    );
+    a.expect("CRITICAL")
+        .says("the dump lacks database crm (it holds mysql, shop)");
+    has(&a, "cache: hit, dump not decoded", true);
+    has(&a, once, true);
+    has(&a, twice, false);
+    // A plain file: the verification pass reads its ends only, so the names take a read.
+    let a = check(&plain, &["-v", "--expect-databases", "shop,crm"]);
+    a.expect("CRITICAL")
+        .says("the dump lacks database crm (it holds mysql, shop)");
+    has(&a, twice, true);
+    has(&a, once, false);
+}
+
 #[test]
 fn coverage_of_whole_server_dumps() {
     let tmp = tempfile::tempdir().unwrap();
