@@ -171,7 +171,16 @@ pub fn decrypt(
         let _ = io::copy(&mut stderr, &mut io::sink());
         kept
     });
-    let facts = decode::verify_unseekable(stdout, progress);
+    // A pg_dump custom archive inside (pg_back encrypts -Fc dumps with age) has no trailer:
+    // it is walked as it passes, as an unencrypted one is.
+    let mut walk_pg = |plain: &mut dyn Read| {
+        crate::formats::pg_archive::verify(io::BufReader::new(plain), &AtomicU64::new(0))
+    };
+    let facts = decode::verify_unseekable_walking(
+        stdout,
+        progress,
+        Some((b"PGDMP".as_slice(), &mut walk_pg)),
+    );
     if facts.is_err() {
         // Reading its output failed: the child must not outlive us, nor stay a zombie.
         let _ = child.kill();

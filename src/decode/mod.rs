@@ -11,6 +11,7 @@ mod gzip;
 pub mod sections;
 pub mod tables;
 
+use crate::facts::ArchiveFacts;
 pub use crate::facts::{Compression, Sample, StreamFacts, StreamProblem};
 
 impl Compression {
@@ -322,7 +323,22 @@ pub fn verify_stream<R: Read + Seek>(
 
 /// [`verify_stream`] for a stream that cannot seek and whose length is unknown (a decrypting
 /// tool's output): read once, to its end. Offsets in problems are in the stream's bytes.
-pub fn verify_unseekable<R: Read>(mut input: R, progress: &AtomicU64) -> io::Result<StreamFacts> {
+pub fn verify_unseekable<R: Read>(input: R, progress: &AtomicU64) -> io::Result<StreamFacts> {
+    verify_unseekable_walking(input, progress, None)
+}
+
+/// Walks an archive read from a plain stream to its end (pg_dump's custom format, which
+/// has no trailer to sample): given all of the stream, returns what it found.
+pub type ArchiveWalker<'a> = &'a mut dyn FnMut(&mut dyn Read) -> io::Result<ArchiveFacts>;
+
+/// [`verify_unseekable`]; plain content that begins with `walk.0` (e.g. `PGDMP`) is also
+/// given to the walker `walk.1` as it passes (one read: the stream cannot be read twice),
+/// its result in [`StreamFacts::archive`].
+pub fn verify_unseekable_walking<R: Read>(
+    mut input: R,
+    progress: &AtomicU64,
+    walk: Option<(&[u8], ArchiveWalker)>,
+) -> io::Result<StreamFacts> {
     let mut magic = [0u8; 8];
     let got = read_full(&mut input, &mut magic)?;
     let compression = detect(&magic[..got]);
@@ -333,12 +349,28 @@ pub fn verify_unseekable<R: Read>(mut input: R, progress: &AtomicU64) -> io::Res
     let mut facts = match compression {
         Compression::Plain | Compression::Unsupported(_) => {
             let mut sink = SampleSink::new();
-            sink.drain(&mut counted)?;
+            let archive = match walk {
+                Some((prefix, walker)) if magic[..got].starts_with(prefix) => {
+                    let mut tee = SamplingReader {
+                        inner: &mut counted,
+                        sink: &mut sink,
+                    };
+                    let archive = walker(&mut tee)?;
+                    // What the walker left (junk after the archive's end) is sampled too.
+                    sink.drain(&mut counted)?;
+                    Some(archive)
+                }
+                _ => {
+                    sink.drain(&mut counted)?;
+                    None
+                }
+            };
             let total = sink.total;
             StreamFacts {
                 // Read whole here (unlike a plain file): its sections are known, its tables
                 // are not counted, as for a plain file.
                 tables: None,
+                archive,
                 ..sink.into_facts(compression, total, None)
             }
         }
@@ -362,6 +394,21 @@ pub fn verify_unseekable<R: Read>(mut input: R, progress: &AtomicU64) -> io::Res
         },
     });
     Ok(facts)
+}
+
+/// Passes what it reads through a [`SampleSink`] (head, tail, length) on its way to a
+/// reader that wants the bytes themselves (an archive walker).
+struct SamplingReader<'a, R> {
+    inner: R,
+    sink: &'a mut SampleSink,
+}
+
+impl<R: Read> Read for SamplingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sink.write_all(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// bzip2 on `threads` cores; a file the parallel pass cannot prove whole is decoded again

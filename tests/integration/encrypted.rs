@@ -1018,3 +1018,53 @@ fn gpg_key_options_conflict() {
         .expect("UNKNOWN")
         .says("--decrypt-with gpg needs --gpg-key");
 }
+
+/// pg_back's way: a pg_dump custom archive (the real tests/fixtures/real/postgres/shop.dump)
+/// encrypted with age. With the identity the archive inside is walked like an unencrypted
+/// one: whole → OK naming its data blocks; an archive cut before the encryption (the
+/// encryption itself whole) → CRITICAL naming where, also with --marker none.
+#[test]
+fn a_pg_dump_custom_archive_inside_age_is_walked_with_the_identity() {
+    if !have_tool("age-keygen", "age") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/postgres/shop.dump");
+    let archive = std::fs::read(real).unwrap();
+    std::fs::write(dir.join("shop.dump"), &archive).unwrap();
+    std::fs::write(dir.join("cut.dump"), &archive[..20_000]).unwrap();
+    sh(
+        dir,
+        "age-keygen -o id.txt 2>/dev/null; chmod 600 id.txt
+         age -r $(age-keygen -y id.txt) -o shop.dump.age shop.dump
+         age -r $(age-keygen -y id.txt) -o cut.dump.age cut.dump",
+    );
+    let id = dir.join("id.txt");
+    let with = |file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--decrypt-with",
+            "age",
+            "--age-identity",
+            id.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        check_file(&dir.join(file), &args)
+    };
+    with("shop.dump.age", &[])
+        .expect("OK")
+        .says("decrypted with age, pg_dump custom format complete");
+    let whole = with("shop.dump.age", &[]);
+    assert!(
+        whole.stdout.contains(
+            "[OK] archive: pg_dump custom archive of 'shop' complete: all 3 data blocks complete"
+        ),
+        "{}",
+        whole.stdout
+    );
+    for extra in [&[][..], &["--marker", "none"][..]] {
+        with("cut.dump.age", extra)
+            .expect("CRITICAL")
+            .says("pg_dump custom archive incomplete: archive cut inside the data of TABLE DATA public.log");
+    }
+}
