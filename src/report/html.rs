@@ -290,9 +290,9 @@ pub fn render(page: &Page) -> String {
         let ok: Vec<&SetResult> = results.iter().filter(|r| r.state() == State::Ok).collect();
         let n_problems = results.len() - ok.len();
         if n_problems == 0 {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<p class=\"all-ok\" id=\"no-problems\">No problems: {}.</p>\n",
+                "<p class=\"all-ok\" id=\"no-problems\">No problems: {}.</p>",
                 if ok.len() == 1 {
                     "the one set is OK".to_string()
                 } else {
@@ -325,7 +325,7 @@ pub fn render(page: &Page) -> String {
             }
             h.push_str("</tbody>\n</table></div>\n</details>\n");
         }
-        let _ = write!(h, "<script>{SCRIPT}</script>\n");
+        let _ = writeln!(h, "<script>{SCRIPT}</script>");
     }
     let _ = write!(
         h,
