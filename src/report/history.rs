@@ -176,7 +176,16 @@ pub fn read(path: &Path, since: i64) -> Read {
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
     let mut number = 0u64;
+    // The first few corrupt lines are described; the rest only counted (bounded memory
+    // whatever the file holds).
     let mut skipped = Vec::new();
+    let mut n_skipped = 0usize;
+    let mut skip = |what: String| {
+        n_skipped += 1;
+        if skipped.len() < 3 {
+            skipped.push(what);
+        }
+    };
     loop {
         buf.clear();
         match std::io::Read::take(&mut reader, MAX_LINE as u64 + 1).read_until(b'\n', &mut buf) {
@@ -206,27 +215,26 @@ pub fn read(path: &Path, since: i64) -> Read {
             Ok(entry) => match entry.epoch() {
                 Some(t) if t >= since => out.entries.push(entry),
                 Some(_) => {}
-                None => skipped.push(format!(
+                None => skip(format!(
                     "line {number}: bad time '{}'",
                     crate::text::safe(&entry.time, 40)
                 )),
             },
-            Err(e) => skipped.push(format!("line {number}: {e}")),
+            Err(e) => skip(format!("line {number}: {e}")),
         }
     }
-    if !skipped.is_empty() {
-        let shown: Vec<_> = skipped.iter().take(3).cloned().collect();
-        let more = if skipped.len() > 3 {
-            format!(", and {} more", skipped.len() - 3)
+    if n_skipped > 0 {
+        let more = if n_skipped > skipped.len() {
+            format!(", and {} more", n_skipped - skipped.len())
         } else {
             String::new()
         };
         out.notes.push(format!(
             "history {}: skipped {} corrupt line{} ({}{more})",
             path.display(),
-            skipped.len(),
-            if skipped.len() == 1 { "" } else { "s" },
-            crate::text::safe(&shown.join("; "), 400)
+            n_skipped,
+            if n_skipped == 1 { "" } else { "s" },
+            crate::text::safe(&skipped.join("; "), 400)
         ));
     }
     out

@@ -1,6 +1,10 @@
-//! The HTML page: one self-contained static file (inline CSS, inline SVG, no script, no
-//! external asset — a Content-Security-Policy says so, and the browser test proves it),
-//! readable on a phone (the table becomes one card per set on narrow screens).
+//! The HTML page: one self-contained static file (inline CSS, inline SVG, one small inline
+//! script allowed by its hash, no external asset — a Content-Security-Policy says so, and
+//! the browser test proves it), readable on a phone (the table becomes one card per set on
+//! narrow screens) and usable for a fleet of 10,000 sets: the sets with a problem first,
+//! the OK ones collapsed behind "N sets OK" (open when there are few), and a search box
+//! that filters rows by host and set. Without the script everything still shows (the
+//! search box stays hidden; the OK sets open with a click).
 //!
 //! Everything taken from files, the API or fleet results passes through [`esc`]: control
 //! characters become visible `\xNN` text and `& < > " '` become entities.
@@ -60,17 +64,25 @@ main{padding:18px 24px 32px;max-width:1500px}
 .notes{background:#fff8e1;border:1px solid #f0d48a;border-radius:8px;padding:10px 14px;margin-bottom:16px}
 .notes h2{font-size:15px;margin:0 0 4px}.notes ul{margin:0;padding-left:18px}
 table{width:100%;border-collapse:separate;border-spacing:0;background:var(--card);border:1px solid var(--line);border-radius:10px;overflow:hidden}
-th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);background:#fafbfc;padding:9px 12px;border-bottom:1px solid var(--line)}
-td{padding:10px 12px;border-bottom:1px solid var(--line);vertical-align:top}
+th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);background:#fafbfc;padding:9px 10px;border-bottom:1px solid var(--line)}
+td{padding:10px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 tr.set:last-child td{border-bottom:0}
 tr.set td:first-child{border-left:5px solid var(--c)}
 tr.state-ok{--c:var(--ok);--cbg:var(--ok-bg)}tr.state-warning{--c:var(--warning);--cbg:var(--warning-bg)}tr.state-critical{--c:var(--critical);--cbg:var(--critical-bg)}tr.state-unknown{--c:var(--unknown);--cbg:var(--unknown-bg)}
 .badge{display:inline-block;border-radius:5px;padding:2px 8px;font-size:12px;font-weight:700;letter-spacing:.03em;color:var(--c);background:var(--cbg);white-space:nowrap}
-.name{font-weight:650}.host{display:inline-block;margin-left:6px;font-size:12px;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 5px}
+[hidden]{display:none!important}
+.tools{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin:0 0 14px;font-size:14px;color:var(--muted)}
+.tools input{font:inherit;color:var(--fg);padding:5px 10px;border:1px solid #c3c9d3;border-radius:6px;width:22em;max-width:100%}
+#problems h2{font-size:16px;margin:0 0 8px}
+.all-ok{background:var(--ok-bg);color:var(--ok);border-radius:8px;padding:10px 14px;font-weight:650;margin:0 0 12px}
+#ok-sets{margin-top:18px}
+#ok-sets>summary{font-size:16px;font-weight:650;color:var(--ok);padding:4px 0 8px}
+.name{font-weight:650;overflow-wrap:anywhere}.host{display:inline-block;max-width:100%;margin-left:6px;font-size:12px;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 5px;overflow-wrap:anywhere}
 .file,.sub{font-size:12.5px;color:var(--muted);overflow-wrap:anywhere}
-td.c-set{min-width:13em;max-width:24em}
-td.c-problems{font-size:14px;min-width:18em}
-.num{white-space:nowrap;font-variant-numeric:tabular-nums}
+td.c-set{min-width:10em;max-width:24em}
+td.c-problems{font-size:14px;min-width:14em;overflow-wrap:anywhere}
+.num{white-space:nowrap;font-variant-numeric:tabular-nums}.num .sub{white-space:normal}
+.wide{overflow-x:auto}
 .bad{color:var(--critical);font-weight:650}
 .spark{display:block;color:#4a5568}
 .spark .none{fill:var(--muted);font-size:10px}
@@ -97,6 +109,43 @@ footer{color:var(--muted);font-size:12.5px;margin-top:14px}
 }
 @media print{header{background:none;color:#000}.count{border:1px solid #000}}
 "#;
+
+/// Up to this many OK sets show open; more are collapsed behind "N sets OK".
+pub const OPEN_OK_UP_TO: usize = 50;
+
+/// The head of a table of sets; the "Last drill" column only when a set has a drill.
+fn table_head(drills: bool) -> String {
+    format!(
+        "<thead><tr><th>State</th><th>Set</th><th>Age</th><th>Size</th><th>Change</th><th>Schedule</th><th>Restore points</th><th>RPO 30d</th>{}<th>Size history</th><th>Problems</th></tr></thead>\n",
+        if drills { "<th>Last drill</th>" } else { "" }
+    )
+}
+
+/// The search box: shows itself, then hides the rows whose host and set do not contain
+/// every word typed, and opens the OK sets while one of them matches. Rows are matched on
+/// their `data-host`/`data-set` attributes (escaped text, read back unescaped by the DOM).
+/// Plain ES5, no external asset; allowed by its hash in the page's CSP.
+pub const SCRIPT: &str = "(function(){var d=document,q=d.getElementById('search'),c=d.getElementById('search-count'),ok=d.getElementById('ok-sets'),rows=[].slice.call(d.querySelectorAll('tr.set')),keys=rows.map(function(r){return (r.getAttribute('data-host')+' '+r.getAttribute('data-set')).toLowerCase()}),active=false,saved=false,t;if(!q)return;d.getElementById('tools').hidden=false;function apply(){var w=q.value.toLowerCase().split(/\\s+/).filter(Boolean),n=0,nok=0;rows.forEach(function(r,i){var m=w.every(function(x){return keys[i].indexOf(x)>=0});r.hidden=!m;if(m){n++;if(r.getAttribute('data-state')==='OK')nok++}});if(ok){if(w.length){if(!active){saved=ok.open;active=true}ok.open=nok>0}else if(active){ok.open=saved;active=false}}c.textContent=w.length?n+' of '+rows.length+' sets':''}q.addEventListener('input',function(){clearTimeout(t);t=setTimeout(apply,150)})})();";
+
+/// The CSP source of [`SCRIPT`]: `sha256-` and its base64 digest.
+pub fn script_hash() -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(SCRIPT.as_bytes());
+    format!("sha256-{}", super::icinga::base64(&digest))
+}
+
+/// `9412` → `9,412`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// A size-history sparkline (inline SVG) of one set, from the history window.
 pub fn sparkline(points: &[(i64, f64, State)], days: u32) -> String {
@@ -202,9 +251,10 @@ pub fn render(page: &Page) -> String {
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '{}'\">\n\
 <meta name=\"generator\" content=\"backup-report {}\">\n\
 <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        script_hash(),
         env!("CARGO_PKG_VERSION"),
         esc(&title, 200)
     );
@@ -214,15 +264,16 @@ pub fn render(page: &Page) -> String {
         esc(page.host, 200),
         esc(&page.time, 60),
         esc(&page.time_display, 60),
-        results.len(),
+        thousands(results.len()),
         if results.len() == 1 { "" } else { "s" }
     );
     for (state, n) in counts(results) {
         let _ = write!(
             h,
-            "<span class=\"count {}{}\" data-state=\"{state}\" data-count=\"{n}\">{n} {state}</span>",
+            "<span class=\"count {}{}\" data-state=\"{state}\" data-count=\"{n}\">{} {state}</span>",
             state_class(state),
-            if n == 0 { " zero" } else { "" }
+            if n == 0 { " zero" } else { "" },
+            thousands(n)
         );
     }
     h.push_str("</div>\n</header>\n<main>\n");
@@ -238,15 +289,52 @@ pub fn render(page: &Page) -> String {
     } else {
         // The last restore drill: a column only when a set has one (backup-drill).
         let drills = results.iter().any(|r| r.drill.is_some());
-        let _ = write!(
-            h,
-            "<table id=\"sets\">\n<thead><tr><th>State</th><th>Set</th><th>Age</th><th>Size</th><th>Change</th><th>Schedule</th><th>Restore points</th><th>RPO 30d</th>{}<th>Size history</th><th>Problems</th></tr></thead>\n<tbody>\n",
-            if drills { "<th>Last drill</th>" } else { "" }
+        let head = table_head(drills);
+        // Hidden until the script shows it: without the script it could not filter.
+        h.push_str(
+            "<div class=\"tools\" id=\"tools\" hidden><label for=\"search\">Filter</label> <input type=\"search\" id=\"search\" placeholder=\"host or set\" autocomplete=\"off\" spellcheck=\"false\"> <span id=\"search-count\" aria-live=\"polite\"></span></div>\n",
         );
-        for r in results {
-            row(&mut h, r, page, &series, drills);
+        // The results come worst first; the OK ones go behind a <details> of their own.
+        let problems = results.iter().filter(|r| r.state() != State::Ok);
+        let ok: Vec<&SetResult> = results.iter().filter(|r| r.state() == State::Ok).collect();
+        let n_problems = results.len() - ok.len();
+        if n_problems == 0 {
+            let _ = writeln!(
+                h,
+                "<p class=\"all-ok\" id=\"no-problems\">No problems: {}.</p>",
+                if ok.len() == 1 {
+                    "the one set is OK".to_string()
+                } else {
+                    format!("all {} sets are OK", thousands(ok.len()))
+                }
+            );
+        } else {
+            let _ = write!(
+                h,
+                "<section id=\"problems\"><h2>{} set{} with a problem</h2>\n<div class=\"wide\"><table class=\"sets\">\n{head}<tbody>\n",
+                thousands(n_problems),
+                if n_problems == 1 { "" } else { "s" }
+            );
+            for r in problems {
+                row(&mut h, r, page, &series, drills);
+            }
+            h.push_str("</tbody>\n</table></div>\n</section>\n");
         }
-        h.push_str("</tbody>\n</table>\n");
+        if !ok.is_empty() {
+            let n = ok.len();
+            let _ = write!(
+                h,
+                "<details id=\"ok-sets\" data-count=\"{n}\"{open}><summary>{} set{} OK</summary>\n<div class=\"wide\"><table class=\"sets\">\n{head}<tbody>\n",
+                thousands(n),
+                if n == 1 { "" } else { "s" },
+                open = if n <= OPEN_OK_UP_TO { " open" } else { "" },
+            );
+            for r in ok {
+                row(&mut h, r, page, &series, drills);
+            }
+            h.push_str("</tbody>\n</table></div>\n</details>\n");
+        }
+        let _ = writeln!(h, "<script>{SCRIPT}</script>");
     }
     let _ = write!(
         h,
@@ -636,6 +724,30 @@ mod tests {
         let h = page_of(&[none]);
         assert!(!h.contains("Last drill"), "{h}");
         assert!(h.contains("<th>RPO 30d</th><th>Size history</th>"));
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(9412), "9,412");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn the_script_hash_is_that_of_the_script() {
+        // sha256 of the script, base64: what Chromium checks against the CSP.
+        let h = script_hash();
+        assert!(h.starts_with("sha256-") && h.len() == 7 + 44, "{h}");
+        assert_ne!(
+            h,
+            format!("sha256-{}", super::super::icinga::base64(&[0; 32]))
+        );
+        assert!(
+            !SCRIPT.contains("</"),
+            "the script must not close its own tag"
+        );
     }
 
     #[test]

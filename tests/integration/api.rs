@@ -7,6 +7,7 @@ pub use check_backup::cli::config::ConfigFile;
 pub use check_backup::judge::State;
 pub use check_backup::range::Range;
 pub use check_backup::report::history;
+pub use check_backup::report::icinga::base64;
 pub use check_backup::units::parse_size;
 
 use check_backup::{check, cli, watchdog::Progress};

@@ -17,6 +17,7 @@ mod doc_examples;
 mod docs;
 mod drill;
 mod encrypted;
+mod fleet_report;
 mod formats;
 mod fuzz_regressions;
 mod hardening;
