@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::decode;
@@ -19,6 +19,18 @@ use crate::facts::{DecryptTool, Decryption, Encryption, KeySource, StreamFacts};
 /// when the time runs out.
 pub static CHILD: AtomicU32 = AtomicU32::new(0);
 
+/// Set by [`abandon`]: the watchdog killed the child and is answering (time limit).
+static ABANDONED: AtomicBool = AtomicBool::new(false);
+
+/// The watchdog abandoned the decryption: its answer (the time limit's UNKNOWN) is the
+/// one, so this thread waits for the process to exit instead of judging a killed tool's
+/// output as a broken dump.
+fn wait_if_abandoned() {
+    while ABANDONED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
+
 /// The throwaway GnuPG home of `--gpg-key` while it exists, so the watchdog (which exits
 /// without running destructors) can remove it and stop its agent.
 static TEMP_HOME: Mutex<Option<PathBuf>> = Mutex::new(None);
@@ -26,6 +38,8 @@ static TEMP_HOME: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// Called by the watchdog before it answers and exits: kills the decrypting child and
 /// removes a throwaway keyring with its gpg-agent (nothing of the secret key stays behind).
 pub fn abandon() {
+    // First: the thread waiting for the child must not take the kill for a broken dump.
+    ABANDONED.store(true, Ordering::SeqCst);
     let child = CHILD.swap(0, Ordering::SeqCst);
     if child != 0 {
         // SAFETY: kill(2) with a pid we spawned and have not reaped yet.
@@ -186,6 +200,7 @@ pub fn decrypt(
         let _ = child.kill();
     }
     let status = child.wait();
+    wait_if_abandoned();
     CHILD.store(0, Ordering::SeqCst);
     let stderr = errors.join().unwrap_or_default();
     let facts = facts?;
@@ -307,6 +322,7 @@ impl TempHome {
         })?;
         CHILD.store(child.id(), Ordering::SeqCst);
         let out = child.wait_with_output();
+        wait_if_abandoned();
         CHILD.store(0, Ordering::SeqCst);
         let out = out.map_err(|e| DecryptError::Key(format!("gpg --import: {e}")))?;
         if !out.status.success() {
