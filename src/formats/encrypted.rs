@@ -996,20 +996,147 @@ fn tlv<B: BufRead>(input: &mut Pos<B>) -> Walk<Option<Tlv>> {
     }))
 }
 
+/// What the CMS walk learns on its way: the recipients (issuer and serial number, or
+/// subject key identifier, of each key-transport recipient).
+#[derive(Default)]
+struct CmsSeen {
+    /// Children of the recipientInfos SET.
+    recipients: Option<usize>,
+    /// (tag, index among its siblings) of the elements from the root to the current one.
+    path: Vec<(u8, usize)>,
+    /// The recipient being read: its issuer's attributes so far, its serial number.
+    issuer: Vec<String>,
+    pending_attribute: Option<String>,
+    serial: Option<String>,
+    /// The recipients read, as `CN=...,O=... serial 0A1B...` or `subject key id ...`.
+    ids: Vec<String>,
+}
+
+/// At most this many recipients are kept (memory stays bounded whatever the file says).
+const CMS_NAMED_RECIPIENTS: usize = 64;
+
+impl CmsSeen {
+    /// Where the current element is, below a key-transport RecipientInfo (contentInfo >
+    /// [0] > EnvelopedData > recipientInfos SET > KeyTransRecipientInfo): the rest of the
+    /// path, or None outside one.
+    fn below_recipient(&self) -> Option<&[(u8, usize)]> {
+        let p = &self.path;
+        (p.len() >= 5 && p[1].0 == 0xa0 && p[3].0 == 0x31 && p[4].0 == 0x30).then(|| &p[5..])
+    }
+
+    /// A primitive element with `value` (its first bytes) at the current path.
+    fn primitive(&mut self, value: &[u8]) {
+        let Some(rest) = self.below_recipient() else {
+            return;
+        };
+        match rest {
+            // rid: IssuerAndSerialNumber > serialNumber
+            [(0x30, 1), (0x02, 1)] => self.serial = Some(hex_upper(strip_zeros(value))),
+            // rid: [0] SubjectKeyIdentifier
+            [(0x80, 1)] if self.ids.len() < CMS_NAMED_RECIPIENTS => {
+                self.ids
+                    .push(format!("subject key id {}", hex_upper(value)));
+            }
+            // issuer Name > RDN SET > AttributeTypeAndValue > type, value
+            [(0x30, 1), (0x30, 0), (0x31, _), (0x30, _), (0x06, 0)] => {
+                self.pending_attribute = Some(attribute_name(value));
+            }
+            [(0x30, 1), (0x30, 0), (0x31, _), (0x30, _), (_, 1)] => {
+                let name = self.pending_attribute.take().unwrap_or_else(|| "?".into());
+                let text: String = String::from_utf8_lossy(value)
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(64)
+                    .collect();
+                if self.issuer.len() < 16 {
+                    self.issuer.push(format!("{name}={text}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The end of a constructed element at the current path.
+    fn end(&mut self) {
+        if self.below_recipient() == Some(&[][..]) {
+            // A whole KeyTransRecipientInfo: name it.
+            if let Some(serial) = self.serial.take() {
+                let issuer = std::mem::take(&mut self.issuer).join(",");
+                if self.ids.len() < CMS_NAMED_RECIPIENTS {
+                    self.ids.push(format!("{issuer} serial {serial}"));
+                }
+            }
+            self.issuer.clear();
+        }
+    }
+}
+
+fn strip_zeros(v: &[u8]) -> &[u8] {
+    let first = v
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(v.len().saturating_sub(1));
+    &v[first..]
+}
+
+fn hex_upper(v: &[u8]) -> String {
+    v.iter().take(32).map(|b| format!("{b:02X}")).collect()
+}
+
+/// The short name of an X.500 attribute type (its DER-encoded OID), or its dotted form.
+fn attribute_name(oid: &[u8]) -> String {
+    match oid {
+        [0x55, 0x04, 0x03] => "CN".into(),
+        [0x55, 0x04, 0x06] => "C".into(),
+        [0x55, 0x04, 0x07] => "L".into(),
+        [0x55, 0x04, 0x08] => "ST".into(),
+        [0x55, 0x04, 0x0a] => "O".into(),
+        [0x55, 0x04, 0x0b] => "OU".into(),
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01] => "emailAddress".into(),
+        _ => {
+            // Dotted: the first byte holds two arcs, the rest base-128 groups.
+            let mut arcs = Vec::new();
+            let mut n: u64 = 0;
+            for (i, &b) in oid.iter().enumerate() {
+                if i == 0 {
+                    arcs.push(u64::from(b / 40).min(2));
+                    arcs.push(u64::from(b) - 40 * arcs[0]);
+                    continue;
+                }
+                n = (n << 7) | u64::from(b & 0x7f);
+                if b & 0x80 == 0 {
+                    arcs.push(n);
+                    n = 0;
+                }
+            }
+            arcs.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(".")
+        }
+    }
+}
+
 /// Walks the contents of `element` (its header already read), descending into constructed
 /// elements so that every nested length is checked against its parent's.
-fn element<B: BufRead>(
-    input: &mut Pos<B>,
-    el: &Tlv,
-    depth: usize,
-    recipients: &mut Option<usize>,
-) -> Walk<()> {
+fn element<B: BufRead>(input: &mut Pos<B>, el: &Tlv, depth: usize, seen: &mut CmsSeen) -> Walk<()> {
     if depth > MAX_DEPTH {
         return broken(el.start, "ASN.1 nesting too deep");
     }
     if !el.constructed {
         let n = el.length.unwrap_or(0);
-        return input.skip(n, &mut Vec::new(), "an ASN.1 element", el.start);
+        // Small values below a recipient are kept (names, serial numbers); the rest,
+        // the encrypted content above all, only skipped.
+        let mut keep = if seen.below_recipient().is_some() && n <= 256 {
+            Vec::with_capacity(n as usize)
+        } else {
+            Vec::new()
+        };
+        input.skip(n, &mut keep, "an ASN.1 element", el.start)?;
+        if !keep.is_empty() {
+            seen.primitive(&keep);
+        }
+        return Ok(());
     }
     let end = el.length.map(|n| input.pos + n);
     let mut children = 0;
@@ -1037,7 +1164,12 @@ fn element<B: BufRead>(
         if end.is_none() && child.tag == 0 && child.length == Some(0) {
             break;
         }
-        element(input, &child, depth + 1, recipients)?;
+        seen.path.push((child.tag, children));
+        element(input, &child, depth + 1, seen)?;
+        if child.constructed {
+            seen.end();
+        }
+        seen.path.pop();
         children += 1;
         if let Some(end) = end {
             if input.pos > end {
@@ -1052,8 +1184,8 @@ fn element<B: BufRead>(
         }
     }
     // contentInfo SEQUENCE > [0] > EnvelopedData SEQUENCE > recipientInfos SET
-    if depth == 3 && el.tag == 0x31 && recipients.is_none() {
-        *recipients = Some(children);
+    if depth == 3 && el.tag == 0x31 && seen.recipients.is_none() {
+        seen.recipients = Some(children);
     }
     Ok(())
 }
@@ -1065,8 +1197,11 @@ fn cms<B: BufRead>(input: &mut Pos<B>, facts: &mut EncryptedFacts) -> Walk<()> {
     if outer.tag != 0x30 {
         return broken(0, "not an ASN.1 SEQUENCE");
     }
-    let mut recipients = None;
-    element(input, &outer, 0, &mut recipients)?;
+    let mut seen = CmsSeen {
+        path: vec![(outer.tag, 0)],
+        ..CmsSeen::default()
+    };
+    element(input, &outer, 0, &mut seen)?;
     let end = input.pos;
     if !input.at_eof()? {
         let extra = input.rest()?;
@@ -1075,8 +1210,12 @@ fn cms<B: BufRead>(input: &mut Pos<B>, facts: &mut EncryptedFacts) -> Walk<()> {
             format!("{extra} bytes of garbage after the end of the CMS structure"),
         );
     }
-    let n = recipients.unwrap_or(0);
-    facts.recipients = vec![format!("{n} recipient(s)")];
+    let n = seen.recipients.unwrap_or(0);
+    facts.recipients = if seen.ids.is_empty() {
+        vec![format!("{n} recipient(s)")]
+    } else {
+        seen.ids
+    };
     facts.cipher = "enveloped data".into();
     facts.verified = format!(
         "every ASN.1 length of the enveloped data ({}), ending exactly at the end of the file",
@@ -1170,6 +1309,18 @@ mod tests {
             .starts_with("31 bytes of ciphertext, not whole 16-byte blocks"));
         assert!(walk_bytes(&f[..16]).problem.is_some());
         assert!(walk_bytes(&f[..12]).problem.is_some());
+    }
+
+    #[test]
+    fn x500_attribute_names() {
+        assert_eq!(attribute_name(&[0x55, 0x04, 0x03]), "CN");
+        // 1.2.840.113549.1.9.2 (unstructuredName): not in the short list, dotted.
+        assert_eq!(
+            attribute_name(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x02]),
+            "1.2.840.113549.1.9.2"
+        );
+        assert_eq!(hex_upper(strip_zeros(&[0, 0, 0x0a, 0xff])), "0AFF");
+        assert_eq!(hex_upper(strip_zeros(&[0])), "00");
     }
 
     #[test]

@@ -145,7 +145,8 @@ fn recipients(facts: &EncryptedFacts) -> String {
         .recipients
         .iter()
         .take(8)
-        .map(|r| safe(r, 40))
+        // CMS names a recipient by its certificate's issuer and serial number.
+        .map(|r| safe(r, 160))
         .collect();
     if facts.recipients.len() > 8 {
         list.push(format!("{} more", facts.recipients.len() - 8));

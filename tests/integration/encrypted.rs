@@ -352,10 +352,19 @@ fn cms_der_and_indefinite_ber() {
     let ber = std::fs::read(dir.join("d.ber.cms")).unwrap();
     assert_ne!(der[1], 0x80, "DER: definite outer length");
     assert_eq!(ber[1], 0x80, "-stream: indefinite outer length");
+    // The recipient as openssl names its certificate (serial in upper-case hex).
+    let serial = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(dir.join("cert.pem"))
+        .output()
+        .unwrap();
+    let serial = String::from_utf8(serial.stdout).unwrap();
+    let serial = serial.trim().trim_start_matches("serial=").to_string();
+    assert!(serial.len() >= 8, "{serial}");
     for (name, bytes) in [("d.cms", &der), ("d.ber.cms", &ber)] {
         let n = bytes.len();
         let file = dir.join(name);
-        check_file(&file, &[]).says("1 recipient(s)");
+        check_file(&file, &[]).says(&format!("to CN=backup serial {serial}"));
         expect_verdicts(
             dir,
             &file,
@@ -1066,5 +1075,25 @@ fn a_pg_dump_custom_archive_inside_age_is_walked_with_the_identity() {
         with("cut.dump.age", extra)
             .expect("CRITICAL")
             .says("pg_dump custom archive incomplete: archive cut inside the data of TABLE DATA public.log");
+    }
+}
+
+/// CMS (autopostgresqlbackup's `openssl smime -encrypt ... -outform DEM`, and `openssl cms
+/// -stream`'s BER): the recipient is named by its certificate's issuer and serial number, as
+/// `openssl cms -cmsout -print` shows them for the real fixtures
+/// (tests/fixtures/regenerate-encrypted.sh: a self-signed CN=backup.example.org).
+#[test]
+fn cms_names_its_recipient_by_issuer_and_serial() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/encrypted");
+    for name in ["cms-smime.sql.gz.p7m", "cms-stream.sql.gz.p7m"] {
+        let a = check_file(&dir.join(name), &["-w", "10000d", "-c", "20000d"]);
+        a.expect("WARNING");
+        assert!(
+            a.stdout.contains(
+                "[WARNING] stream: encrypted (CMS/S-MIME, enveloped data): whole as far as can be seen, completeness cannot be verified without the key; to CN=backup.example.org serial 6D1B6364F9C6C381546BDDCE6A1190BF0B2D9471\n"
+            ),
+            "{name}: {}",
+            a.stdout
+        );
     }
 }
