@@ -231,8 +231,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub gpg_homedir: Option<std::path::PathBuf>,
 
-    /// For --decrypt-with gpg: an exported secret (sub)key file (gpg
-    /// --export-secret-subkeys KEYID!), mode 600; imported for each check into a throwaway
+    /// For --decrypt-with gpg: an exported secret (sub)key file (what gpg's
+    /// export-secret-subkeys command writes for KEYID!), mode 600; imported for each check into a throwaway
     /// keyring in memory-backed space ($XDG_RUNTIME_DIR or /dev/shm), removed with its
     /// gpg-agent afterwards. Instead of --gpg-homedir.
     #[arg(long, value_name = "FILE")]
