@@ -54,6 +54,19 @@ fn number_unit_pairs<'a>(
     Ok(pairs)
 }
 
+/// A count with thousands separators, as operators read them: `1204331` → `1,204,331`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Parses a duration into seconds: a bare number of seconds, or numbers with units
 /// `s`, `m`, `h`, `d`, `w`, combinable (`1d12h`).
 ///

@@ -23,18 +23,7 @@ pub struct Newest {
     pub size: u64,
 }
 
-/// `1204331` → `1,204,331`.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::units::grouped;
 
 fn file_name(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);

@@ -136,15 +136,7 @@ pub fn script_hash() -> String {
 
 /// `9412` → `9,412`.
 pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::units::grouped(n as u64)
 }
 
 /// A size-history sparkline (inline SVG) of one set, from the history window.
