@@ -192,7 +192,10 @@ fn drill_man_page() -> std::io::Result<Vec<u8>> {
          rows the dump inserts. A mariabackup/xtrabackup directory is copied into the work \
          directory (the original is only read), prepared there with mariabackup --prepare \
          and served by the throwaway mariadbd; every table it holds must be readable \
-         (COUNT(*)).\n\n\
+         (COUNT(*)). A --per-database set (automysqlbackup, pg_back: one dump per \
+         database) is drilled one database after another, each database's newest dump in \
+         a throwaway server of its own (a child backup-drill --database NAME, stopped and \
+         cleaned up like any drill), each result kept per database.\n\n\
          It then stops the server, removes the temporary directory (also on SIGTERM, at \
          the time limit, and when the directory grows beyond --max-disk or the file \
          system's free space falls below its reserve) and writes the result (JSON, atomically) into the cache directory, \
@@ -235,7 +238,12 @@ fn drill_man_page() -> std::io::Result<Vec<u8>> {
     );
     example(
         &mut r,
-        "The plugin then reports the last drill:",
+        "automysqlbackup's daily/DB/ directories, every database's newest dump:",
+        &["backup-drill -f /var/lib/automysqlbackup --per-database '^(?:daily|weekly|monthly)/([^/]+)/' --user nobody"],
+    );
+    example(
+        &mut r,
+        "The plugin then reports the last drill (per database with --per-database):",
         &["check_backup -f /var/backups/mysql/ --drill-max-age 8d"],
     );
     r.control("SH", ["FILES"]);

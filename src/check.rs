@@ -63,11 +63,14 @@ pub fn run(config: &Config, progress: &Progress) -> Report {
     if let Some(log) = &config.log {
         run.log(log, &dumps, &mut report);
     }
-    if let (Some(max_age), Some(spec)) = (config.drill_max_age, &config.dump) {
+    // Per database, the drills were judged with each database's dump (`per_database`).
+    if let (Some(max_age), Some(spec), None) =
+        (config.drill_max_age, &config.dump, &config.per_database)
+    {
         let newest = dumps.first().map(|(_, seen)| &seen.path);
         drill(
             config,
-            spec,
+            (spec, None),
             newest.map(|p| p.as_path()),
             max_age,
             run.now,
@@ -277,7 +280,19 @@ impl Run<'_> {
                 let mut sub = Report::default();
                 match discover::per_database_discovery(candidates.clone()) {
                     Some(discovery) => {
-                        if let Some(dump) = self.judge_newest(discovery, &again, false, &mut sub) {
+                        let dump = self.judge_newest(discovery, &again, false, &mut sub);
+                        if let Some(max_age) = self.config.drill_max_age {
+                            let newest = dump.as_ref().map(|d| d.path.as_path());
+                            drill(
+                                self.config,
+                                (spec, Some(db)),
+                                newest,
+                                max_age,
+                                self.now,
+                                &mut sub,
+                            );
+                        }
+                        if let Some(dump) = dump {
                             seen.push((db.clone(), dump));
                         }
                     }
@@ -1418,11 +1433,11 @@ fn write_progress_until(
     }
 }
 
-/// Finds the cache to use, if any, and says why in the trace.
-/// The last restore drill of the set `spec` against the newest dump judged (`newest`).
+/// The last restore drill of the set `spec` (of one of its databases, with
+/// `--per-database`) against the newest dump judged (`newest`).
 fn drill(
     config: &Config,
-    spec: &str,
+    (spec, database): (&str, Option<&str>),
     newest: Option<&Path>,
     max_age: f64,
     now: SystemTime,
@@ -1447,9 +1462,14 @@ fn drill(
             size: key.size,
         })
     });
-    let read = cache.drill(Path::new(spec));
+    let read = cache.drill(Path::new(spec), database);
+    // The regex itself may hold a `|`, which plugin output cannot carry: named, not quoted.
+    let per_database = match (&config.per_database, database) {
+        (Some(_), Some(db)) => format!(" --per-database RE --database {}", safe(db, 60)),
+        _ => String::new(),
+    };
     let hint = format!(
-        "backup-drill -f {} --cache-dir {}",
+        "backup-drill -f {}{per_database} --cache-dir {}",
         safe(spec, PATH_CHARS),
         safe_path(cache.dir(), PATH_CHARS)
     );
@@ -1468,6 +1488,7 @@ fn drill(
     report.perfdata.extend(perf);
 }
 
+/// Finds the cache to use, if any, and says why in the trace.
 fn locate_cache(config: &Config, report: &mut Report) -> Option<Cache> {
     if config.no_cache {
         report.trace.push("cache: disabled (--no-cache)".into());

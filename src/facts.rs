@@ -780,4 +780,8 @@ pub struct DrillResult {
     pub bytes: u64,
     /// Per database.
     pub databases: Vec<DrillDatabase>,
+    /// The database of a `--per-database` set whose newest dump this drill restored; None
+    /// for a set of whole dumps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }

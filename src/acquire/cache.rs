@@ -231,10 +231,21 @@ impl Cache {
     /// Per-dump file name: a hash of the canonical path (FNV-1a; the entry repeats the
     /// path, so a collision is a miss, never a wrong verdict) and `extension`.
     fn name(dump: &Path, extension: &str) -> String {
+        Self::keyed_name(dump, None, extension)
+    }
+
+    /// The file `extension` of `dump`, or of one database of the set `dump` (a NUL, which
+    /// no path holds, between the two keeps every (set, database) apart from every path).
+    fn keyed_name(dump: &Path, database: Option<&str>, extension: &str) -> String {
         let canonical = fs::canonicalize(dump).unwrap_or_else(|_| dump.to_path_buf());
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in canonical.as_os_str().as_encoded_bytes() {
-            hash ^= u64::from(*b);
+        let mut key = canonical.as_os_str().as_encoded_bytes().to_vec();
+        if let Some(db) = database {
+            key.push(0);
+            key.extend_from_slice(db.as_bytes());
+        }
+        for b in key {
+            hash ^= u64::from(b);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
         format!("{hash:016x}.{extension}")
@@ -583,20 +594,32 @@ impl Cache {
         written
     }
 
-    /// Writes the result of a restore drill of the set `set` (the `-f` argument) atomically,
-    /// as `<hash>.drill` beside the verification entries (never pruned with them: one file
-    /// per set). `backup-drill` writes it; check_backup reads it with [`Cache::drill`].
-    pub fn store_drill(&self, set: &Path, result: &crate::facts::DrillResult) -> io::Result<()> {
+    /// Writes the result of a restore drill of the set `set` (the `-f` argument; with
+    /// `database`, that database's dumps of a `--per-database` set) atomically, as
+    /// `<hash>.drill` beside the verification entries (never pruned with them: one file per
+    /// set or database). `backup-drill` writes it; check_backup reads it with
+    /// [`Cache::drill`].
+    pub fn store_drill(
+        &self,
+        set: &Path,
+        database: Option<&str>,
+        result: &crate::facts::DrillResult,
+    ) -> io::Result<()> {
         self.write_atomic(
-            &Self::name(set, "drill"),
+            &Self::keyed_name(set, database, "drill"),
             &serde_json::to_vec_pretty(result)?,
         )
     }
 
-    /// The last restore drill of the set `set`: `Ok(None)` when there is none; an error
-    /// (saying why) when the file is corrupt, not a regular file, or not trusted.
-    pub fn drill(&self, set: &Path) -> Result<Option<crate::facts::DrillResult>, String> {
-        let name = Self::name(set, "drill");
+    /// The last restore drill of the set `set` (of its database `database`): `Ok(None)`
+    /// when there is none; an error (saying why) when the file is corrupt, not a regular
+    /// file, or not trusted.
+    pub fn drill(
+        &self,
+        set: &Path,
+        database: Option<&str>,
+    ) -> Result<Option<crate::facts::DrillResult>, String> {
+        let name = Self::keyed_name(set, database, "drill");
         let bytes = match self.read_trusted(&name) {
             Ok(b) => b,
             Err(reason) if reason == "no entry" => return Ok(None),

@@ -165,8 +165,7 @@ pub struct Args {
     /// Report the last restore drill of the dump set (written by backup-drill into the
     /// cache directory): OK when it restored the newest dump within this long, WARNING when
     /// it is older or drilled an older dump (or there is none), CRITICAL when it failed.
-    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Restore drill",
-          conflicts_with = "per_database")]
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Restore drill")]
     pub drill_max_age: Option<f64>,
 
     /// State of "backup in progress" (the previous dump is judged too, when there is one).
@@ -461,7 +460,7 @@ fn marker_regex(s: &str) -> Result<Regex, String> {
 }
 
 /// `--per-database`: its first capture group names the database, so it must have one.
-fn per_database_regex(s: &str) -> Result<Regex, String> {
+pub fn per_database_regex(s: &str) -> Result<Regex, String> {
     let re = bounded_regex(s)?;
     if re.captures_len() < 2 {
         return Err(format!(

@@ -16,6 +16,7 @@
 //! the time limit, a signal).
 
 pub mod count;
+pub mod databases;
 pub mod disk;
 pub mod mariabackup;
 pub mod mydumper;
@@ -99,6 +100,18 @@ pub struct Args {
     /// check_backup --set NAME checks it.
     #[arg(long, value_name = "NAME", conflicts_with = "dump")]
     pub set: Option<String>,
+
+    /// One dump per database, as check_backup --per-database RE finds them below the -f
+    /// directory: each database's newest dump is drilled in a throwaway server of its own,
+    /// one after another, and its result kept per database (a set with per-database = RE
+    /// in the configuration file is drilled the same way).
+    #[arg(long, value_name = "RE", value_parser = crate::cli::per_database_regex,
+          requires = "dump")]
+    pub per_database: Option<regex::Regex>,
+
+    /// With a --per-database set: drill only this database's newest dump.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
 
     /// Where results are written (the directory check_backup reads; also its verification
     /// cache) [default: as check_backup].
@@ -197,14 +210,27 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let _ = FORMAT.set(args.output);
-    let outcome = std::panic::catch_unwind(|| drill(&args));
+    let outcome = std::panic::catch_unwind(|| {
+        let set = the_set(&args)?;
+        if set.per_database.is_some() && set.database.is_none() {
+            databases::drill_each(&args, &set).map(Drilled::Databases)
+        } else {
+            drill(&args, set).map(|one| Drilled::One(Box::new(one)))
+        }
+    });
     // A stop under way killed the server this outcome may be about: the stop answers (its
     // thread exits the process), not a "server exited" race.
     while procs::stopping() {
         std::thread::park();
     }
     match outcome {
-        Ok(Ok((state, message, result))) => {
+        Ok(Ok(Drilled::Databases(drills))) => {
+            procs::cleanup();
+            let (text, code) = databases::answer(&drills, args.output);
+            crate::watchdog::answer(&format!("{text}\n"), code)
+        }
+        Ok(Ok(Drilled::One(one))) => {
+            let (state, message, result) = *one;
             procs::cleanup();
             let code = if state == State::Ok { 0 } else { 2 };
             let text = answer_text(state, &message, Some(&result));
@@ -213,6 +239,14 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(Err(e)) => give_up(e.to_string()),
         Err(_) => give_up("internal error (a bug): see stderr".into()),
     }
+}
+
+/// What a run of backup-drill did.
+enum Drilled {
+    /// One dump: its state, the answer in words, the result.
+    One(Box<(State, String, DrillResult)>),
+    /// A `--per-database` set: each database's drill, run as a child backup-drill.
+    Databases(Vec<databases::DatabaseDrill>),
 }
 
 /// Who runs the server and clients: `--user` (required as root), else ourselves.
@@ -448,6 +482,10 @@ struct Set {
     cache_dir: Option<PathBuf>,
     /// The job's log and its rules (`-l`, or the set's `log`).
     log: Option<crate::cli::LogConfig>,
+    /// One dump per database (`--per-database RE`, or the set's `per-database`).
+    per_database: Option<regex::Regex>,
+    /// The one database of a per-database set to drill (`--database`).
+    database: Option<String>,
 }
 
 /// The log rules check_backup applies to `check_backup -l PATH` with no other option.
@@ -462,6 +500,18 @@ fn default_log(path: &str) -> Result<Option<crate::cli::LogConfig>, DrillError> 
 }
 
 fn the_set(args: &Args) -> Result<Set, DrillError> {
+    let set = the_dumps(args)?;
+    if set.database.is_some() && set.per_database.is_none() {
+        return Err(DrillError::Refused(
+            "--database names one database of a --per-database set: give --per-database RE \
+             (or a set with per-database in the configuration file)"
+                .into(),
+        ));
+    }
+    Ok(set)
+}
+
+fn the_dumps(args: &Args) -> Result<Set, DrillError> {
     let Some(name) = &args.set else {
         return Ok(Set {
             dump: args.dump.clone().unwrap_or_default(),
@@ -471,6 +521,8 @@ fn the_set(args: &Args) -> Result<Set, DrillError> {
                 Some(path) => default_log(path)?,
                 None => None,
             },
+            per_database: args.per_database.clone(),
+            database: args.database.clone(),
         });
     };
     // The set's options, exactly as check_backup --config FILE --set NAME reads them.
@@ -490,12 +542,6 @@ fn the_set(args: &Args) -> Result<Set, DrillError> {
             ))
         }
     };
-    if config.per_database.is_some() {
-        return Err(DrillError::Refused(format!(
-            "set {}: drilling a --per-database set is not supported yet",
-            safe(name, 64)
-        )));
-    }
     let dump = config.dump.ok_or_else(|| {
         DrillError::Refused(format!(
             "set {} has no dump to drill (only a log)",
@@ -507,22 +553,42 @@ fn the_set(args: &Args) -> Result<Set, DrillError> {
         discovery: config.discovery,
         cache_dir: config.cache_dir,
         log: config.log,
+        per_database: config.per_database,
+        database: args.database.clone(),
     })
 }
 
 /// One drill: Ok((state, message, result)) when it ran (OK or failed), Err when it could not.
-fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
+fn drill(args: &Args, set: Set) -> Result<(State, String, DrillResult), DrillError> {
     let run_as = run_as(args.user.as_deref())?;
     let limit = (args.timeout > 0.0).then(|| Duration::from_secs_f64(args.timeout));
     procs::watch(limit, give_up)
         .map_err(|e| DrillError::Setup(format!("cannot handle signals: {e}")))?;
-    let set = the_set(args)?;
     let cache = Cache::locate(args.cache_dir.as_deref().or(set.cache_dir.as_deref()))
         .map_err(DrillError::Setup)?;
     procs::step("looking for the dump");
-    let discovery = discover::discover(&set.dump, &set.discovery)
-        .map_err(|e| DrillError::Refused(e.to_string()))?;
-    let chosen = discovery.chosen;
+    let chosen = match (&set.per_database, &set.database) {
+        (Some(re), Some(db)) => {
+            discover::discover_per_database(Path::new(&set.dump), re, &set.discovery)
+                .map_err(|e| DrillError::Refused(e.to_string()))?
+                .remove(db)
+                .and_then(discover::per_database_discovery)
+                .ok_or_else(|| {
+                    DrillError::Refused(format!(
+                        "no dump of database {} below {} (--per-database {})",
+                        safe(db, 64),
+                        safe(&set.dump, 200),
+                        safe(re.as_str(), 100)
+                    ))
+                })?
+                .chosen
+        }
+        _ => {
+            discover::discover(&set.dump, &set.discovery)
+                .map_err(|e| DrillError::Refused(e.to_string()))?
+                .chosen
+        }
+    };
     let Verified {
         kind,
         decoded,
@@ -802,6 +868,7 @@ fn drill(args: &Args) -> Result<(State, String, DrillResult), DrillError> {
         rows,
         bytes: streamed.bytes,
         databases,
+        database: set.database.clone(),
     };
     conclude(&cache, &set, &chosen.path, result)
 }
@@ -816,7 +883,7 @@ fn conclude(
     let error = result.error.clone();
     procs::step("writing the result");
     cache
-        .store_drill(Path::new(&set.dump), &result)
+        .store_drill(Path::new(&set.dump), set.database.as_deref(), &result)
         .map_err(|e| {
             DrillError::Setup(format!(
                 "cannot write the result into {}: {e}",
@@ -876,6 +943,7 @@ fn drill_mariabackup(
         rows: 0,
         bytes,
         databases: Vec::new(),
+        database: set.database.clone(),
     };
     let served = match result.error {
         Some(_) => None,

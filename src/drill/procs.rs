@@ -14,7 +14,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 struct Registry {
-    groups: Vec<i32>,
+    /// Each group and how long it may take to stop after SIGTERM.
+    groups: Vec<(i32, Duration)>,
     work_dir: Option<PathBuf>,
     closing: bool,
 }
@@ -56,8 +57,25 @@ pub struct RunAs {
     pub gid: u32,
 }
 
+/// How long a server or client may take to stop after SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(20);
+
+/// How long a child backup-drill (one database of a `--per-database` set) may take after
+/// SIGTERM: it stops its own server first (up to [`GRACE`] and a few seconds more), then
+/// removes its work directory.
+pub const DRILL_GRACE: Duration = Duration::from_secs(40);
+
 /// Starts `cmd` in a process group of its own, as `run_as`, and registers the group.
 pub fn spawn(cmd: &mut Command, run_as: Option<RunAs>) -> std::io::Result<Child> {
+    spawn_with_grace(cmd, run_as, GRACE)
+}
+
+/// [`spawn`], the group given `grace` after SIGTERM before SIGKILL.
+pub fn spawn_with_grace(
+    cmd: &mut Command,
+    run_as: Option<RunAs>,
+    grace: Duration,
+) -> std::io::Result<Child> {
     cmd.process_group(0);
     if let Some(r) = run_as {
         // std drops the supplementary groups (setgroups(0)) when root sets a uid.
@@ -78,10 +96,10 @@ pub fn spawn(cmd: &mut Command, run_as: Option<RunAs>) -> std::io::Result<Child>
     let child = cmd.spawn()?;
     let pid = child.id() as i32;
     let mut reg = registry();
-    reg.groups.push(pid);
+    reg.groups.push((pid, grace));
     if reg.closing {
         drop(reg);
-        kill_group(pid);
+        kill_group(pid, grace);
     }
     Ok(child)
 }
@@ -92,16 +110,16 @@ fn group_alive(pgid: i32) -> bool {
     unsafe { libc::kill(-pgid, 0) == 0 }
 }
 
-/// SIGTERM to the group, SIGKILL after 20 s; returns when the group is gone (or after the
-/// SIGKILL had a few seconds).
-fn kill_group(pgid: i32) {
+/// SIGTERM to the group, SIGKILL after `grace`; returns when the group is gone (or after
+/// the SIGKILL had a few seconds).
+fn kill_group(pgid: i32, grace: Duration) {
     if pgid <= 1 {
         return;
     }
     // SAFETY: signalling a process group we created.
     unsafe { libc::kill(-pgid, libc::SIGTERM) };
     let start = Instant::now();
-    while group_alive(pgid) && start.elapsed() < Duration::from_secs(20) {
+    while group_alive(pgid) && start.elapsed() < grace {
         reap(pgid);
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -131,21 +149,33 @@ fn reap(pgid: i32) {
 /// Stops one registered group now (the server after the drill) and forgets it.
 pub fn stop(child: &mut Child) {
     let pid = child.id() as i32;
-    kill_group(pid);
+    let grace = registry()
+        .groups
+        .iter()
+        .find(|(g, _)| *g == pid)
+        .map_or(GRACE, |(_, grace)| *grace);
+    kill_group(pid, grace);
     let _ = child.wait();
-    registry().groups.retain(|g| *g != pid);
+    registry().groups.retain(|(g, _)| *g != pid);
 }
 
+/// Held while a cleanup runs: a second one (SIGTERM arriving while the time limit's cleanup
+/// is killing the server) waits for the first to finish instead of finding nothing left to
+/// do and exiting before the work directory is removed.
+static CLEANING: Mutex<()> = Mutex::new(());
+
 /// Kills every registered group and removes the work directory; later spawns are killed at
-/// once. Safe to call more than once and from any thread.
+/// once. Safe to call more than once and from any thread: it returns when the cleanup,
+/// whoever began it, is done.
 pub fn cleanup() {
+    let _cleaning = CLEANING.lock().unwrap_or_else(|e| e.into_inner());
     let (groups, dir) = {
         let mut reg = registry();
         reg.closing = true;
         (std::mem::take(&mut reg.groups), reg.work_dir.take())
     };
-    for g in groups {
-        kill_group(g);
+    for (g, grace) in groups {
+        kill_group(g, grace);
     }
     if let Some(dir) = dir {
         let _ = std::fs::remove_dir_all(&dir);

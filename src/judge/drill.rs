@@ -173,6 +173,7 @@ mod tests {
             rows: 1_204_331,
             bytes: 1,
             databases: vec![DrillDatabase::default()],
+            database: None,
         }
     }
 

@@ -185,8 +185,11 @@ pub fn check_sets(
 }
 
 /// The last restore drill of `set`, where check_backup --drill-max-age reads it: the set's
-/// cache directory, keyed by its dump argument. None without one (or when it cannot be
-/// read: check_backup --drill-max-age is what reports that).
+/// cache directory, keyed by its dump argument (and database). None without one (or when
+/// it cannot be read: check_backup --drill-max-age is what reports that). Of a
+/// `--per-database` set, the weakest proof stands for the set: a failed database drill,
+/// else the oldest one (a database never drilled leaves the set without one: check_backup
+/// warns about it).
 pub fn last_drill(config: &Path, set: &str) -> Option<crate::facts::DrillResult> {
     let argv: Vec<std::ffi::OsString> = vec![
         "check_backup".into(),
@@ -199,5 +202,24 @@ pub fn last_drill(config: &Path, set: &str) -> Option<crate::facts::DrillResult>
         return None;
     };
     let cache = crate::acquire::cache::Cache::locate(c.cache_dir.as_deref()).ok()?;
-    cache.drill(Path::new(c.dump.as_deref()?)).ok().flatten()
+    let dump = Path::new(c.dump.as_deref()?);
+    let Some(re) = &c.per_database else {
+        return cache.drill(dump, None).ok().flatten();
+    };
+    let groups = crate::acquire::discover::discover_per_database(dump, re, &c.discovery).ok()?;
+    let mut drills = Vec::new();
+    for db in groups.keys() {
+        drills.push(cache.drill(dump, Some(db)).ok().flatten()?);
+    }
+    weakest(drills)
+}
+
+/// The drill that proves least: a failed one, else the oldest.
+fn weakest(drills: Vec<crate::facts::DrillResult>) -> Option<crate::facts::DrillResult> {
+    drills.into_iter().min_by_key(|d| {
+        (
+            d.outcome != crate::facts::DrillOutcome::Failed,
+            d.finished_at,
+        )
+    })
 }

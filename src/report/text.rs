@@ -110,9 +110,15 @@ pub fn drill_text(r: &SetResult) -> String {
     } else {
         human_duration(d.restore_seconds)
     };
+    // Of a --per-database set: the database whose drill stands for the set.
+    let of = d
+        .database
+        .as_deref()
+        .map(|db| format!(" (database {})", safe(db, 40)))
+        .unwrap_or_default();
     match d.outcome {
-        crate::facts::DrillOutcome::Restored => format!("{when} restored in {took}"),
-        crate::facts::DrillOutcome::Failed => format!("{when} FAILED after {took}"),
+        crate::facts::DrillOutcome::Restored => format!("{when} restored in {took}{of}"),
+        crate::facts::DrillOutcome::Failed => format!("{when} FAILED after {took}{of}"),
     }
 }
 

@@ -607,6 +607,8 @@ fn dated_copy(name: &str) -> tempfile::TempDir {
             let epoch: f64 = fields.next()?.parse().ok()?;
             Some((copy.path().join(path), epoch))
         })
+        // Empty directories of the run (automysqlbackup's weekly/) are not in git.
+        .filter(|(path, _)| path.exists())
         .collect();
     // Deepest first: setting a file's mtime does not change its directory's, but creating
     // the copy did.
@@ -1267,4 +1269,413 @@ fn mariabackup_directory_is_prepared_on_a_copy_and_every_table_read() {
         a.stdout,
         a.stderr
     );
+}
+
+/// automysqlbackup's layout: `daily/<db>/<db>_<date>.sql.gz`.
+const AUTOMYSQLBACKUP: &str = "^(?:daily|weekly|monthly)/([^/]+)/";
+
+/// A `--per-database` drill, which may take a few server starts.
+fn drill_databases(dump: &Path, d: &Dirs, extra: &[&str]) -> Answer {
+    let a = Run::command(drill_cmd(dump, d, extra))
+        .hang_limit(Duration::from_secs(900))
+        .output();
+    assert_nothing_left(d);
+    a
+}
+
+/// The drill results written into a cache directory.
+fn drill_results(d: &Dirs) -> Vec<serde_json::Value> {
+    std::fs::read_dir(d.cache.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect()
+}
+
+/// A real automysqlbackup run (two databases): backup-drill drills each database's newest
+/// dump in a server of its own, keeps a result per database, and check_backup
+/// --per-database --drill-max-age reports each database's drill; the configuration file's
+/// set is drilled the same way, and backup-report shows the set's weakest drill.
+#[test]
+fn per_database_sets_drill_each_database_and_check_backup_reports_each() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    let copy = dated_copy("automysqlbackup-healthy");
+    let backup = copy.path().join("backup");
+    let log = copy.path().join("automysqlbackup.log");
+    let d = dirs();
+    // The set from the configuration file (its per-database, its log).
+    let conf = d.cache.path().join("backups.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[set.mysql]\ndump = {:?}\nper-database = {AUTOMYSQLBACKUP:?}\nlog = {:?}\n\
+             cache-dir = {:?}\nwarning-age = \"1000d\"\ncritical-age = \"2000d\"\n\
+             log-critical-age = \"2000d\"\ndrill-max-age = \"8d\"\n",
+            backup.to_str().unwrap(),
+            log.to_str().unwrap(),
+            d.cache.path().to_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let a = drill_databases(
+        Path::new(""),
+        &d,
+        &["--config", conf.to_str().unwrap(), "--set", "mysql"],
+    );
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let lines: Vec<&str> = a.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "DRILL OK - restore drill of 2 databases: 4 tables, 515 rows restored in "
+        ),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        lines[1].starts_with(
+            "[OK] crm: restore drill of crm_2026-11-27_02h25m.Friday.sql.gz: 1 table, 25 rows \
+             restored in "
+        ) && lines[2].starts_with(
+            "[OK] shop: restore drill of shop_2026-11-27_02h25m.Friday.sql.gz: 3 tables, 490 \
+             rows restored in "
+        ),
+        "{}",
+        a.stdout
+    );
+    let drill_rows = |db: &str| {
+        let item = lines[0]
+            .split(' ')
+            .find(|i| i.starts_with(&format!("{db}_restore_rows=")))
+            .unwrap_or_else(|| panic!("no {db}_restore_rows: {}", a.stdout));
+        item.split(['=', ';'])
+            .nth(1)
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!((drill_rows("shop"), drill_rows("crm")), (490.0, 25.0));
+    // One result per database, each naming its database and its own dump.
+    let mut results = drill_results(&d);
+    results.sort_by_key(|r| r["database"].as_str().unwrap().to_string());
+    assert_eq!(results.len(), 2, "{results:?}");
+    for (r, db) in results.iter().zip(["crm", "shop"]) {
+        assert_eq!(r["database"], db);
+        assert_eq!(r["outcome"], "restored");
+        assert!(
+            r["dump"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/daily/{db}/{db}_2026-11-27_02h25m.Friday.sql.gz")),
+            "{r}"
+        );
+    }
+
+    // check_backup reads each database's drill: -f with --per-database finds what the set
+    // wrote (the same dump argument), and the set itself does too.
+    let cache = d.cache.path().to_str().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "-f",
+            backup.to_str().unwrap(),
+            "--per-database",
+            AUTOMYSQLBACKUP,
+            "--cache-dir",
+            cache,
+            "-w",
+            "1000d",
+            "-c",
+            "2000d",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let c = check(&["--drill-max-age", "8d"]);
+    assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
+    assert_eq!(c.perf("shop_restore_rows"), Some(490.0), "{}", c.stdout);
+    assert_eq!(c.perf("crm_restore_rows"), Some(25.0), "{}", c.stdout);
+    assert!(
+        c.perf("shop_restore_seconds").is_some_and(|s| s > 0.0),
+        "{}",
+        c.stdout
+    );
+    let s = run(&["--config", conf.to_str().unwrap(), "--set", "mysql"]);
+    assert_eq!((s.code, s.state()), (0, "OK"), "{}", s.stdout);
+    assert_eq!(s.perf("shop_restore_rows"), Some(490.0), "{}", s.stdout);
+    // Without a drill of its own, a database is not proven: WARNING naming how to drill it.
+    let other = dirs();
+    let c = run(&[
+        "-f",
+        backup.to_str().unwrap(),
+        "--per-database",
+        AUTOMYSQLBACKUP,
+        "--cache-dir",
+        other.cache.path().to_str().unwrap(),
+        "-w",
+        "1000d",
+        "-c",
+        "2000d",
+        "--drill-max-age",
+        "8d",
+    ]);
+    assert_eq!((c.code, c.state()), (1, "WARNING"), "{}", c.stdout);
+    assert!(
+        c.stdout
+            .contains("crm: no restore drill of this dump set yet: run backup-drill -f ")
+            && c.stdout
+                .contains(" --per-database RE --database crm --cache-dir "),
+        "{}",
+        c.stdout
+    );
+    // A newer shop dump arrives: shop's drill proved an older one; crm stays proven.
+    let shop = backup.join("daily/shop");
+    let newer = shop.join("shop_2026-11-28_02h25m.Saturday.sql.gz");
+    std::fs::copy(shop.join("shop_2026-11-27_02h25m.Friday.sql.gz"), &newer).unwrap();
+    set_age(&newer, HOUR);
+    let c = check(&["--drill-max-age", "8d"]);
+    assert_eq!((c.code, c.state()), (1, "WARNING"), "{}", c.stdout);
+    let shop_line = c
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("[WARNING] database: shop: "))
+        .unwrap_or_else(|| panic!("no shop line: {}", c.stdout));
+    assert!(
+        shop_line.contains(
+            " drilled shop_2026-11-27_02h25m.Friday.sql.gz, not the newest dump \
+             shop_2026-11-28_02h25m.Saturday.sql.gz: 3 tables, 490 rows restored in "
+        ),
+        "{}",
+        c.stdout
+    );
+    assert!(!c.stdout.contains("crm: restore drill"), "{}", c.stdout);
+    std::fs::remove_file(&newer).unwrap();
+
+    // backup-report: the set's drill is its weakest database drill (both restored: the
+    // older), naming the database.
+    let json = Run::backup_report(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "--no-history",
+        "--format",
+        "json",
+        "--check-backup",
+        env!("CARGO_BIN_EXE_check_backup"),
+    ])
+    .output();
+    let items: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let set = &items[0];
+    assert_eq!(set["drill"]["outcome"], "restored", "{}", json.stdout);
+    let oldest = results
+        .iter()
+        .min_by_key(|r| r["finished_at"].as_u64().unwrap())
+        .unwrap();
+    assert_eq!(
+        set["drill"]["database"], oldest["database"],
+        "{}",
+        json.stdout
+    );
+    crate::schema::assert_valid(&set.to_string());
+}
+
+/// One database's drill fails, one's newest dump is cut (refused, no server), one
+/// restores: the drill is CRITICAL naming the failed one, drills the others all the same,
+/// and check_backup shows each database's own verdict.
+#[test]
+fn a_per_database_drill_names_the_database_that_failed() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    // automysqlbackup's run whose connection was killed: shop's newest dump is cut.
+    let copy = dated_copy("automysqlbackup-conn-killed");
+    let backup = copy.path().join("backup");
+    // A third database whose dump is whole but does not restore (mariadb-dump
+    // --ignore-table of the table its view reads).
+    let wiki = backup.join("daily/wiki");
+    std::fs::create_dir_all(&wiki).unwrap();
+    let broken = wiki.join("wiki_2026-11-27_02h25m.Friday.sql.gz");
+    std::fs::copy(real("mariadb/shop-ignore-table.sql.gz"), &broken).unwrap();
+    set_age(&broken, HOUR);
+    let d = dirs();
+    let a = drill_databases(&backup, &d, &["--per-database", AUTOMYSQLBACKUP]);
+    assert_eq!(a.code, 2, "{}{}", a.stdout, a.stderr);
+    let lines: Vec<&str> = a.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "DRILL CRITICAL - 1 of 3 databases failed, 1 of 3 could not be drilled, 1 restored; \
+             wiki: restore drill of wiki_2026-11-27_02h25m.Friday.sql.gz failed: ERROR 1146 \
+             (42S02) at line 8400: Table 'shop.customers' doesn't exist"
+        ),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        lines[0].contains(" wiki_restore_rows=0;;;0"),
+        "{}",
+        a.stdout
+    );
+    assert!(!lines[0].contains("shop_restore"), "{}", a.stdout);
+    assert!(lines[1].starts_with("[CRITICAL] wiki: "), "{}", a.stdout);
+    assert!(
+        lines[2].starts_with("[UNKNOWN] shop: could not drill: ")
+            && lines[2].contains(
+                "shop_2026-11-27_02h25m.Friday.sql.gz is not verified whole and complete"
+            ),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        lines[3].starts_with("[OK] crm: restore drill of "),
+        "{}",
+        a.stdout
+    );
+    // The refused database has no result; the other two have theirs.
+    let mut dbs: Vec<String> = drill_results(&d)
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["database"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    dbs.sort();
+    assert_eq!(dbs, ["crm restored", "wiki failed"]);
+    let c = run(&[
+        "-f",
+        backup.to_str().unwrap(),
+        "--per-database",
+        AUTOMYSQLBACKUP,
+        "--cache-dir",
+        d.cache.path().to_str().unwrap(),
+        "-w",
+        "1000d",
+        "-c",
+        "2000d",
+        "--drill-max-age",
+        "8d",
+    ]);
+    assert_eq!((c.code, c.state()), (2, "CRITICAL"), "{}", c.stdout);
+    let line = |db: &str| {
+        c.stdout
+            .lines()
+            .find(|l| l.contains(&format!("] database: {db}: ")))
+            .unwrap_or_else(|| panic!("no line of {db}: {}", c.stdout))
+            .to_string()
+    };
+    assert!(
+        line("wiki").starts_with("[CRITICAL]")
+            && line("wiki")
+                .contains("restore drill of wiki_2026-11-27_02h25m.Friday.sql.gz failed"),
+        "{}",
+        c.stdout
+    );
+    assert!(line("crm").starts_with("[OK]"), "{}", c.stdout);
+    assert_eq!(c.perf("wiki_restore_rows"), Some(0.0), "{}", c.stdout);
+
+    // --database: that database only.
+    let d = dirs();
+    let a = drill_databases(
+        &backup,
+        &d,
+        &["--per-database", AUTOMYSQLBACKUP, "--database", "shop"],
+    );
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout.starts_with("DRILL UNKNOWN - could not drill: ")
+            && a.stdout.contains("is not verified whole and complete"),
+        "{}",
+        a.stdout
+    );
+    let a = drill_databases(
+        &backup,
+        &d,
+        &["--per-database", AUTOMYSQLBACKUP, "--database", "nosuch"],
+    );
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout
+            .contains("could not drill: no dump of database nosuch below "),
+        "{}",
+        a.stdout
+    );
+    // --database without a per-database set is a usage error, not a drill of something else.
+    let a = drill_databases(&backup, &d, &["--database", "shop"]);
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout
+            .contains("--database names one database of a --per-database set"),
+        "{}",
+        a.stdout
+    );
+    assert!(drill_results(&d).is_empty());
+}
+
+/// The child backup-drill processes (one per database) of a drill working in `dir`.
+fn database_drills_in(dir: &Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains(&needle) && c.contains("--database")
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// SIGTERM to a --per-database drill, and its time limit, while a database's child drill
+/// has its server up: the child stops its server and removes its directory, nothing is
+/// left and no result written.
+#[test]
+fn a_per_database_drill_stopped_by_sigterm_or_its_time_limit_leaves_nothing() {
+    if !have("MariaDB", mariadb_installed()) {
+        return;
+    }
+    let copy = dated_copy("automysqlbackup-healthy");
+    let backup = copy.path().join("backup");
+    for (extra, stop) in [
+        (&[][..], "stopped by SIGTERM"),
+        (&["-t", "20s"][..], "time limit of 20s reached"),
+    ] {
+        let d = dirs();
+        let mut args = vec!["--per-database", AUTOMYSQLBACKUP];
+        args.extend_from_slice(extra);
+        let mut cmd = drill_cmd(&backup, &d, &args);
+        cmd.env("BACKUP_DRILL_TEST_PAUSE_AFTER_START_MS", "120000");
+        let mut running = Run::command(cmd)
+            .hang_limit(Duration::from_secs(300))
+            .start();
+        wait_for("the first database's throwaway server", || {
+            running.assert_running("its server listened");
+            !database_drills_in(d.work.path()).is_empty()
+                && listening("unix")
+                    .iter()
+                    .any(|(_, p)| p.contains(&*d.work.path().to_string_lossy()))
+        });
+        let a = if extra.is_empty() {
+            running.finish_after_sigterm()
+        } else {
+            running.finish()
+        };
+        assert_eq!(a.code, 3, "{}{}", a.stdout, a.stderr);
+        assert!(
+            a.stdout.starts_with(&format!(
+                "DRILL UNKNOWN - could not drill: {stop} while drilling the databases one by one"
+            )),
+            "{}",
+            a.stdout
+        );
+        assert_nothing_left(&d);
+        let left = database_drills_in(d.work.path());
+        assert!(left.is_empty(), "database drills left: {left:?}");
+        assert!(drill_results(&d).is_empty());
+    }
 }
