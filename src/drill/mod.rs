@@ -470,6 +470,22 @@ fn mysqldump_database(head: &[u8]) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
+/// The database a `pg_dump --create` dump creates when it is one every new cluster has
+/// (`postgres`, `template1`): its `CREATE DATABASE` comes before its first `\connect`.
+fn recreated_default_database(head: &[u8]) -> Option<&'static str> {
+    let text = String::from_utf8_lossy(head);
+    for line in text.lines() {
+        if line.starts_with("\\connect ") {
+            return None;
+        }
+        if let Some(rest) = line.strip_prefix("CREATE DATABASE ") {
+            let name = rest.split([' ', ';']).next().unwrap_or("");
+            return ["postgres", "template1"].into_iter().find(|d| *d == name);
+        }
+    }
+    None
+}
+
 /// A reader that gives `head` first, then `rest`.
 fn rejoin(head: Vec<u8>, rest: Box<dyn Read>) -> impl Read {
     std::io::Cursor::new(head).chain(rest)
@@ -729,6 +745,29 @@ fn drill(args: &Args, set: Set) -> Result<(State, String, DrillResult), DrillErr
                     None => Archive::Directory(&dir_path),
                 };
                 pg_restore(source, &srv, &work, run_as, client, db)?
+            } else if kind == Kind::PgPlain {
+                let mut decoded = decoder(file)?;
+                let mut head = vec![0u8; 64 * 1024];
+                let n = crate::decode::read_full(&mut decoded, &mut head)
+                    .map_err(|e| DrillError::Setup(format!("reading the dump: {e}")))?;
+                head.truncate(n);
+                if let Some(name) = recreated_default_database(&head) {
+                    // `pg_dump --create` of a database every new cluster has (autopostgresqlbackup
+                    // dumps `postgres` and `template1` so): restored into an empty server, as an
+                    // operator would, it replaces the new cluster's empty one.
+                    procs::step("dropping the new cluster's database the dump creates again");
+                    let (from, drop) = match name {
+                        "template1" => (
+                            "postgres",
+                            "ALTER DATABASE template1 IS_TEMPLATE false;\nDROP DATABASE template1;\n",
+                        ),
+                        _ => ("template1", "DROP DATABASE postgres;\n"),
+                    };
+                    restore::query(restore::psql(&srv, &work, from), run_as, drop).map_err(
+                        |e| DrillError::Setup(format!("dropping the new cluster's {name}: {e}")),
+                    )?;
+                }
+                restore::stream(rejoin(head, decoded), client, run_as, dialect, db)?
             } else {
                 restore::stream(decoder(file)?, client, run_as, dialect, db)?
             }
@@ -786,13 +825,26 @@ fn drill(args: &Args, set: Set) -> Result<(State, String, DrillResult), DrillErr
             differences.extend(found);
         }
     }
+    let objects = &streamed.counter.objects;
+    let tables = objects.values().filter(|c| !c.view).count() as u64;
+    // A dump that creates no table (an empty database, pg_dumpall --globals-only) restored
+    // without an error proves what it holds only if the restored server holds no table
+    // either: else the counter missed what the dump creates, and nothing was compared.
+    if streamed.error.is_none() && tables == 0 {
+        let found = restore::user_tables(dialect, &srv, &work, run_as)?;
+        if let Some(first) = found.first() {
+            return Err(DrillError::Refused(format!(
+                "{}: the restore went through, but the dump creates no table the drill \
+                 recognises while the restored server holds {first}: nothing was compared",
+                safe_path(&chosen.path, 200)
+            )));
+        }
+    }
     let mut srv = srv;
     procs::step("stopping the throwaway server");
     procs::stop(&mut srv.child);
     disk::done();
 
-    let objects = &streamed.counter.objects;
-    let tables = objects.values().filter(|c| !c.view).count() as u64;
     let views = objects.values().filter(|c| c.view).count() as u64;
     let rows = objects.values().filter(|c| !c.view).map(|c| c.rows).sum();
     let mut databases: Vec<DrillDatabase> = Vec::new();
@@ -814,14 +866,6 @@ fn drill(args: &Args, set: Set) -> Result<(State, String, DrillResult), DrillErr
         });
     }
     databases.retain(|d| d.tables > 0);
-    // A restore that created no table the counter recognised proved nothing: not OK.
-    if streamed.error.is_none() && tables == 0 {
-        return Err(DrillError::Refused(format!(
-            "{}: the restore went through, but the dump creates no table the drill \
-             recognises, so nothing was compared",
-            safe_path(&chosen.path, 200)
-        )));
-    }
     let total_differences = differences.len();
     differences.truncate(restore::MAX_DIFFERENCES);
     let error = streamed.error.clone().or_else(|| {
@@ -1097,4 +1141,42 @@ fn pg_restore(
         );
     }
     Ok(streamed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_create_dump_of_a_database_every_cluster_has_is_recognised() {
+        let dump = |db: &str| {
+            format!(
+                "--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\n\n\
+                 CREATE DATABASE {db} WITH TEMPLATE = template0 ENCODING = 'UTF8';\n\n\
+                 ALTER DATABASE {db} OWNER TO postgres;\n\\connect {db}\n"
+            )
+        };
+        assert_eq!(
+            recreated_default_database(dump("postgres").as_bytes()),
+            Some("postgres")
+        );
+        assert_eq!(
+            recreated_default_database(dump("template1").as_bytes()),
+            Some("template1")
+        );
+        // Any other database is created as it is.
+        assert_eq!(recreated_default_database(dump("shop").as_bytes()), None);
+        assert_eq!(
+            recreated_default_database(dump("postgres_x").as_bytes()),
+            None
+        );
+        // A CREATE DATABASE after the first \connect is the dump's content, not its own.
+        let later = "\\connect shop\nCREATE DATABASE postgres;\n";
+        assert_eq!(recreated_default_database(later.as_bytes()), None);
+        // Without --create: nothing.
+        assert_eq!(
+            recreated_default_database(b"SET x = 0;\nCREATE TABLE public.t (id int);\n"),
+            None
+        );
+    }
 }

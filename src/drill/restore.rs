@@ -239,6 +239,82 @@ fn server_maintained(o: &Object, dialect: Dialect) -> bool {
         )
 }
 
+/// Up to five tables of the restored server outside its own system schemas
+/// (`db.schema.table` or `db.table`): for a dump that creates no table, the proof that the
+/// restored server holds none either (else the counter missed what the dump creates).
+pub fn user_tables(
+    dialect: Dialect,
+    server: &Server,
+    work: &Path,
+    run_as: Option<RunAs>,
+) -> Result<Vec<String>, DrillError> {
+    procs::step("looking for tables in the restored server");
+    let failed = |e: String| DrillError::Setup(format!("listing the restored tables: {e}"));
+    let lines = |out: String| -> Vec<String> {
+        out.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| crate::text::safe(l, 200))
+            .collect()
+    };
+    match dialect {
+        Dialect::Mysql => {
+            let mut c = mariadb_client(server, work)?;
+            c.arg("--skip-column-names");
+            let out = query(
+                c,
+                run_as,
+                "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', \
+                 'performance_schema', 'sys') LIMIT 5;\n",
+            )
+            .map_err(failed)?;
+            Ok(lines(out))
+        }
+        Dialect::Postgres => {
+            let list = |db: &str| {
+                let mut c = psql(server, work, db);
+                c.args(["-A", "-t", "-f", "-"]);
+                c
+            };
+            let databases = lines(
+                query(
+                    list("postgres"),
+                    run_as,
+                    "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1;\n",
+                )
+                .or_else(|_| {
+                    // A restored --create dump of `postgres` may have replaced it: ask
+                    // template1 instead.
+                    query(
+                        list("template1"),
+                        run_as,
+                        "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1;\n",
+                    )
+                })
+                .map_err(failed)?,
+            );
+            let mut found = Vec::new();
+            for db in databases {
+                let out = query(
+                    list(&db),
+                    run_as,
+                    "SELECT current_database() || '.' || schemaname || '.' || tablename \
+                     FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', \
+                     'information_schema') LIMIT 5;\n",
+                )
+                .map_err(failed)?;
+                found.extend(lines(out));
+                if found.len() >= 5 {
+                    break;
+                }
+            }
+            found.truncate(5);
+            Ok(found)
+        }
+    }
+}
+
 /// One database's objects: which exist, and each table's rows. Returns the differences.
 pub fn compare(
     dialect: Dialect,

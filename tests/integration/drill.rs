@@ -96,6 +96,13 @@ fn drill(dump: &Path, d: &Dirs, extra: &[&str]) -> Answer {
 /// `--work-dir` names it too).
 fn processes_in(dir: &Path) -> Vec<u32> {
     let needle = dir.to_string_lossy().into_owned();
+    processes_where(|cmdline, cwd| {
+        (cmdline.contains(&needle) || cwd.starts_with(dir)) && !cmdline.contains("--work-dir")
+    })
+}
+
+/// The processes whose command line and working directory satisfy `wanted`.
+fn processes_where(wanted: impl Fn(&str, &Path) -> bool) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -103,9 +110,8 @@ fn processes_in(dir: &Path) -> Vec<u32> {
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .map(|c| {
-                    let c = String::from_utf8_lossy(&c);
                     let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-                    (c.contains(&needle) || cwd.starts_with(dir)) && !c.contains("--work-dir")
+                    wanted(&String::from_utf8_lossy(&c), &cwd)
                 })
                 .unwrap_or(false)
         })
@@ -868,29 +874,58 @@ fn a_killed_drill_takes_its_server_with_it() {
     });
 }
 
+/// A dump that creates no table is OK only when the restored server holds none either:
+/// then the restore went through and there was nothing to compare. When the server holds
+/// a table the drill did not count (the counter missed how the dump creates it), nothing
+/// was compared: not OK.
 #[test]
-fn a_dump_without_tables_proves_nothing_and_is_not_ok() {
+fn a_dump_without_tables_is_ok_only_when_the_restored_server_holds_none() {
     if !have("MariaDB", mariadb_installed()) {
         return;
     }
-    // mariadb-dump's own header and trailer around nothing: whole and complete, yet there
-    // is nothing to compare, so the drill must not say OK.
+    // mariadb-dump's own header and trailer around nothing (an empty database).
     let text = std::fs::read_to_string(real("mariadb/shop.sql")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let empty = format!("{}\n{}\n", lines[..20].join("\n"), lines[lines.len() - 1]);
+    let (head, trailer) = (lines[..20].join("\n"), lines[lines.len() - 1]);
     let dir = tempfile::tempdir().unwrap();
-    let dump = dir.path().join("empty.sql");
-    std::fs::write(&dump, empty).unwrap();
-    set_age(&dump, HOUR);
+    let write = |name: &str, body: &str| {
+        let dump = dir.path().join(name);
+        std::fs::write(&dump, format!("{head}\n{body}{trailer}\n")).unwrap();
+        set_age(&dump, HOUR);
+        dump
+    };
     let d = dirs();
-    let a = drill(&dump, &d, &[]);
-    assert_eq!(a.code, 3, "{}", a.stdout);
+    let a = drill(&write("empty.sql", ""), &d, &[]);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
     assert!(
-        a.stdout
-            .contains("creates no table the drill recognises, so nothing was compared"),
+        a.stdout.starts_with(
+            "DRILL OK - restore drill of empty.sql: no table to compare (the dump creates \
+             none, the restored server holds none), restored in "
+        ),
         "{}",
         a.stdout
     );
+    // A table created in words the counter does not read (lower case): the server holds
+    // it, the drill counted nothing.
+    let d = dirs();
+    let a = drill(
+        &write(
+            "lower.sql",
+            "create table hidden (id int);\ninsert into hidden values (1),(2);\n",
+        ),
+        &d,
+        &[],
+    );
+    assert_eq!(a.code, 3, "{}", a.stdout);
+    assert!(
+        a.stdout.contains(
+            "lower.sql: the restore went through, but the dump creates no table the drill \
+             recognises while the restored server holds shop.hidden: nothing was compared"
+        ),
+        "{}",
+        a.stdout
+    );
+    assert!(drill_results(&d).is_empty());
 }
 
 #[test]
@@ -924,14 +959,7 @@ fn a_dump_whose_run_the_log_says_failed_is_not_drilled() {
         "{}",
         a.stdout
     );
-    let results = |d: &Dirs| {
-        std::fs::read_dir(d.cache.path())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".drill"))
-            .count()
-    };
-    assert_eq!(results(&d), 0);
+    assert!(drill_results(&d).is_empty());
     // JSON says the same.
     let d = dirs();
     let a = drill(
@@ -980,7 +1008,7 @@ fn a_dump_whose_run_the_log_says_failed_is_not_drilled() {
         "{}",
         a.stdout
     );
-    assert_eq!(results(&d), 0);
+    assert!(drill_results(&d).is_empty());
 }
 
 #[test]
@@ -1616,19 +1644,7 @@ fn a_per_database_drill_names_the_database_that_failed() {
 /// The child backup-drill processes (one per database) of a drill working in `dir`.
 fn database_drills_in(dir: &Path) -> Vec<u32> {
     let needle = dir.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    let c = String::from_utf8_lossy(&c);
-                    c.contains(&needle) && c.contains("--database")
-                })
-                .unwrap_or(false)
-        })
-        .collect()
+    processes_where(|cmdline, _| cmdline.contains(&needle) && cmdline.contains("--database"))
 }
 
 /// SIGTERM to a --per-database drill, and its time limit, while a database's child drill
@@ -1678,4 +1694,58 @@ fn a_per_database_drill_stopped_by_sigterm_or_its_time_limit_leaves_nothing() {
         assert!(left.is_empty(), "database drills left: {left:?}");
         assert!(drill_results(&d).is_empty());
     }
+}
+
+/// A real autopostgresqlbackup run (`pg_dump --create` per database, `pg_dumpall
+/// --globals-only`): every database drills OK, `postgres` and `template1` (which every new
+/// cluster has, so their CREATE DATABASE would fail) and the globals (no table: the
+/// restored server holds none) included.
+#[test]
+fn autopostgresqlbackup_per_database_drill_restores_every_database() {
+    if !have("PostgreSQL", postgres_installed()) {
+        return;
+    }
+    let copy = dated_copy("autopostgresqlbackup-healthy");
+    let backup = copy.path().join("backup");
+    let d = dirs();
+    let a = drill_databases(&backup, &d, &["--per-database", AUTOMYSQLBACKUP]);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let lines: Vec<&str> = a.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "DRILL OK - restore drill of 5 databases: 4 tables, 515 rows restored in "
+        ),
+        "{}",
+        a.stdout
+    );
+    let line = |db: &str| {
+        *lines
+            .iter()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "[OK] {db}: restore drill of {db}_2026-11-27_02h25m.Friday.sql.gz: "
+                ))
+            })
+            .unwrap_or_else(|| panic!("no OK line of {db}: {}", a.stdout))
+    };
+    assert!(
+        line("shop").contains(": 3 tables, 490 rows restored in "),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        line("crm").contains(": 1 table, 25 rows restored in "),
+        "{}",
+        a.stdout
+    );
+    for db in ["postgres", "template1", "postgres_globals"] {
+        assert!(
+            line(db).contains(
+                ": no table to compare (the dump creates none, the restored server holds none)"
+            ),
+            "{}",
+            a.stdout
+        );
+    }
+    assert_eq!(drill_results(&d).len(), 5);
 }
