@@ -153,6 +153,22 @@ def parser_seeds():
         put("parsers", f"argv-{i:02}", b"\x01" + b"\x00".join(a.encode() for a in argv))
 
 
+def config_seeds():
+    """Configuration files (mode byte 2): the shipped example and small good and bad ones."""
+    with open(os.path.join(ROOT, "packaging", "examples", "backups.toml"), "rb") as f:
+        put("parsers", "config-00", b"\x02" + f.read())
+    files = [
+        '[defaults]\nwarning-age = "26h"\ncritical-age = "50h"\n[set.shop]\ndump = "/var/backups/shop"\n',
+        '[set.mysql]\ndump = "/b"\nper-database = "^(?:daily|weekly)/([^/]+)/"\nexpect-databases = ["shop", "crm"]\ndrill-max-age = "8d"\n',
+        '[set.log]\nlog = "/var/log/backup.log"\nlog-error = ["rsync error", "FATAL"]\nlog-warning-age = "2d"\n',
+        '[set.bad]\ndump = 3\nwarning-age = "10x"\n',
+        '[set."a b"]\ndump = "/x"\nno-such-key = true\n[set.a b]\n',
+        '[defaults]\nconfig = "/etc/x"\nhelp = true\n',
+    ]
+    for i, text in enumerate(files, start=1):
+        put("parsers", f"config-{i:02}", b"\x02" + text.encode())
+
+
 def output_seeds():
     import random
 
@@ -169,6 +185,7 @@ if __name__ == "__main__":
     encrypted_seeds()
     log_seeds()
     parser_seeds()
+    config_seeds()
     output_seeds()
     for t in sorted(os.listdir(CORPUS)):
         files = os.listdir(os.path.join(CORPUS, t))

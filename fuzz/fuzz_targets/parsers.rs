@@ -1,9 +1,9 @@
 //! The command-line value parsers (`units::parse_duration`, `units::parse_size`,
 //! `range::Range::parse`, `Range::parse_with`) and the whole command line (`cli::parse`).
 //!
-//! Input layout: byte 0 picks the parser (even: the value parsers on the rest as text; odd:
-//! the rest split on NUL bytes is the argv after the program name, arbitrary bytes
-//! included).
+//! Input layout: byte 0 picks the parser (odd: the rest split on NUL bytes is the argv
+//! after the program name, arbitrary bytes included; 2 modulo 4: the rest is a
+//! configuration file's text; else the value parsers on the rest as text).
 //!
 //! Invariants (beyond "does not crash"):
 //! - a parsed duration is finite and >= 0; a parsed size finite, >= 0 and whole bytes;
@@ -13,7 +13,9 @@
 //!   control characters and whose first line has no `|`; a parsed config has sane
 //!   thresholds and a representable timeout.
 //!
-//! There is no configuration-file parser yet: when one lands, fuzz it here.
+//! - a configuration file (`ConfigFile::parse`) never panics; an error names a line within
+//!   the text (or none); every set it accepts gives arguments that `cli::parse` takes
+//!   without a panic, as check_backup --config FILE --set NAME would.
 
 #![no_main]
 
@@ -23,6 +25,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::time::Instant;
 
+use check_backup::cli::config::ConfigFile;
 use check_backup::cli::{self, Parsed};
 use check_backup::range::Range;
 use check_backup::units::{human_duration, human_size, parse_duration, parse_size};
@@ -132,11 +135,41 @@ fn command_line(rest: &[u8]) {
     }
 }
 
+fn config_file(text: &str) {
+    let path = std::path::Path::new("/etc/check_backup/backups.toml");
+    let config = match ConfigFile::parse(path, text) {
+        Ok(c) => c,
+        Err(e) => {
+            let lines = text.matches('\n').count() + 1;
+            assert!(
+                e.line.is_none_or(|l| l >= 1 && l <= lines),
+                "line {:?} of {lines}",
+                e.line
+            );
+            assert!(!e.message.is_empty());
+            return;
+        }
+    };
+    for name in config.set_names().into_iter().take(8) {
+        let Ok(args) = config.args_for(&name, &[]) else {
+            continue;
+        };
+        let mut argv = vec![OsString::from("check_backup")];
+        argv.extend(args);
+        match cli::parse(argv) {
+            Parsed::Run(c) => check_config(&c),
+            Parsed::Exit(text) => assert!(!text.is_empty()),
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    if which & 1 == 0 {
+    if which % 4 == 2 {
+        config_file(&String::from_utf8_lossy(rest));
+    } else if which & 1 == 0 {
         value_parsers(&String::from_utf8_lossy(rest));
         if rest.len() >= 8 {
             let x = f64::from_le_bytes(rest[..8].try_into().unwrap());

@@ -101,8 +101,20 @@ impl ConfigFile {
             };
             error(None, None, format!("cannot read: {e}{hint}"))
         })?;
-        let raw: RawFile = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| line_of(&text, s.start));
+        Self::parse(path, &text)
+    }
+
+    /// [`ConfigFile::load`] of `text`, the contents of the file `path` (named in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+        let file = path.display().to_string();
+        let error = |line: Option<usize>, key: Option<String>, message: String| ConfigError {
+            file: file.clone(),
+            line,
+            key,
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
             error(line, None, e.message().to_string())
         })?;
         let entries = |table: Table| -> Vec<Entry> {
@@ -110,7 +122,7 @@ impl ConfigFile {
                 .into_iter()
                 .map(|(k, v)| Entry {
                     key: k.get_ref().replace('_', "-"),
-                    line: line_of(&text, k.span().start),
+                    line: line_of(text, k.span().start),
                     value: v.into_inner(),
                 })
                 .collect()
@@ -122,7 +134,7 @@ impl ConfigFile {
                 .set
                 .into_iter()
                 .map(|(name, table)| {
-                    let line = line_of(&text, name.span().start);
+                    let line = line_of(text, name.span().start);
                     (name.into_inner(), (line, entries(table.into_inner())))
                 })
                 .collect(),
