@@ -215,7 +215,7 @@ pub fn last_drill(config: &Path, set: &str) -> Option<crate::facts::DrillResult>
 }
 
 /// The drill that proves least: a failed one, else the oldest.
-fn weakest(drills: Vec<crate::facts::DrillResult>) -> Option<crate::facts::DrillResult> {
+pub(crate) fn weakest(drills: Vec<crate::facts::DrillResult>) -> Option<crate::facts::DrillResult> {
     drills.into_iter().min_by_key(|d| {
         (
             d.outcome != crate::facts::DrillOutcome::Failed,

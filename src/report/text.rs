@@ -366,5 +366,40 @@ mod tests {
         assert!(t.ends_with(" FAILED after 0.2s"), "{t}");
         let none = SetResult::unknown("shop", None, Source::Local, "x");
         assert_eq!(drill_text(&none), "-");
+        // A --per-database set's drill names the database whose drill stands for the set.
+        let mut per_db = with_drill("failed", 2.0);
+        if let Some(d) = per_db.drill.as_mut() {
+            d.database = Some("crm".into());
+        }
+        let t = drill_text(&per_db);
+        assert!(t.ends_with(" FAILED after 2.0s (database crm)"), "{t}");
+    }
+
+    #[test]
+    fn a_per_database_sets_weakest_drill_is_a_failed_one_else_the_oldest() {
+        use crate::facts::DrillOutcome;
+        let drill = |db: &str, outcome: &str, finished: u64| {
+            let mut d = with_drill(outcome, 1.0).drill.unwrap();
+            d.database = Some(db.into());
+            d.finished_at = finished;
+            d
+        };
+        let w = crate::report::local::weakest(vec![
+            drill("a", "restored", 30),
+            drill("b", "restored", 10),
+            drill("c", "restored", 20),
+        ])
+        .unwrap();
+        assert_eq!(w.database.as_deref(), Some("b"));
+        let w = crate::report::local::weakest(vec![
+            drill("a", "restored", 10),
+            drill("b", "failed", 30),
+        ])
+        .unwrap();
+        assert_eq!(
+            (w.database.as_deref(), w.outcome),
+            (Some("b"), DrillOutcome::Failed)
+        );
+        assert!(crate::report::local::weakest(Vec::new()).is_none());
     }
 }
