@@ -1429,6 +1429,10 @@ fn per_database_sets_drill_each_database_and_check_backup_reports_each() {
         "{}",
         c.stdout
     );
+    // The JSON document with per-database drills matches the published schema (`run`
+    // validates it).
+    let j = check(&["--drill-max-age", "8d", "--output", "json"]);
+    assert!(j.stdout.contains("\"shop_restore_rows\""), "{}", j.stdout);
     let s = run(&["--config", conf.to_str().unwrap(), "--set", "mysql"]);
     assert_eq!((s.code, s.state()), (0, "OK"), "{}", s.stdout);
     assert_eq!(s.perf("shop_restore_rows"), Some(490.0), "{}", s.stdout);
