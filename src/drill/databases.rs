@@ -118,8 +118,10 @@ fn run_child(cmd: &mut Command, name: &str) -> Result<DatabaseDrill, DrillError>
     let mut child = procs::spawn_with_grace(cmd, None, procs::DRILL_GRACE)
         .map_err(|e| DrillError::Setup(format!("cannot run backup-drill: {e}")))?;
     let mut out = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        let _ = stdout.take(ANSWER_BYTES).read_to_string(&mut out);
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = (&mut stdout).take(ANSWER_BYTES).read_to_string(&mut out);
+        // Whatever follows is drained, so that the child never blocks on a full pipe.
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
     }
     let status = child
         .wait()
