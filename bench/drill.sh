@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# Restore drill of a real >= 1 GiB mariadb-dump (issue 15): how long `backup-drill` takes,
+# how much memory it needs, and its overhead against the naive manual restore
+# (`zcat DUMP | mariadb`). See BENCHMARKS.md, "Restore drill of a 1 GiB dump (issue 15)".
+#
+#   bench/drill.sh [options]          (as root)
+#
+# 1. A throwaway MariaDB (mariadb-install-db + mariadbd --no-defaults --skip-networking,
+#    socket in a temporary directory of its own, run as --server-user) gets a database
+#    `shop` whose data is generated in SQL with the sequence engine: `orders` (--orders N
+#    rows, ~190 bytes of dump text each), `items` (2N rows), a view `big_orders`; then
+#    `mariadb-dump --single-transaction --databases shop | gzip` writes the dump and the
+#    server is stopped. The decoded size is measured (`zcat | wc -c`) and must be at least
+#    --min-decoded bytes (default 1 GiB, 1,073,741,824).
+# 2. `check_backup -f DUMP --no-cache -t 0` once (what the drill's own verification costs).
+# 3. The release `backup-drill -f DUMP --user nobody --work-dir DIR --cache-dir <fresh>
+#    --output json`, --runs times (a fresh cache directory each time, so every run verifies
+#    the dump itself, as a drill whose dump check_backup has not seen yet). Measured: wall
+#    time and peak RSS with GNU time (its figure is the largest of backup-drill and the
+#    children it reaped, i.e. the throwaway mariadbd), backup-drill's own peak RSS (VmHWM
+#    polled in /proc), restore_seconds from the JSON, the 1-minute load average before and
+#    after. Fails (exit 1) unless the state is OK, the outcome `restored`, no difference
+#    reported, and the tables and rows are those generated.
+# 4. The naive manual restore, in the same run: a fresh throwaway server with the drill's
+#    own server options (--innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=0
+#    --skip-log-bin --max-allowed-packet=1G), then only the load is timed:
+#    `zcat DUMP | mariadb --no-defaults -S SOCK -uroot`; its rows are counted afterwards
+#    (must match). Printed: the ratio drill restore / naive load and whole drill / naive.
+#
+# Everything lives in a temporary directory below --dir and is removed on exit (also on
+# error or Ctrl-C); the servers this script starts are stopped by their PID. No system
+# service, no file in /etc, no TCP port is touched.
+#
+# Options:
+#   --dir DIR            where the temporary data goes (default /var/tmp; needs about
+#                        3 x the decoded size free: the dump, the generating server,
+#                        the drill's and the naive server's data)
+#   --runs N             drill runs (default 1)
+#   --orders N           rows of shop.orders (default 3750000; items get 2N)
+#   --min-decoded BYTES  the least decoded dump size accepted (default 1073741824;
+#                        e.g. `--orders 20000 --min-decoded 0` for a quick try)
+#   --server-user USER   user of the throwaway servers (default mysql, else nobody)
+#   --drill-user USER    backup-drill's --user (default nobody)
+#   --bin DIR            directory of the release binaries (default: cargo build --release)
+#   --skip-naive         no naive restore
+#   --keep               keep the temporary directory (for looking at it; printed)
+#
+# Needs: root, cargo, mariadb-server (mariadbd, mariadb-install-db), mariadb-client
+# (mariadb, mariadb-dump, mariadb-admin), gzip, GNU time (/usr/bin/time), python3, bc.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=/var/tmp
+RUNS=1
+ORDERS=3750000
+MIN_DECODED=1073741824
+SERVER_USER=
+DRILL_USER=nobody
+BIN=
+NAIVE=1
+KEEP=0
+
+die() { echo "bench/drill.sh: $*" >&2; exit 2; }
+fail() { echo "bench/drill.sh: FAILED: $*" >&2; exit 1; }
+note() { printf '==> %s\n' "$*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dir) DIR=$2; shift 2 ;;
+        --runs) RUNS=$2; shift 2 ;;
+        --orders) ORDERS=$2; shift 2 ;;
+        --min-decoded) MIN_DECODED=$2; shift 2 ;;
+        --server-user) SERVER_USER=$2; shift 2 ;;
+        --drill-user) DRILL_USER=$2; shift 2 ;;
+        --bin) BIN=$2; shift 2 ;;
+        --skip-naive) NAIVE=0; shift ;;
+        --keep) KEEP=1; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $1" ;;
+    esac
+done
+[[ $(id -u) -eq 0 ]] || die "must run as root (the drill's --user, the servers' --user)"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive number"
+[[ "$ORDERS" =~ ^[1-9][0-9]*$ ]] || die "--orders needs a positive number"
+[[ "$MIN_DECODED" =~ ^[0-9]+$ ]] || die "--min-decoded needs a number of bytes"
+[ -d "$DIR" ] || die "--dir $DIR is not a directory"
+[ -x /usr/bin/time ] || die "GNU time is needed: apt-get install time"
+for c in mariadbd mariadb-install-db mariadb mariadb-dump mariadb-admin gzip python3 bc; do
+    command -v "$c" >/dev/null || die "$c is needed (mariadb-server, mariadb-client, gzip, python3, bc)"
+done
+if [ -z "$SERVER_USER" ]; then
+    if id mysql >/dev/null 2>&1; then SERVER_USER=mysql; else SERVER_USER=nobody; fi
+fi
+id "$SERVER_USER" >/dev/null 2>&1 || die "no user $SERVER_USER"
+id "$DRILL_USER" >/dev/null 2>&1 || die "no user $DRILL_USER"
+
+if [ -z "$BIN" ]; then
+    note "building the release binaries"
+    (cd "$ROOT" && cargo build --release --locked --quiet --bin backup-drill --bin check_backup)
+    BIN=$ROOT/target/release
+fi
+[ -x "$BIN/backup-drill" ] && [ -x "$BIN/check_backup" ] || die "no backup-drill/check_backup in $BIN"
+
+TMP=$(mktemp -d "$DIR/check_backup-drill-bench.XXXXXX")
+chmod 755 "$TMP" # the servers' and the drill's users must reach their directories below
+SERVER_PID=
+stop_server() { # stops the server this script started, by its PID
+    local pid=$SERVER_PID sock=${1:-}
+    [ -n "$pid" ] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$sock" ] && [ -S "$sock" ]; then
+            mariadb-admin --no-defaults -S "$sock" -uroot shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+        else
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+        for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+    wait "$pid" 2>/dev/null || true
+    SERVER_PID=
+}
+DRILL_PID=
+cleanup() {
+    local rc=$?
+    if [ -n "$DRILL_PID" ] && kill -0 "$DRILL_PID" 2>/dev/null; then
+        # backup-drill removes its server and directory on SIGTERM
+        kill -TERM "$DRILL_PID" 2>/dev/null || true
+        wait "$DRILL_PID" 2>/dev/null || true
+    fi
+    stop_server
+    if [ "$KEEP" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# start_server NAME: a fresh throwaway MariaDB in $TMP/NAME, run as $SERVER_USER; sets
+# SERVER_PID and SOCK. EXTRA_OPTS: further mariadbd options.
+start_server() {
+    local d=$TMP/$1
+    mkdir -p "$d/data" "$d/run" "$d/tmp"
+    chown -R "$SERVER_USER:" "$d"
+    chmod 700 "$d/data"
+    mariadb-install-db --no-defaults --user="$SERVER_USER" --datadir="$d/data" \
+        --auth-root-authentication-method=normal --skip-test-db --tmpdir="$d/tmp" \
+        >"$d/install.log" 2>&1 || { cat "$d/install.log" >&2; fail "mariadb-install-db ($1)"; }
+    SOCK=$d/run/mysqld.sock
+    mariadbd --no-defaults --user="$SERVER_USER" --datadir="$d/data" --socket="$SOCK" \
+        --skip-networking --pid-file="$d/run/mysqld.pid" --log-error="$d/run/mysqld.err" \
+        --tmpdir="$d/tmp" --skip-log-bin "${EXTRA_OPTS[@]}" >/dev/null 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 120); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$d/run/mysqld.err" >&2; fail "mariadbd ($1) exited"; }
+        mariadb --no-defaults -S "$SOCK" -uroot -e 'SELECT 1' >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    fail "mariadbd ($1) did not accept connections within 60 s"
+}
+M() { mariadb --no-defaults -S "$SOCK" -uroot "$@"; }
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+secs_of() { # GNU time's "Elapsed (wall clock)" h:mm:ss or m:ss.cc -> seconds
+    awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$1" |
+        awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }'
+}
+rss_mib() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$1"; }
+num() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/,&/; ta'; } # 1234567 -> 1,234,567
+export LC_ALL=C
+
+ITEMS=$((2 * ORDERS))
+ROWS=$((ORDERS + ITEMS))
+DUMP=$TMP/backups/shop.sql.gz
+mkdir -p "$TMP/backups"
+
+note "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+note "generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway MariaDB as $SERVER_USER"
+# Generation only: a bigger buffer pool than the drill's to make the data faster.
+EXTRA_OPTS=(--innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0)
+start_server gen
+t0=$(date +%s)
+M -e "CREATE DATABASE shop;
+  CREATE TABLE shop.orders (id INT PRIMARY KEY, customer VARCHAR(64), note VARCHAR(255),
+    total DECIMAL(10,2), created DATETIME) ENGINE=InnoDB;
+  CREATE TABLE shop.items (id INT PRIMARY KEY, order_id INT, sku CHAR(32), qty INT) ENGINE=InnoDB;
+  CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE total > 900;"
+M shop -e "INSERT INTO orders SELECT seq, CONCAT('customer-', seq MOD 9973), REPEAT(MD5(seq), 4),
+  (seq MOD 100000)/100, '2026-11-01' + INTERVAL (seq MOD 2592000) SECOND FROM seq_1_to_$ORDERS"
+M shop -e "INSERT INTO items SELECT seq, seq DIV 3 + 1, MD5(seq), seq MOD 7 + 1 FROM seq_1_to_$ITEMS"
+have=$(M -N -e "SELECT (SELECT COUNT(*) FROM shop.orders) + (SELECT COUNT(*) FROM shop.items)")
+[ "$have" = "$ROWS" ] || fail "generated $have rows, want $ROWS"
+note "  generated in $(($(date +%s) - t0)) s; dumping (mariadb-dump --single-transaction --databases shop | gzip)"
+t0=$(date +%s)
+mariadb-dump --no-defaults -S "$SOCK" -uroot --single-transaction --databases shop | gzip >"$DUMP"
+note "  dumped in $(($(date +%s) - t0)) s"
+stop_server "$SOCK"
+rm -rf "$TMP/gen"
+touch -d '10 minutes ago' "$DUMP"
+
+DUMP_BYTES=$(stat -c %s "$DUMP")
+DECODED=$(zcat "$DUMP" | wc -c)
+zcat "$DUMP" | tail -1 | grep -q '^-- Dump completed' || fail "the dump has no completion line"
+note "dump: $(num "$DUMP_BYTES") bytes on disk, $(num "$DECODED") bytes decoded ($(printf '%.3f' "$(echo "$DECODED / 1073741824" | bc -l)") GiB)"
+[ "$DECODED" -ge "$MIN_DECODED" ] ||
+    fail "the decoded dump has $DECODED bytes, fewer than --min-decoded $MIN_DECODED: raise --orders"
+MARIADB_VERSION=$(mariadbd --version | sed 's/^.*Ver //; s/ for .*//')
+
+note "check_backup -f DUMP --no-cache -t 0 (the verification the drill starts with)"
+/usr/bin/time -v -o "$TMP/verify.time" "$BIN/check_backup" -f "$DUMP" --no-cache -t 0 >"$TMP/verify.out" 2>&1 || true
+head -1 "$TMP/verify.out" | grep -q '^BACKUP OK' || { cat "$TMP/verify.out" >&2; fail "check_backup does not say OK"; }
+VERIFY_S=$(secs_of "$TMP/verify.time")
+note "  $(head -1 "$TMP/verify.out" | cut -d'|' -f1)"
+note "  ${VERIFY_S} s, peak RSS $(rss_mib "$TMP/verify.time") MiB"
+
+rows=()
+restore_list=()
+wall_list=()
+for run in $(seq "$RUNS"); do
+    cache=$TMP/cache-$run
+    work=$TMP/work-$run
+    mkdir -p "$cache" "$work"
+    chmod 755 "$work"
+    before=$(load1)
+    note "drill run $run/$RUNS (load $before)"
+    /usr/bin/time -v -o "$TMP/drill.time" "$BIN/backup-drill" -f "$DUMP" --user "$DRILL_USER" \
+        --work-dir "$work" --cache-dir "$cache" --output json >"$TMP/drill.json" 2>"$TMP/drill.err" &
+    DRILL_PID=$!
+    # backup-drill's own high-water mark: VmHWM of time's child, polled until it exits
+    hwm=0
+    child=
+    while kill -0 "$DRILL_PID" 2>/dev/null; do
+        [ -n "$child" ] || child=$(pgrep -P "$DRILL_PID" | head -1 || true)
+        if [ -n "$child" ]; then
+            h=$(awk '/^VmHWM:/ {print $2}' "/proc/$child/status" 2>/dev/null || true)
+            [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
+        fi
+        sleep 0.2
+    done
+    rc=0
+    wait "$DRILL_PID" || rc=$?
+    DRILL_PID=
+    after=$(load1)
+    # the JSON must say OK, restored, no difference, the generated tables and rows
+    if ! python3 - "$TMP/drill.json" "$ROWS" "$DECODED" >"$TMP/drill.fields" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+want_rows, decoded = int(sys.argv[2]), int(sys.argv[3])
+r = doc.get("result") or {}
+problems = []
+if doc.get("state") != "OK":
+    problems.append(f"state {doc.get('state')}: {doc.get('message')}")
+if r.get("outcome") != "restored":
+    problems.append(f"outcome {r.get('outcome')}: {r.get('error')}")
+if r.get("differences"):
+    problems.append(f"differences {r['differences']}")
+if r.get("rows") != want_rows:
+    problems.append(f"{r.get('rows')} rows restored, {want_rows} generated")
+if r.get("tables") != 2 or r.get("views") != 1:
+    problems.append(f"{r.get('tables')} tables and {r.get('views')} views, want 2 and 1")
+if problems:
+    sys.stderr.write("; ".join(problems) + "\n")
+    sys.exit(1)
+if r.get("bytes") != decoded:
+    sys.stderr.write(f"note: the drill streamed {r.get('bytes')} bytes, zcat gives {decoded}\n")
+print(r["restore_seconds"], r["tables"], r["views"], r["rows"], r["bytes"])
+EOF
+    then
+        cat "$TMP/drill.json" "$TMP/drill.err" >&2
+        fail "drill run $run (exit code $rc) is not OK with $ROWS rows"
+    fi
+    [ "$rc" = 0 ] || fail "drill run $run exited with $rc although its JSON says OK"
+    read -r restore tables views rrows rbytes <"$TMP/drill.fields"
+    wall=$(secs_of "$TMP/drill.time")
+    restore_list+=("$restore")
+    wall_list+=("$wall")
+    row=$(printf '| %d | %s | %s | %s, %s view | %s | %.2f s | %s s | %.1f MiB | %.1f MiB | %s / %s |' \
+        "$run" "$(num "$DUMP_BYTES")" "$(num "$DECODED")" "$tables" "$views" "$(num "$rrows")" \
+        "$restore" "$wall" "$(echo "$hwm / 1024" | bc -l)" "$(rss_mib "$TMP/drill.time")" "$before" "$after")
+    rows+=("$row")
+    note "  $row"
+    [ "$rbytes" = "$DECODED" ] || note "  the drill streamed $rbytes bytes, zcat gives $DECODED"
+    rm -rf "$cache" "$work"
+done
+
+NAIVE_S=
+if [ "$NAIVE" = 1 ]; then
+    note "naive restore: zcat DUMP | mariadb into a fresh server with the drill's server options"
+    EXTRA_OPTS=(--innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=0 --max-allowed-packet=1G)
+    start_server naive
+    before=$(load1)
+    t0=$(date +%s.%N)
+    set +e
+    zcat "$DUMP" | mariadb --no-defaults -S "$SOCK" -uroot
+    st=("${PIPESTATUS[@]}")
+    set -e
+    NAIVE_S=$(echo "$(date +%s.%N) - $t0" | bc)
+    after=$(load1)
+    [ "${st[0]}" = 0 ] && [ "${st[1]}" = 0 ] || fail "zcat | mariadb exited with ${st[*]}"
+    have=$(M -N -e "SELECT (SELECT COUNT(*) FROM shop.orders) + (SELECT COUNT(*) FROM shop.items)")
+    [ "$have" = "$ROWS" ] || fail "the naive restore has $have rows, want $ROWS"
+    stop_server "$SOCK"
+    rm -rf "$TMP/naive"
+    NAIVE_ROW=$(printf '| naive `zcat DUMP \\| mariadb` | %s | %s | 2, 1 view | %s | %.2f s (load only) | | | | %s / %s |' \
+        "$(num "$DUMP_BYTES")" "$(num "$DECODED")" "$(num "$have")" "$NAIVE_S" "$before" "$after")
+fi
+
+echo
+echo "MariaDB $MARIADB_VERSION; $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); --dir $DIR"
+printf 'check_backup -f DUMP --no-cache -t 0 alone: %s s, peak RSS %s MiB\n' "$VERIFY_S" "$(rss_mib "$TMP/verify.time")"
+echo
+echo "| run | dump on disk (bytes) | decoded (bytes) | tables | rows | restore_seconds | whole drill (wall) | peak RSS backup-drill | peak RSS with its server | load 1 min before / after |"
+echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---|"
+printf '%s\n' "${rows[@]}"
+if [ -n "$NAIVE_S" ]; then
+    echo "$NAIVE_ROW"
+    echo
+    for i in "${!restore_list[@]}"; do
+        printf 'run %d: drill restore / naive load = %.2f; whole drill / naive load = %.2f\n' "$((i + 1))" \
+            "$(echo "${restore_list[$i]} / $NAIVE_S" | bc -l)" "$(echo "${wall_list[$i]} / $NAIVE_S" | bc -l)"
+    done
+fi
+echo "DRILL BENCH: OK"
