@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Restore drill of a real >= 1 GiB mariadb-dump (issue 15): how long `backup-drill` takes,
 # how much memory it needs, and its overhead against the naive manual restore
-# (`zcat DUMP | mariadb`). See BENCHMARKS.md, "Restore drill of a 1 GiB dump (issue 15)".
+# (`zcat DUMP | mariadb`); with `--engines mariadb,postgres` the same for a pg_dump -Fc
+# against `pg_restore -d`. See BENCHMARKS.md, "Restore drill of a 1 GiB dump (issue 15)".
 #
 #   bench/drill.sh [options]          (as root)
 #
@@ -26,6 +27,11 @@
 #    --skip-log-bin --max-allowed-packet=1G), then only the load is timed:
 #    `zcat DUMP | mariadb --no-defaults -S SOCK -uroot`; its rows are counted afterwards
 #    (must match). Printed: the ratio drill restore / naive load and whole drill / naive.
+# 5. PostgreSQL (--engines ...,postgres): the same with a throwaway cluster of the newest
+#    /usr/lib/postgresql/*/bin (initdb + postgres, listen_addresses='', run as postgres),
+#    the same tables made with generate_series, `pg_dump -Fc`; decoded size: `pg_restore
+#    -f - DUMP | wc -c`; naive: `pg_restore -d shop DUMP` into a fresh cluster with the
+#    drill's settings (fsync, full_page_writes, synchronous_commit off).
 #
 # Everything lives in a temporary directory below --dir and is removed on exit (also on
 # error or Ctrl-C); the servers this script starts are stopped by their PID. No system
@@ -35,18 +41,23 @@
 #   --dir DIR            where the temporary data goes (default /var/tmp; needs about
 #                        3 x the decoded size free: the dump, the generating server,
 #                        the drill's and the naive server's data)
-#   --runs N             drill runs (default 1)
+#   --runs N             drill runs per engine (default 1)
+#   --engines LIST       comma list of mariadb,postgres (default mariadb)
 #   --orders N           rows of shop.orders (default 3750000; items get 2N)
 #   --min-decoded BYTES  the least decoded dump size accepted (default 1073741824;
 #                        e.g. `--orders 20000 --min-decoded 0` for a quick try)
-#   --server-user USER   user of the throwaway servers (default mysql, else nobody)
+#   --server-user USER   user of the throwaway MariaDB servers (default mysql, else nobody)
+#   --pg-user USER       user of the throwaway PostgreSQL clusters (default postgres, else
+#                        nobody)
 #   --drill-user USER    backup-drill's --user (default nobody)
 #   --bin DIR            directory of the release binaries (default: cargo build --release)
 #   --skip-naive         no naive restore
 #   --keep               keep the temporary directory (for looking at it; printed)
 #
 # Needs: root, cargo, mariadb-server (mariadbd, mariadb-install-db), mariadb-client
-# (mariadb, mariadb-dump, mariadb-admin), gzip, GNU time (/usr/bin/time), python3, bc.
+# (mariadb, mariadb-dump), gzip, GNU time (/usr/bin/time), python3, bc, util-linux
+# (setpriv); for postgres: postgresql (initdb, postgres, pg_isready, psql, pg_dump,
+# pg_restore).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +66,8 @@ RUNS=1
 ORDERS=3750000
 MIN_DECODED=1073741824
 SERVER_USER=
+PG_USER=
+ENGINES=mariadb
 DRILL_USER=nobody
 BIN=
 NAIVE=1
@@ -71,6 +84,8 @@ while [ $# -gt 0 ]; do
         --orders) ORDERS=$2; shift 2 ;;
         --min-decoded) MIN_DECODED=$2; shift 2 ;;
         --server-user) SERVER_USER=$2; shift 2 ;;
+        --pg-user) PG_USER=$2; shift 2 ;;
+        --engines) ENGINES=$2; shift 2 ;;
         --drill-user) DRILL_USER=$2; shift 2 ;;
         --bin) BIN=$2; shift 2 ;;
         --skip-naive) NAIVE=0; shift ;;
@@ -85,13 +100,30 @@ done
 [[ "$MIN_DECODED" =~ ^[0-9]+$ ]] || die "--min-decoded needs a number of bytes"
 [ -d "$DIR" ] || die "--dir $DIR is not a directory"
 [ -x /usr/bin/time ] || die "GNU time is needed: apt-get install time"
-for c in mariadbd mariadb-install-db mariadb mariadb-dump mariadb-admin gzip python3 bc; do
-    command -v "$c" >/dev/null || die "$c is needed (mariadb-server, mariadb-client, gzip, python3, bc)"
+for c in gzip python3 bc setpriv pgrep; do
+    command -v "$c" >/dev/null || die "$c is needed (gzip, python3, bc, util-linux, procps)"
 done
-if [ -z "$SERVER_USER" ]; then
-    if id mysql >/dev/null 2>&1; then SERVER_USER=mysql; else SERVER_USER=nobody; fi
-fi
-id "$SERVER_USER" >/dev/null 2>&1 || die "no user $SERVER_USER"
+for engine in ${ENGINES//,/ }; do
+    case "$engine" in
+        mariadb)
+            for c in mariadbd mariadb-install-db mariadb mariadb-dump; do
+                command -v "$c" >/dev/null || die "$c is needed (mariadb-server, mariadb-client)"
+            done
+            if [ -z "$SERVER_USER" ]; then
+                if id mysql >/dev/null 2>&1; then SERVER_USER=mysql; else SERVER_USER=nobody; fi
+            fi
+            id "$SERVER_USER" >/dev/null 2>&1 || die "no user $SERVER_USER" ;;
+        postgres)
+            for c in initdb postgres pg_isready psql pg_dump pg_restore; do
+                ls /usr/lib/postgresql/*/bin/$c >/dev/null 2>&1 || die "$c is needed in /usr/lib/postgresql/*/bin (postgresql)"
+            done
+            if [ -z "$PG_USER" ]; then
+                if id postgres >/dev/null 2>&1; then PG_USER=postgres; else PG_USER=nobody; fi
+            fi
+            id "$PG_USER" >/dev/null 2>&1 || die "no user $PG_USER" ;;
+        *) die "--engines: unknown engine $engine (mariadb, postgres)" ;;
+    esac
+done
 id "$DRILL_USER" >/dev/null 2>&1 || die "no user $DRILL_USER"
 
 if [ -z "$BIN" ]; then
@@ -104,15 +136,13 @@ fi
 TMP=$(mktemp -d "$DIR/check_backup-drill-bench.XXXXXX")
 chmod 755 "$TMP" # the servers' and the drill's users must reach their directories below
 SERVER_PID=
-stop_server() { # stops the server this script started, by its PID
-    local pid=$SERVER_PID sock=${1:-}
+SERVER_SIG=TERM
+stop_server() { # stops the server this script started, by its PID (mariadbd: SIGTERM,
+    # postgres: SIGINT, both a clean shutdown), after 60 s with SIGKILL
+    local pid=$SERVER_PID
     [ -n "$pid" ] || return 0
     if kill -0 "$pid" 2>/dev/null; then
-        if [ -n "$sock" ] && [ -S "$sock" ]; then
-            mariadb-admin --no-defaults -S "$sock" -uroot shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
-        else
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
+        kill -"$SERVER_SIG" "$pid" 2>/dev/null || true
         for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
         if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
     fi
@@ -149,6 +179,7 @@ start_server() {
         --skip-networking --pid-file="$d/run/mysqld.pid" --log-error="$d/run/mysqld.err" \
         --tmpdir="$d/tmp" --skip-log-bin "${EXTRA_OPTS[@]}" >/dev/null 2>&1 &
     SERVER_PID=$!
+    SERVER_SIG=TERM
     for _ in $(seq 120); do
         kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$d/run/mysqld.err" >&2; fail "mariadbd ($1) exited"; }
         mariadb --no-defaults -S "$SOCK" -uroot -e 'SELECT 1' >/dev/null 2>&1 && return 0
@@ -169,81 +200,61 @@ export LC_ALL=C
 
 ITEMS=$((2 * ORDERS))
 ROWS=$((ORDERS + ITEMS))
-DUMP=$TMP/backups/shop.sql.gz
 mkdir -p "$TMP/backups"
+OUT=() # the result lines of every engine, printed at the end
 
-note "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
-note "generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway MariaDB as $SERVER_USER"
-# Generation only: a bigger buffer pool than the drill's to make the data faster.
-EXTRA_OPTS=(--innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0)
-start_server gen
-t0=$(date +%s)
-M -e "CREATE DATABASE shop;
-  CREATE TABLE shop.orders (id INT PRIMARY KEY, customer VARCHAR(64), note VARCHAR(255),
-    total DECIMAL(10,2), created DATETIME) ENGINE=InnoDB;
-  CREATE TABLE shop.items (id INT PRIMARY KEY, order_id INT, sku CHAR(32), qty INT) ENGINE=InnoDB;
-  CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE total > 900;"
-M shop -e "INSERT INTO orders SELECT seq, CONCAT('customer-', seq MOD 9973), REPEAT(MD5(seq), 4),
-  (seq MOD 100000)/100, '2026-11-01' + INTERVAL (seq MOD 2592000) SECOND FROM seq_1_to_$ORDERS"
-M shop -e "INSERT INTO items SELECT seq, seq DIV 3 + 1, MD5(seq), seq MOD 7 + 1 FROM seq_1_to_$ITEMS"
-have=$(M -N -e "SELECT (SELECT COUNT(*) FROM shop.orders) + (SELECT COUNT(*) FROM shop.items)")
-[ "$have" = "$ROWS" ] || fail "generated $have rows, want $ROWS"
-note "  generated in $(($(date +%s) - t0)) s; dumping (mariadb-dump --single-transaction --databases shop | gzip)"
-t0=$(date +%s)
-mariadb-dump --no-defaults -S "$SOCK" -uroot --single-transaction --databases shop | gzip >"$DUMP"
-note "  dumped in $(($(date +%s) - t0)) s"
-stop_server "$SOCK"
-rm -rf "$TMP/gen"
-touch -d '10 minutes ago' "$DUMP"
+# check_dump DUMP DECODED: the decoded size is enough, check_backup says OK; sets VERIFY_S
+check_dump() {
+    local dump=$1 decoded=$2
+    note "dump: $(num "$(stat -c %s "$dump")") bytes on disk, $(num "$decoded") bytes decoded ($(printf '%.3f' "$(echo "$decoded / 1073741824" | bc -l)") GiB)"
+    [ "$decoded" -ge "$MIN_DECODED" ] ||
+        fail "the decoded dump has $decoded bytes, fewer than --min-decoded $MIN_DECODED: raise --orders"
+    note "check_backup -f DUMP --no-cache -t 0 (the verification the drill starts with)"
+    /usr/bin/time -v -o "$TMP/verify.time" "$BIN/check_backup" -f "$dump" --no-cache -t 0 >"$TMP/verify.out" 2>&1 || true
+    head -1 "$TMP/verify.out" | grep -q '^BACKUP OK' || { cat "$TMP/verify.out" >&2; fail "check_backup does not say OK"; }
+    VERIFY_S=$(secs_of "$TMP/verify.time")
+    note "  $(head -1 "$TMP/verify.out" | cut -d'|' -f1)"
+    note "  ${VERIFY_S} s, peak RSS $(rss_mib "$TMP/verify.time") MiB"
+    OUT+=("check_backup -f DUMP --no-cache -t 0 alone: $VERIFY_S s, peak RSS $(rss_mib "$TMP/verify.time") MiB" "")
+}
 
-DUMP_BYTES=$(stat -c %s "$DUMP")
-DECODED=$(zcat "$DUMP" | wc -c)
-zcat "$DUMP" | tail -1 | grep -q '^-- Dump completed' || fail "the dump has no completion line"
-note "dump: $(num "$DUMP_BYTES") bytes on disk, $(num "$DECODED") bytes decoded ($(printf '%.3f' "$(echo "$DECODED / 1073741824" | bc -l)") GiB)"
-[ "$DECODED" -ge "$MIN_DECODED" ] ||
-    fail "the decoded dump has $DECODED bytes, fewer than --min-decoded $MIN_DECODED: raise --orders"
-MARIADB_VERSION=$(mariadbd --version | sed 's/^.*Ver //; s/ for .*//')
-
-note "check_backup -f DUMP --no-cache -t 0 (the verification the drill starts with)"
-/usr/bin/time -v -o "$TMP/verify.time" "$BIN/check_backup" -f "$DUMP" --no-cache -t 0 >"$TMP/verify.out" 2>&1 || true
-head -1 "$TMP/verify.out" | grep -q '^BACKUP OK' || { cat "$TMP/verify.out" >&2; fail "check_backup does not say OK"; }
-VERIFY_S=$(secs_of "$TMP/verify.time")
-note "  $(head -1 "$TMP/verify.out" | cut -d'|' -f1)"
-note "  ${VERIFY_S} s, peak RSS $(rss_mib "$TMP/verify.time") MiB"
-
-rows=()
-restore_list=()
-wall_list=()
-for run in $(seq "$RUNS"); do
-    cache=$TMP/cache-$run
-    work=$TMP/work-$run
-    mkdir -p "$cache" "$work"
-    chmod 755 "$work"
-    before=$(load1)
-    note "drill run $run/$RUNS (load $before)"
-    /usr/bin/time -v -o "$TMP/drill.time" "$BIN/backup-drill" -f "$DUMP" --user "$DRILL_USER" \
-        --work-dir "$work" --cache-dir "$cache" --output json >"$TMP/drill.json" 2>"$TMP/drill.err" &
-    DRILL_PID=$!
-    # backup-drill's own high-water mark: VmHWM of time's child, polled until it exits
-    hwm=0
-    child=
-    while kill -0 "$DRILL_PID" 2>/dev/null; do
-        [ -n "$child" ] || child=$(pgrep -P "$DRILL_PID" | head -1 || true)
-        if [ -n "$child" ]; then
-            h=$(awk '/^VmHWM:/ {print $2}' "/proc/$child/status" 2>/dev/null || true)
-            [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
-        fi
-        sleep 0.2
-    done
-    rc=0
-    wait "$DRILL_PID" || rc=$?
-    DRILL_PID=
-    after=$(load1)
-    # the JSON must say OK, restored, no difference, the generated tables and rows
-    if ! python3 - "$TMP/drill.json" "$ROWS" "$DECODED" >"$TMP/drill.fields" <<'EOF'
+# run_drills DUMP DECODED: backup-drill --runs times; appends table rows to DRILL_ROWS and
+# the times to RESTORE_LIST / WALL_LIST; fails unless each drill restored the generated rows
+run_drills() {
+    local dump=$1 decoded=$2 run cache work before after hwm child h rc restore tables views rrows rbytes wall row
+    DRILL_ROWS=()
+    RESTORE_LIST=()
+    WALL_LIST=()
+    for run in $(seq "$RUNS"); do
+        cache=$TMP/cache-$run
+        work=$TMP/work-$run
+        mkdir -p "$cache" "$work"
+        chmod 755 "$work"
+        before=$(load1)
+        note "drill run $run/$RUNS (load $before)"
+        /usr/bin/time -v -o "$TMP/drill.time" "$BIN/backup-drill" -f "$dump" --user "$DRILL_USER" \
+            --work-dir "$work" --cache-dir "$cache" --output json >"$TMP/drill.json" 2>"$TMP/drill.err" &
+        DRILL_PID=$!
+        # backup-drill's own high-water mark: VmHWM of time's child, polled until it exits
+        hwm=0
+        child=
+        while kill -0 "$DRILL_PID" 2>/dev/null; do
+            [ -n "$child" ] || child=$(pgrep -P "$DRILL_PID" | head -1 || true)
+            if [ -n "$child" ]; then
+                h=$(awk '/^VmHWM:/ {print $2}' "/proc/$child/status" 2>/dev/null || true)
+                if [ -n "$h" ] && [ "$h" -gt "$hwm" ]; then hwm=$h; fi
+            fi
+            sleep 0.2
+        done
+        rc=0
+        wait "$DRILL_PID" || rc=$?
+        DRILL_PID=
+        after=$(load1)
+        # the JSON must say OK, restored, no difference, the generated tables and rows
+        if ! python3 - "$TMP/drill.json" "$ROWS" >"$TMP/drill.fields" <<'EOF'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-want_rows, decoded = int(sys.argv[2]), int(sys.argv[3])
+want_rows = int(sys.argv[2])
 r = doc.get("result") or {}
 problems = []
 if doc.get("state") != "OK":
@@ -259,63 +270,183 @@ if r.get("tables") != 2 or r.get("views") != 1:
 if problems:
     sys.stderr.write("; ".join(problems) + "\n")
     sys.exit(1)
-if r.get("bytes") != decoded:
-    sys.stderr.write(f"note: the drill streamed {r.get('bytes')} bytes, zcat gives {decoded}\n")
 print(r["restore_seconds"], r["tables"], r["views"], r["rows"], r["bytes"])
 EOF
-    then
-        cat "$TMP/drill.json" "$TMP/drill.err" >&2
-        fail "drill run $run (exit code $rc) is not OK with $ROWS rows"
+        then
+            cat "$TMP/drill.json" "$TMP/drill.err" >&2
+            fail "drill run $run (exit code $rc) is not OK with $ROWS rows"
+        fi
+        [ "$rc" = 0 ] || fail "drill run $run exited with $rc although its JSON says OK"
+        read -r restore tables views rrows rbytes <"$TMP/drill.fields"
+        wall=$(secs_of "$TMP/drill.time")
+        RESTORE_LIST+=("$restore")
+        WALL_LIST+=("$wall")
+        row=$(printf '| drill %d | %s | %s | %s, %s view | %s | %.2f s | %s s | %.1f MiB | %.1f MiB | %s / %s |' \
+            "$run" "$(num "$(stat -c %s "$dump")")" "$(num "$decoded")" "$tables" "$views" "$(num "$rrows")" \
+            "$restore" "$wall" "$(echo "$hwm / 1024" | bc -l)" "$(rss_mib "$TMP/drill.time")" "$before" "$after")
+        DRILL_ROWS+=("$row")
+        note "  $row"
+        [ "$rbytes" = "$decoded" ] || note "  the drill streamed $(num "$rbytes") bytes into the client (decoded: $(num "$decoded"))"
+        rm -rf "$cache" "$work"
+    done
+}
+
+# table NAIVE_ROW NAIVE_S: appends the engine's table and the ratios to OUT
+table() {
+    local naive_row=$1 naive_s=$2 i
+    OUT+=("| run | dump on disk (bytes) | decoded (bytes) | tables | rows | restore_seconds | whole drill (wall) | peak RSS backup-drill | peak RSS with its server | load 1 min before / after |")
+    OUT+=("|---|---:|---:|---|---:|---:|---:|---:|---:|---|")
+    OUT+=("${DRILL_ROWS[@]}")
+    if [ -n "$naive_s" ]; then
+        OUT+=("$naive_row" "")
+        for i in "${!RESTORE_LIST[@]}"; do
+            OUT+=("$(printf 'drill %d: drill restore / naive load = %.2f; whole drill / naive load = %.2f' "$((i + 1))" \
+                "$(echo "${RESTORE_LIST[$i]} / $naive_s" | bc -l)" "$(echo "${WALL_LIST[$i]} / $naive_s" | bc -l)")")
+        done
     fi
-    [ "$rc" = 0 ] || fail "drill run $run exited with $rc although its JSON says OK"
-    read -r restore tables views rrows rbytes <"$TMP/drill.fields"
-    wall=$(secs_of "$TMP/drill.time")
-    restore_list+=("$restore")
-    wall_list+=("$wall")
-    row=$(printf '| %d | %s | %s | %s, %s view | %s | %.2f s | %s s | %.1f MiB | %.1f MiB | %s / %s |' \
-        "$run" "$(num "$DUMP_BYTES")" "$(num "$DECODED")" "$tables" "$views" "$(num "$rrows")" \
-        "$restore" "$wall" "$(echo "$hwm / 1024" | bc -l)" "$(rss_mib "$TMP/drill.time")" "$before" "$after")
-    rows+=("$row")
-    note "  $row"
-    [ "$rbytes" = "$DECODED" ] || note "  the drill streamed $rbytes bytes, zcat gives $DECODED"
-    rm -rf "$cache" "$work"
+    OUT+=("")
+}
+
+bench_mariadb() {
+    local dump=$TMP/backups/shop.sql.gz have t0 decoded before after st naive_s= naive_row=
+    note "MariaDB: generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway server as $SERVER_USER"
+    # Generation only: a bigger buffer pool than the drill's to make the data faster.
+    EXTRA_OPTS=(--innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0)
+    start_server gen
+    t0=$(date +%s)
+    M -e "CREATE DATABASE shop;
+      CREATE TABLE shop.orders (id INT PRIMARY KEY, customer VARCHAR(64), note VARCHAR(255),
+        total DECIMAL(10,2), created DATETIME) ENGINE=InnoDB;
+      CREATE TABLE shop.items (id INT PRIMARY KEY, order_id INT, sku CHAR(32), qty INT) ENGINE=InnoDB;
+      CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE total > 900;"
+    M shop -e "INSERT INTO orders SELECT seq, CONCAT('customer-', seq MOD 9973), REPEAT(MD5(seq), 4),
+      (seq MOD 100000)/100, '2026-11-01' + INTERVAL (seq MOD 2592000) SECOND FROM seq_1_to_$ORDERS"
+    M shop -e "INSERT INTO items SELECT seq, seq DIV 3 + 1, MD5(seq), seq MOD 7 + 1 FROM seq_1_to_$ITEMS"
+    have=$(M -N -e "SELECT (SELECT COUNT(*) FROM shop.orders) + (SELECT COUNT(*) FROM shop.items)")
+    [ "$have" = "$ROWS" ] || fail "generated $have rows, want $ROWS"
+    note "  generated in $(($(date +%s) - t0)) s; dumping (mariadb-dump --single-transaction --databases shop | gzip)"
+    t0=$(date +%s)
+    mariadb-dump --no-defaults -S "$SOCK" -uroot --single-transaction --databases shop | gzip >"$dump"
+    note "  dumped in $(($(date +%s) - t0)) s"
+    stop_server
+    rm -rf "$TMP/gen"
+    touch -d '10 minutes ago' "$dump"
+    zcat "$dump" | tail -1 | grep -q '^-- Dump completed' || fail "the dump has no completion line"
+    decoded=$(zcat "$dump" | wc -c)
+    OUT+=("MariaDB $(mariadbd --version | sed 's/^.*Ver //; s/ for .*//'), mariadb-dump | gzip $(gzip --version | head -1 | awk '{print $2}')")
+    check_dump "$dump" "$decoded"
+    run_drills "$dump" "$decoded"
+    if [ "$NAIVE" = 1 ]; then
+        note "naive restore: zcat DUMP | mariadb into a fresh server with the drill's server options"
+        EXTRA_OPTS=(--innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=0 --max-allowed-packet=1G)
+        start_server naive
+        before=$(load1)
+        t0=$(date +%s.%N)
+        set +e
+        zcat "$dump" | mariadb --no-defaults -S "$SOCK" -uroot
+        st=("${PIPESTATUS[@]}")
+        set -e
+        naive_s=$(echo "$(date +%s.%N) - $t0" | bc)
+        after=$(load1)
+        [ "${st[0]}" = 0 ] && [ "${st[1]}" = 0 ] || fail "zcat | mariadb exited with ${st[*]}"
+        have=$(M -N -e "SELECT (SELECT COUNT(*) FROM shop.orders) + (SELECT COUNT(*) FROM shop.items)")
+        [ "$have" = "$ROWS" ] || fail "the naive restore has $have rows, want $ROWS"
+        stop_server
+        rm -rf "$TMP/naive"
+        naive_row=$(printf '| naive `zcat DUMP \\| mariadb` (load only) | %s | %s | 2, 1 view | %s | %.2f s | | | | %s / %s |' \
+            "$(num "$(stat -c %s "$dump")")" "$(num "$decoded")" "$(num "$have")" "$naive_s" "$before" "$after")
+        note "  $naive_row"
+    fi
+    table "$naive_row" "$naive_s"
+    rm -f "$dump"
+}
+
+# The newest PostgreSQL with initdb, as backup-drill picks it.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+# start_pg NAME [postgres -c options...]: a fresh throwaway cluster in $TMP/NAME run as
+# $PG_USER with the drill's settings (fsync, full_page_writes, synchronous_commit off);
+# sets SERVER_PID and SOCK (the socket directory)
+start_pg() {
+    local name=$1 d=$TMP/$1
+    shift
+    mkdir -p "$d/data" "$d/run"
+    chown -R "$PG_USER:" "$d"
+    chmod 700 "$d/data"
+    (cd / && setpriv --reuid="$PG_USER" --regid="$(id -g "$PG_USER")" --init-groups \
+        "$PGBIN/initdb" -D "$d/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync) \
+        >"$d/initdb.log" 2>&1 || { cat "$d/initdb.log" >&2; fail "initdb ($name)"; }
+    SOCK=$d/run
+    (cd / && exec setpriv --reuid="$PG_USER" --regid="$(id -g "$PG_USER")" --init-groups \
+        "$PGBIN/postgres" -D "$d/data" -k "$SOCK" -c listen_addresses= -c fsync=off \
+        -c full_page_writes=off -c synchronous_commit=off "$@") >"$d/postgres.log" 2>&1 &
+    SERVER_PID=$!
+    SERVER_SIG=INT # fast shutdown
+    for _ in $(seq 120); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$d/postgres.log" >&2; fail "postgres ($name) exited"; }
+        "$PGBIN/pg_isready" -q -h "$SOCK" -U postgres -d postgres && return 0
+        sleep 0.5
+    done
+    fail "postgres ($name) did not accept connections within 60 s"
+}
+P() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -U postgres "$@"; }
+
+bench_postgres() {
+    local dump=$TMP/backups/shop.dump have t0 decoded before after rc tbytes naive_s= naive_row=
+    note "PostgreSQL: generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway cluster as $PG_USER"
+    start_pg pg-gen -c shared_buffers=512MB -c maintenance_work_mem=256MB -c max_wal_size=4GB
+    t0=$(date +%s)
+    P -d postgres -c "CREATE DATABASE shop"
+    P -d shop -c "CREATE TABLE orders (id int PRIMARY KEY, customer varchar(64), note varchar(255),
+        total numeric(10,2), created timestamp);
+      CREATE TABLE items (id int PRIMARY KEY, order_id int, sku char(32), qty int);
+      CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 900;"
+    P -d shop -c "INSERT INTO orders SELECT g, 'customer-' || g % 9973, repeat(md5(g::text), 4),
+      (g % 100000) / 100.0, timestamp '2026-11-01' + (g % 2592000) * interval '1 second'
+      FROM generate_series(1, $ORDERS) g"
+    P -d shop -c "INSERT INTO items SELECT g, g / 3 + 1, md5(g::text), g % 7 + 1 FROM generate_series(1, $ITEMS) g"
+    have=$(P -d shop -At -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM items)")
+    [ "$have" = "$ROWS" ] || fail "generated $have rows, want $ROWS"
+    tbytes=$(P -d shop -At -c "SELECT pg_table_size('orders') + pg_table_size('items')")
+    note "  generated in $(($(date +%s) - t0)) s, $(num "$tbytes") bytes of table data; dumping (pg_dump -Fc)"
+    t0=$(date +%s)
+    "$PGBIN/pg_dump" -h "$SOCK" -U postgres -Fc -f "$dump" shop
+    note "  dumped in $(($(date +%s) - t0)) s"
+    stop_server
+    rm -rf "$TMP/pg-gen"
+    touch -d '10 minutes ago' "$dump"
+    decoded=$("$PGBIN/pg_restore" -f - "$dump" | wc -c)
+    OUT+=("$("$PGBIN/postgres" --version), pg_dump -Fc of $(num "$tbytes") bytes of table data (pg_table_size); decoded = pg_restore -f - | wc -c")
+    check_dump "$dump" "$decoded"
+    run_drills "$dump" "$decoded"
+    if [ "$NAIVE" = 1 ]; then
+        note "naive restore: pg_restore -d into a fresh cluster with the drill's server options"
+        start_pg pg-naive
+        P -d postgres -c "CREATE DATABASE shop"
+        before=$(load1)
+        t0=$(date +%s.%N)
+        rc=0
+        "$PGBIN/pg_restore" -h "$SOCK" -U postgres -d shop "$dump" || rc=$?
+        naive_s=$(echo "$(date +%s.%N) - $t0" | bc)
+        after=$(load1)
+        [ "$rc" = 0 ] || fail "pg_restore -d exited with $rc"
+        have=$(P -d shop -At -c "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM items)")
+        [ "$have" = "$ROWS" ] || fail "the naive restore has $have rows, want $ROWS"
+        stop_server
+        rm -rf "$TMP/pg-naive"
+        naive_row=$(printf '| naive `pg_restore -d` (restore only) | %s | %s | 2, 1 view | %s | %.2f s | | | | %s / %s |' \
+            "$(num "$(stat -c %s "$dump")")" "$(num "$decoded")" "$(num "$have")" "$naive_s" "$before" "$after")
+        note "  $naive_row"
+    fi
+    table "$naive_row" "$naive_s"
+    rm -f "$dump"
+}
+
+note "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+for engine in ${ENGINES//,/ }; do
+    "bench_$engine"
 done
 
-NAIVE_S=
-if [ "$NAIVE" = 1 ]; then
-    note "naive restore: zcat DUMP | mariadb into a fresh server with the drill's server options"
-    EXTRA_OPTS=(--innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=0 --max-allowed-packet=1G)
-    start_server naive
-    before=$(load1)
-    t0=$(date +%s.%N)
-    set +e
-    zcat "$DUMP" | mariadb --no-defaults -S "$SOCK" -uroot
-    st=("${PIPESTATUS[@]}")
-    set -e
-    NAIVE_S=$(echo "$(date +%s.%N) - $t0" | bc)
-    after=$(load1)
-    [ "${st[0]}" = 0 ] && [ "${st[1]}" = 0 ] || fail "zcat | mariadb exited with ${st[*]}"
-    have=$(M -N -e "SELECT (SELECT COUNT(*) FROM shop.orders) + (SELECT COUNT(*) FROM shop.items)")
-    [ "$have" = "$ROWS" ] || fail "the naive restore has $have rows, want $ROWS"
-    stop_server "$SOCK"
-    rm -rf "$TMP/naive"
-    NAIVE_ROW=$(printf '| naive `zcat DUMP \\| mariadb` | %s | %s | 2, 1 view | %s | %.2f s (load only) | | | | %s / %s |' \
-        "$(num "$DUMP_BYTES")" "$(num "$DECODED")" "$(num "$have")" "$NAIVE_S" "$before" "$after")
-fi
-
 echo
-echo "MariaDB $MARIADB_VERSION; $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); --dir $DIR"
-printf 'check_backup -f DUMP --no-cache -t 0 alone: %s s, peak RSS %s MiB\n' "$VERIFY_S" "$(rss_mib "$TMP/verify.time")"
-echo
-echo "| run | dump on disk (bytes) | decoded (bytes) | tables | rows | restore_seconds | whole drill (wall) | peak RSS backup-drill | peak RSS with its server | load 1 min before / after |"
-echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---|"
-printf '%s\n' "${rows[@]}"
-if [ -n "$NAIVE_S" ]; then
-    echo "$NAIVE_ROW"
-    echo
-    for i in "${!restore_list[@]}"; do
-        printf 'run %d: drill restore / naive load = %.2f; whole drill / naive load = %.2f\n' "$((i + 1))" \
-            "$(echo "${restore_list[$i]} / $NAIVE_S" | bc -l)" "$(echo "${wall_list[$i]} / $NAIVE_S" | bc -l)"
-    done
-fi
+echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); --dir $DIR; $RUNS drill run(s) per engine"
+printf '%s\n' "${OUT[@]}"
 echo "DRILL BENCH: OK"
