@@ -9,7 +9,7 @@
 # 1. A throwaway MariaDB (mariadb-install-db + mariadbd --no-defaults --skip-networking,
 #    socket in a temporary directory of its own, run as --server-user) gets a database
 #    `shop` whose data is generated in SQL with the sequence engine: `orders` (--orders N
-#    rows, ~190 bytes of dump text each), `items` (2N rows), a view `big_orders`; then
+#    rows, ~180 bytes of dump text each), `items` (2N rows), a view `big_orders`; then
 #    `mariadb-dump --single-transaction --databases shop | gzip` writes the dump and the
 #    server is stopped. The decoded size is measured (`zcat | wc -c`) and must be at least
 #    --min-decoded bytes (default 1 GiB, 1,073,741,824).
@@ -43,7 +43,8 @@
 #                        the drill's and the naive server's data)
 #   --runs N             drill runs per engine (default 1)
 #   --engines LIST       comma list of mariadb,postgres (default mariadb)
-#   --orders N           rows of shop.orders (default 3750000; items get 2N)
+#   --orders N           rows of shop.orders (default 3750000 for MariaDB, 3900000 for
+#                        PostgreSQL: just over 1 GiB decoded each; items get 2N)
 #   --min-decoded BYTES  the least decoded dump size accepted (default 1073741824;
 #                        e.g. `--orders 20000 --min-decoded 0` for a quick try)
 #   --server-user USER   user of the throwaway MariaDB servers (default mysql, else nobody)
@@ -63,7 +64,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=/var/tmp
 RUNS=1
-ORDERS=3750000
+ORDERS=
 MIN_DECODED=1073741824
 SERVER_USER=
 PG_USER=
@@ -96,7 +97,7 @@ while [ $# -gt 0 ]; do
 done
 [[ $(id -u) -eq 0 ]] || die "must run as root (the drill's --user, the servers' --user)"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive number"
-[[ "$ORDERS" =~ ^[1-9][0-9]*$ ]] || die "--orders needs a positive number"
+[[ -z "$ORDERS" || "$ORDERS" =~ ^[1-9][0-9]*$ ]] || die "--orders needs a positive number"
 [[ "$MIN_DECODED" =~ ^[0-9]+$ ]] || die "--min-decoded needs a number of bytes"
 [ -d "$DIR" ] || die "--dir $DIR is not a directory"
 [ -x /usr/bin/time ] || die "GNU time is needed: apt-get install time"
@@ -198,8 +199,12 @@ rss_mib() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' 
 num() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/,&/; ta'; } # 1234567 -> 1,234,567
 export LC_ALL=C
 
-ITEMS=$((2 * ORDERS))
-ROWS=$((ORDERS + ITEMS))
+sizes() { # sizes DEFAULT: ORDERS (--orders or DEFAULT), ITEMS, ROWS of this engine's database
+    ORDERS=${ORDERS_OPT:-$1}
+    ITEMS=$((2 * ORDERS))
+    ROWS=$((ORDERS + ITEMS))
+}
+ORDERS_OPT=$ORDERS
 mkdir -p "$TMP/backups"
 OUT=() # the result lines of every engine, printed at the end
 
@@ -309,6 +314,7 @@ table() {
 
 bench_mariadb() {
     local dump=$TMP/backups/shop.sql.gz have t0 decoded before after st naive_s= naive_row=
+    sizes 3750000 # 1.04 GiB of mariadb-dump text
     note "MariaDB: generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway server as $SERVER_USER"
     # Generation only: a bigger buffer pool than the drill's to make the data faster.
     EXTRA_OPTS=(--innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0)
@@ -392,6 +398,7 @@ P() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -U postgres "$@"; }
 
 bench_postgres() {
     local dump=$TMP/backups/shop.dump have t0 decoded before after rc tbytes naive_s= naive_row=
+    sizes 3900000 # 1.01 GiB of SQL from pg_restore -f - (COPY lines are shorter than INSERT tuples)
     note "PostgreSQL: generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway cluster as $PG_USER"
     start_pg pg-gen -c shared_buffers=512MB -c maintenance_work_mem=256MB -c max_wal_size=4GB
     t0=$(date +%s)
