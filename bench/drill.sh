@@ -154,8 +154,11 @@ DRILL_PID=
 cleanup() {
     local rc=$?
     if [ -n "$DRILL_PID" ] && kill -0 "$DRILL_PID" 2>/dev/null; then
-        # backup-drill removes its server and directory on SIGTERM
-        kill -TERM "$DRILL_PID" 2>/dev/null || true
+        # DRILL_PID is GNU time, which does not pass signals on: SIGTERM goes to its child,
+        # backup-drill, which then stops its server and removes its directory
+        local child
+        child=$(pgrep -P "$DRILL_PID" | head -1 || true)
+        if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null || true; fi
         wait "$DRILL_PID" 2>/dev/null || true
     fi
     stop_server
