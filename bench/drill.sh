@@ -316,7 +316,7 @@ table() {
 }
 
 bench_mariadb() {
-    local dump=$TMP/backups/shop.sql.gz have t0 decoded before after st naive_s= naive_row=
+    local dump=$TMP/backups/shop.sql.gz have t0 decoded before after st naive_s='' naive_row=''
     sizes 3750000 # 1.04 GiB of mariadb-dump text
     note "MariaDB: generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway server as $SERVER_USER"
     # Generation only: a bigger buffer pool than the drill's to make the data faster.
@@ -400,7 +400,7 @@ start_pg() {
 P() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -U postgres "$@"; }
 
 bench_postgres() {
-    local dump=$TMP/backups/shop.dump have t0 decoded before after rc tbytes naive_s= naive_row=
+    local dump=$TMP/backups/shop.dump have t0 decoded before after rc tbytes naive_s='' naive_row=''
     sizes 3900000 # 1.01 GiB of SQL from pg_restore -f - (COPY lines are shorter than INSERT tuples)
     note "PostgreSQL: generating shop (orders $(num "$ORDERS"), items $(num "$ITEMS")) in a throwaway cluster as $PG_USER"
     start_pg pg-gen -c shared_buffers=512MB -c maintenance_work_mem=256MB -c max_wal_size=4GB
