@@ -198,7 +198,7 @@ pub fn answer(drills: &[DatabaseDrill], format: Output) -> (String, i32) {
             if tables == 1 { "" } else { "s" },
             crate::units::grouped(rows),
             if rows == 1 { "" } else { "s" },
-            crate::units::human_duration(seconds)
+            crate::judge::drill::took(seconds)
         )
     } else {
         let mut counts = Vec::new();
@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(code, 0);
         assert!(
             text.starts_with(
-                "DRILL OK - restore drill of 2 databases: 6 tables, 1,234 rows restored in 5s | "
+                "DRILL OK - restore drill of 2 databases: 6 tables, 1,234 rows restored in 5.0s | "
             ),
             "{text}"
         );

@@ -30,6 +30,16 @@ fn file_name(path: &str) -> String {
     safe(name, 120)
 }
 
+/// How long a restore took, in words: tenths below 10 s (small restores are common: "0s"
+/// would say nothing), else as every other duration (`3m 12s`).
+pub fn took(seconds: f64) -> String {
+    if seconds < 10.0 {
+        format!("{:.1}s", seconds.max(0.0))
+    } else {
+        human_duration(seconds)
+    }
+}
+
 /// What a restored drill proved, in words: `42 tables, 1,204,331 rows restored in 3m 12s`.
 pub fn restored_words(r: &DrillResult) -> String {
     if r.tables == 0 && r.views == 0 {
@@ -37,7 +47,7 @@ pub fn restored_words(r: &DrillResult) -> String {
         return format!(
             "no table to compare (the dump creates none, the restored server holds none), \
              restored in {}",
-            human_duration(r.restore_seconds)
+            took(r.restore_seconds)
         );
     }
     format!(
@@ -46,7 +56,7 @@ pub fn restored_words(r: &DrillResult) -> String {
         if r.tables == 1 { "" } else { "s" },
         grouped(r.rows),
         if r.rows == 1 { "" } else { "s" },
-        human_duration(r.restore_seconds)
+        took(r.restore_seconds)
     )
 }
 

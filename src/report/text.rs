@@ -104,12 +104,7 @@ pub fn drill_text(r: &SetResult) -> String {
                 .to_string()
         })
         .unwrap_or_else(|| "-".into());
-    // Seconds with a decimal: small restores are common, "0s" would say nothing.
-    let took = if d.restore_seconds < 10.0 {
-        format!("{:.1}s", d.restore_seconds)
-    } else {
-        human_duration(d.restore_seconds)
-    };
+    let took = crate::judge::drill::took(d.restore_seconds);
     // Of a --per-database set: the database whose drill stands for the set.
     let of = d
         .database
