@@ -251,6 +251,72 @@ impl Inflater {
     }
 }
 
+/// One zlib stream (RFC 1950: header, deflate data, adler32), fed in pieces and proven
+/// whole by ISA-L — the data blocks of a pg_dump custom archive, several times faster than
+/// a zlib decoder. Nothing of the decoded data is kept.
+pub struct ZlibCheck {
+    inflater: Inflater,
+    out: Vec<u8>,
+    done: bool,
+}
+
+impl Default for ZlibCheck {
+    fn default() -> Self {
+        let mut inflater = Inflater::new();
+        // SAFETY: the state was initialised by isal_inflate_init.
+        unsafe { isal::isal_inflate_reset(&mut *inflater.0) };
+        // ISA-L parses the zlib header and checks the adler32 after the deflate data.
+        inflater.0.crc_flag = isal::ISAL_ZLIB;
+        ZlibCheck {
+            inflater,
+            out: vec![0; 64 * 1024],
+            done: false,
+        }
+    }
+}
+
+impl ZlibCheck {
+    /// Decodes the next piece of the stream. Bytes after the stream's end are ignored (the
+    /// caller decides whether they may be there); an error says what is wrong with it.
+    pub fn feed(&mut self, mut input: &mut [u8]) -> Result<(), String> {
+        while !self.done {
+            let (consumed, produced, ret) = self.inflater.inflate(input, &mut self.out);
+            match ret {
+                isal::ISAL_INCORRECT_CHECKSUM => {
+                    return Err("the adler32 checksum does not match the data".into())
+                }
+                isal::ISAL_INVALID_WRAPPER | isal::ISAL_UNSUPPORTED_METHOD => {
+                    return Err("not a zlib stream (invalid header)".into())
+                }
+                r if r == isal::ISAL_NEED_DICT as i32 => {
+                    return Err("the stream needs a preset dictionary".into())
+                }
+                r if r < 0 => return Err(describe(r)),
+                _ => {}
+            }
+            let Some(consumed) = consumed else {
+                return Err("invalid deflate data (the stream rewound)".into());
+            };
+            input = &mut input[consumed..];
+            if self.inflater.finished() {
+                self.done = true;
+            } else if (input.is_empty() && produced < self.out.len())
+                || (consumed == 0 && produced == 0)
+            {
+                // All of this piece is decoded (ISA-L keeps what it needs of it): the next
+                // piece goes on.
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the stream ended, its adler32 checked.
+    pub fn complete(&self) -> bool {
+        self.done
+    }
+}
+
 /// The content's identity as the gzip trailers state it, for free while verifying: every
 /// member's CRC32 and length, folded into one FNV-1a hash (bounded, however many members).
 #[derive(Debug, Clone, Copy)]
@@ -371,4 +437,84 @@ pub(super) fn verify<R: Read>(
         }
     };
     Ok((problem, input.read_so_far()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ZlibCheck;
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    fn zlib(data: &[u8], level: u32) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// Feeds `stream` in pieces of `piece` bytes: Ok(complete) or the error.
+    fn check(stream: &[u8], piece: usize) -> Result<bool, String> {
+        let mut z = ZlibCheck::default();
+        for chunk in stream.chunks(piece.max(1)) {
+            z.feed(&mut chunk.to_vec())?;
+        }
+        Ok(z.complete())
+    }
+
+    fn data(seed: u64, len: usize) -> Vec<u8> {
+        // Text-like and repetitive (long matches), with some noise.
+        let mut x = seed | 1;
+        (0..len)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x % 5 == 0 {
+                    (x >> 8) as u8
+                } else {
+                    b"INSERT INTO t VALUES (1,'abc'),\n"[i % 32]
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn whole_streams_complete_and_damaged_ones_never_do(
+            seed in any::<u64>(),
+            len in 0usize..300_000,
+            level in 0u32..10,
+            piece in 1usize..70_000,
+            cut in any::<prop::sample::Index>(),
+            flip in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let stream = zlib(&data(seed, len), level);
+            prop_assert_eq!(check(&stream, piece), Ok(true));
+            // Cut anywhere before its last byte: not complete (or an error).
+            let at = cut.index(stream.len());
+            prop_assert_ne!(check(&stream[..at], piece), Ok(true), "cut at {}", at);
+            // One bit flipped anywhere: the header, the deflate data or the adler32 say so —
+            // unless it is a padding bit after the last block, which no decoder reads: then
+            // the data is what it was (checked with another decoder).
+            let mut flipped = stream.clone();
+            let i = flip.index(flipped.len());
+            flipped[i] ^= 1 << bit;
+            if check(&flipped, piece) == Ok(true) {
+                let mut decoded = Vec::new();
+                let read = std::io::Read::read_to_end(
+                    &mut flate2::read::ZlibDecoder::new(&flipped[..]),
+                    &mut decoded,
+                );
+                prop_assert!(read.is_ok() && decoded == data(seed, len),
+                    "bit {} of byte {} flipped: complete, but the data differs", bit, i);
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_stream_are_left_to_the_caller() {
+        let mut stream = zlib(b"hello hello hello", 6);
+        stream.extend_from_slice(b"trailing");
+        assert_eq!(check(&stream, 5), Ok(true));
+    }
 }

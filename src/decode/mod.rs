@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod bz2;
 mod gzip;
+pub use gzip::ZlibCheck;
 pub mod sections;
 pub mod tables;
 

@@ -134,7 +134,7 @@ impl<R: Read> Cursor<'_, R> {
         while left > 0 {
             let take = left.min(buf.len());
             self.bytes(&mut buf[..take])?;
-            sink.feed(&buf[..take])?;
+            sink.feed(&mut buf[..take])?;
             left -= take;
         }
         Ok(())
@@ -144,14 +144,14 @@ impl<R: Read> Cursor<'_, R> {
 /// Decodes one block's compressed data as it streams by, to prove it whole.
 enum BlockCheck {
     None,
-    Zlib(Box<flate2::Decompress>, bool),
+    Zlib(Box<crate::decode::ZlibCheck>),
     Zstd(Box<zstd::stream::raw::Decoder<'static>>, bool),
 }
 
 impl BlockCheck {
     fn new(compression: &str) -> BlockCheck {
         match compression {
-            "gzip" => BlockCheck::Zlib(Box::new(flate2::Decompress::new(true)), false),
+            "gzip" => BlockCheck::Zlib(Box::default()),
             "zstd" => match zstd::stream::raw::Decoder::new() {
                 Ok(d) => BlockCheck::Zstd(Box::new(d), false),
                 Err(_) => BlockCheck::None,
@@ -160,27 +160,15 @@ impl BlockCheck {
         }
     }
 
-    fn feed(&mut self, mut input: &[u8]) -> Result<(), Stop> {
-        let mut out = [0u8; 64 * 1024];
+    fn feed(&mut self, input: &mut [u8]) -> Result<(), Stop> {
         match self {
             BlockCheck::None => Ok(()),
-            BlockCheck::Zlib(d, done) => {
-                while !input.is_empty() && !*done {
-                    let before = d.total_in();
-                    let status = d
-                        .decompress(input, &mut out, flate2::FlushDecompress::None)
-                        .map_err(|e| Stop::Bad(format!("corrupt zlib data: {e}")))?;
-                    let used = (d.total_in() - before) as usize;
-                    input = &input[used..];
-                    if status == flate2::Status::StreamEnd {
-                        *done = true;
-                    } else if used == 0 && status == flate2::Status::BufError {
-                        break;
-                    }
-                }
-                Ok(())
-            }
+            BlockCheck::Zlib(z) => z
+                .feed(input)
+                .map_err(|e| Stop::Bad(format!("corrupt zlib data: {e}"))),
             BlockCheck::Zstd(d, done) => {
+                let mut input: &[u8] = input;
+                let mut out = [0u8; 64 * 1024];
                 use zstd::stream::raw::Operation;
                 while !input.is_empty() {
                     let status = d
@@ -201,7 +189,8 @@ impl BlockCheck {
     fn complete(&self) -> bool {
         match self {
             BlockCheck::None => true,
-            BlockCheck::Zlib(_, done) | BlockCheck::Zstd(_, done) => *done,
+            BlockCheck::Zlib(z) => z.complete(),
+            BlockCheck::Zstd(_, done) => *done,
         }
     }
 }
