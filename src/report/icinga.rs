@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(r[0].uncompressed_bytes(), Some(274045.0));
         assert_eq!(r[0].problems().len(), 1);
         assert_eq!(r[0].log_lines()[0].line, Some(3));
-        assert_eq!(r[0].doc["source"], "icinga");
+        assert_eq!(r[0].doc()["source"], "icinga");
         assert!(r[0].checked_at().is_some());
         assert_eq!(r[1].state(), State::Unknown);
         assert!(r[1].summary().contains("pending"));

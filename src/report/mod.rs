@@ -18,6 +18,7 @@ pub mod fleet;
 pub mod history;
 pub mod html;
 pub mod icinga;
+pub mod json_text;
 pub mod local;
 pub mod result;
 pub mod text;
@@ -385,8 +386,8 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> i32 {
         ReportFormat::Text => text::render(&page),
         ReportFormat::Html => html::render(&page),
         ReportFormat::Json => {
-            let docs: Vec<_> = results.iter().map(|r| &r.doc).collect();
-            let mut s = serde_json::to_string_pretty(&docs).unwrap_or_else(|_| "[]".into());
+            // Written from each set's compact text (no document is parsed again).
+            let mut s = json_text::pretty_array(results.iter().map(SetResult::doc_json));
             s.push('\n');
             s
         }
