@@ -7,8 +7,12 @@
 //!    results of the `backup` services from an Icinga 2 REST API (`--icinga-api`);
 //! 2. **remember** — [`history`] appends one line per set to a JSON Lines file and reads the
 //!    `--days` window back for the sparklines;
-//! 3. **present** — [`text`] (the daily mail), JSON (the results array), [`html`] (one
-//!    self-contained page).
+//! 3. **present** — [`text`] (the daily mail), JSON (the results array, written by
+//!    [`json_text`] from each result's compact text), [`html`] (one self-contained page).
+//!
+//! A [`result::SetResult`] holds what the renderers read as typed fields and its document
+//! as compact JSON text (about 5–6 KiB per set, not a tree of maps), so 10,000 sets fit in
+//! well under 100 MiB (BENCHMARKS.md).
 //!
 //! The exit code is the worst state (CRITICAL 2 > WARNING 1 > UNKNOWN 3 > OK 0, the
 //! plugin's own ranking), so cron can alert on it; a report that could not do its job (an
