@@ -13,6 +13,7 @@
 #   bench/fleet.sh                          # the table of BENCHMARKS.md (~3 min)
 #   bench/fleet.sh --sets 1000,10000 --runs 3
 #   bench/fleet.sh --icinga [--hosts 1000]  # a real Icinga 2 with HOSTS x 10 services (root, by hand)
+#   FLEET_BIN=DIR FLEET_BASE=DIR2 bench/fleet.sh --icinga   # two binaries, same icinga2
 #   bench/fleet.sh --browser --sets 3,10000 # the page in headless Chromium (QUERY=words to search)
 #
 # The Icinga mode starts icinga2 as tests/e2e/report.sh does: its own configuration, data
@@ -39,7 +40,7 @@ while [[ $# -gt 0 ]]; do
         --icinga) ICINGA=1; shift ;;
         --browser) BROWSER=1; shift ;;
         --hosts) HOSTS=$2; shift 2 ;;
-        -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/fleet.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -387,9 +388,24 @@ echo
 echo "| sets × format | median s | min s | max s | peak RSS MiB | output MiB |"
 echo "|---|---:|---:|---:|---:|---:|"
 export BACKUP_REPORT_ICINGA_PASSWORD=$API_PASS
+# FLEET_BASE=DIR: also time DIR/backup-report (e.g. the main branch's) against the same
+# icinga2, row by row, and compare the two JSON outputs (they hold no "now").
 for fmt in text json html; do
-    measure "$N × $fmt (Icinga)" ":" "$BIN/backup-report" --icinga-api "https://127.0.0.1:$API_PORT" --icinga-user report \
-        --icinga-ca "$I/pki/ca.crt" --timeout 300 --format "$fmt" --no-history --output "$DATA/out"
+    for bin in ${FLEET_BASE:+"$FLEET_BASE"} "$BIN"; do
+        label="$N × $fmt (Icinga)"
+        [[ $bin == "${FLEET_BASE:-}" ]] && label="$N × $fmt (Icinga, $FLEET_BASE)"
+        measure "$label" ":" "$bin/backup-report" --icinga-api "https://127.0.0.1:$API_PORT" --icinga-user report \
+            --icinga-ca "$I/pki/ca.crt" --timeout 300 --format "$fmt" --no-history --output "$DATA/out"
+        [[ $fmt == json ]] && cp "$DATA/out" "$DATA/out.$([[ $bin == "${FLEET_BASE:-}" ]] && echo base || echo new)"
+    done
 done
+if [[ -n ${FLEET_BASE:-} ]]; then
+    echo
+    if cmp -s "$DATA/out.base" "$DATA/out.new"; then
+        echo "- the JSON outputs of both binaries are identical ($(stat -c %s "$DATA/out.new") bytes)"
+    else
+        echo "- the JSON outputs of both binaries DIFFER: $(cmp "$DATA/out.base" "$DATA/out.new" 2>&1)"
+    fi
+fi
 echo
 echo "- load after: $(uptime | sed 's/.*load average: //')"

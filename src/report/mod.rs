@@ -7,8 +7,12 @@
 //!    results of the `backup` services from an Icinga 2 REST API (`--icinga-api`);
 //! 2. **remember** — [`history`] appends one line per set to a JSON Lines file and reads the
 //!    `--days` window back for the sparklines;
-//! 3. **present** — [`text`] (the daily mail), JSON (the results array), [`html`] (one
-//!    self-contained page).
+//! 3. **present** — [`text`] (the daily mail), JSON (the results array, written by
+//!    [`json_text`] from each result's compact text), [`html`] (one self-contained page).
+//!
+//! A [`result::SetResult`] holds what the renderers read as typed fields and its document
+//! as compact JSON text (about 5–6 KiB per set, not a tree of maps), so 10,000 sets fit in
+//! well under 100 MiB (BENCHMARKS.md).
 //!
 //! The exit code is the worst state (CRITICAL 2 > WARNING 1 > UNKNOWN 3 > OK 0, the
 //! plugin's own ranking), so cron can alert on it; a report that could not do its job (an
@@ -18,6 +22,7 @@ pub mod fleet;
 pub mod history;
 pub mod html;
 pub mod icinga;
+pub mod json_text;
 pub mod local;
 pub mod result;
 pub mod text;
@@ -385,8 +390,8 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> i32 {
         ReportFormat::Text => text::render(&page),
         ReportFormat::Html => html::render(&page),
         ReportFormat::Json => {
-            let docs: Vec<_> = results.iter().map(|r| &r.doc).collect();
-            let mut s = serde_json::to_string_pretty(&docs).unwrap_or_else(|_| "[]".into());
+            // Written from each set's compact text (no document is parsed again).
+            let mut s = json_text::pretty_array(results.iter().map(SetResult::doc_json));
             s.push('\n');
             s
         }

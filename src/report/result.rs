@@ -29,7 +29,9 @@ impl Source {
     }
 }
 
-/// One set's result.
+/// One set's result: what the renderers read, as typed fields taken from the document
+/// once, and the document itself as compact JSON text for `--format json` (a tree of
+/// `serde_json::Value` maps took about 28 KiB per set; the text is its own size).
 #[derive(Debug, Clone)]
 pub struct SetResult {
     /// The set's name (config section, Icinga service name, or `set` field of a fleet file).
@@ -38,11 +40,36 @@ pub struct SetResult {
     pub host: Option<String>,
     /// Where it came from.
     pub source: Source,
-    /// The document, `set`/`host`/`source` included.
-    pub doc: Value,
     /// The set's last restore drill (`backup-drill`), read from this host's cache
-    /// directory for local sets; not part of the document (check_backup's schema).
+    /// directory for local sets; also the document's `drill` member.
     pub drill: Option<crate::facts::DrillResult>,
+    /// The state (validated in [`SetResult::from_doc`]).
+    state: State,
+    /// What the accessors return.
+    view: View,
+    /// The document, `set`/`host`/`source`/`drill` included, as compact JSON.
+    doc: Box<str>,
+}
+
+/// The parts of a document the report reads, as found (foreign input: what is missing or
+/// of the wrong type is `None`/empty, as the accessors say).
+#[derive(Debug, Clone, Default)]
+struct View {
+    summary: Box<str>,
+    file: Option<Box<str>>,
+    checked_at: Option<Box<str>>,
+    /// Perfdata items with a text label: label and value (a finite number, else `None`).
+    perfdata: Box<[(Box<str>, Option<f64>)]>,
+    /// `facts.age_seconds`, `facts.size_bytes`, `facts.uncompressed_bytes` (finite).
+    age_seconds: Option<f64>,
+    size_bytes: Option<f64>,
+    uncompressed_bytes: Option<f64>,
+    entries: Box<[EntryRow]>,
+    schedule: Option<ScheduleView>,
+    restore_points: Option<PointsView>,
+    rpo: Option<RpoView>,
+    findings: Box<[FindingView]>,
+    log_lines: Box<[LogLine]>,
 }
 
 /// A log problem line quoted by the report.
@@ -175,6 +202,164 @@ pub fn now_rfc3339() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
+/// The document's `drill` member for a drill (null: none, or one that cannot be written).
+fn drill_value(drill: Option<&crate::facts::DrillResult>) -> Value {
+    drill
+        .and_then(|d| serde_json::to_value(d).ok())
+        .unwrap_or(Value::Null)
+}
+
+impl View {
+    /// Reads what the report shows from a document (an object).
+    fn of(doc: &Value) -> View {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(Box::from);
+        let facts = doc.get("facts");
+        let fact = |key: &str| facts.and_then(|f| f.get(key));
+        let perfdata = doc
+            .get("perfdata")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|p| {
+                        let label = p.get("label")?.as_str()?;
+                        Some((Box::from(label), p.get("value").and_then(number)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        View {
+            summary: text(doc.get("summary")).unwrap_or_default(),
+            file: text(doc.get("file")),
+            checked_at: text(doc.get("checked_at")),
+            perfdata,
+            age_seconds: fact("age_seconds").and_then(number),
+            size_bytes: fact("size_bytes").and_then(number),
+            uncompressed_bytes: fact("uncompressed_bytes").and_then(number),
+            entries: fact("entries").map(entries_of).unwrap_or_default(),
+            schedule: fact("schedule").and_then(schedule_of),
+            restore_points: fact("restore_points").and_then(points_of),
+            rpo: fact("rpo").and_then(rpo_of),
+            findings: doc.get("findings").map(findings_of).unwrap_or_default(),
+            log_lines: doc.get("log_lines").map(log_lines_of).unwrap_or_default(),
+        }
+    }
+}
+
+/// `facts.entries`: the first ten objects.
+fn entries_of(v: &Value) -> Box<[EntryRow]> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e.is_object())
+                .take(10)
+                .map(|e| {
+                    let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+                    EntryRow {
+                        kind: text("kind").to_string(),
+                        entry: text("entry").to_string(),
+                        state: parse_state(text("state")).unwrap_or(State::Unknown),
+                        age_seconds: e.get("age_seconds").and_then(number),
+                        size_bytes: e.get("size_bytes").and_then(number).filter(|v| *v >= 0.0),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `facts.schedule`.
+fn schedule_of(s: &Value) -> Option<ScheduleView> {
+    Some(ScheduleView {
+        expression: s.get("expression")?.as_str()?.to_string(),
+        next_run: s
+            .get("next_run")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// `facts.restore_points`.
+fn points_of(v: &Value) -> Option<PointsView> {
+    let items = v.as_array()?;
+    let verdict = |p: &Value| p.get("verdict").and_then(Value::as_str).map(str::to_string);
+    let text = |p: &Value, key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    Some(PointsView {
+        count: items.len(),
+        good: items
+            .iter()
+            .filter(|p| verdict(p).as_deref() == Some("good"))
+            .count(),
+        bad: items
+            .iter()
+            .filter(|p| verdict(p).as_deref() == Some("bad"))
+            .map(|p| (text(p, "file"), text(p, "problem")))
+            .collect(),
+        unverified: items
+            .iter()
+            .filter(|p| !matches!(verdict(p).as_deref(), Some("good" | "bad")))
+            .count(),
+        oldest_age: items
+            .iter()
+            .filter_map(|p| p.get("age_seconds").and_then(number))
+            .reduce(f64::max),
+    })
+}
+
+/// `facts.rpo`.
+fn rpo_of(r: &Value) -> Option<RpoView> {
+    let count = |key: &str| r.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Some(RpoView {
+        percent: r
+            .get("percent")
+            .and_then(number)
+            .filter(|p| (0.0..=100.0).contains(p))?,
+        days: r
+            .get("days")
+            .and_then(Value::as_u64)
+            .and_then(|d| u32::try_from(d).ok())?,
+        observed_seconds: r.get("observed_seconds").and_then(number)?,
+        basis: r.get("basis")?.as_str()?.to_string(),
+        rpo_seconds: r.get("rpo_seconds").and_then(number),
+        unverified: count("unverified_dumps"),
+        bad: count("bad_dumps"),
+    })
+}
+
+/// `findings`: the complete ones, in order.
+fn findings_of(v: &Value) -> Box<[FindingView]> {
+    let Some(items) = v.as_array() else {
+        return Box::default();
+    };
+    items
+        .iter()
+        .filter_map(|f| {
+            Some(FindingView {
+                check: f.get("check")?.as_str()?.to_string(),
+                state: parse_state(f.get("state")?.as_str()?)?,
+                message: f.get("message")?.as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// `log_lines`: the complete ones, in order.
+fn log_lines_of(v: &Value) -> Box<[LogLine]> {
+    let Some(items) = v.as_array() else {
+        return Box::default();
+    };
+    items
+        .iter()
+        .filter_map(|l| {
+            Some(LogLine {
+                level: l.get("level")?.as_str()?.to_string(),
+                line: l.get("line").and_then(Value::as_u64),
+                text: l.get("text")?.as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
 impl SetResult {
     /// Wraps a document, adding `set`, `source` and (for fleet entries) `host`. A document
     /// that is not an object, or has no valid state, becomes UNKNOWN naming the problem.
@@ -223,27 +408,42 @@ impl SetResult {
             .get("drill")
             .cloned()
             .and_then(|v| serde_json::from_value::<crate::facts::DrillResult>(v).ok());
-        let mut result = SetResult {
+        map.insert("drill".into(), drill_value(drill.as_ref()));
+        let doc = Value::Object(map);
+        let view = View::of(&doc);
+        // Writing a Value cannot fail (its keys are strings); an empty object if it did.
+        let doc = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
+        SetResult {
             set: set.to_string(),
             host: host.map(str::to_string),
             source,
-            doc: Value::Object(map),
-            drill: None,
-        };
-        result.set_drill(drill);
-        result
+            drill,
+            state,
+            view,
+            doc: doc.into_boxed_str(),
+        }
     }
 
     /// Sets the set's last restore drill, also as the document's `drill` (null: none).
     pub fn set_drill(&mut self, drill: Option<crate::facts::DrillResult>) {
-        if let Value::Object(map) = &mut self.doc {
-            let value = drill
-                .as_ref()
-                .and_then(|d| serde_json::to_value(d).ok())
-                .unwrap_or(Value::Null);
-            map.insert("drill".into(), value);
+        // The member is replaced in the text: the rest of the document is not read again.
+        let value = drill_value(drill.as_ref()).to_string();
+        if let Some(doc) = super::json_text::replace_member(&self.doc, "drill", &value) {
+            self.doc = doc.into_boxed_str();
         }
         self.drill = drill;
+    }
+
+    /// The document as compact JSON text (check_backup's schema plus `set`, `host`,
+    /// `source` and `drill`).
+    pub fn doc_json(&self) -> &str {
+        &self.doc
+    }
+
+    /// The document as a value (parsed from [`SetResult::doc_json`]; `Null` if it did not
+    /// parse, which text written by serde_json always does).
+    pub fn doc(&self) -> Value {
+        serde_json::from_str(&self.doc).unwrap_or(Value::Null)
     }
 
     /// An UNKNOWN result that names the set and the reason, in check_backup's schema.
@@ -266,81 +466,47 @@ impl SetResult {
         SetResult::from_doc(set, host, source, doc)
     }
 
-    fn get(&self, key: &str) -> Option<&Value> {
-        self.doc.get(key)
-    }
-
-    fn fact(&self, key: &str) -> Option<&Value> {
-        self.get("facts").and_then(|f| f.get(key))
-    }
-
     /// The state (validated in [`SetResult::from_doc`]).
     pub fn state(&self) -> State {
-        self.get("state")
-            .and_then(Value::as_str)
-            .and_then(parse_state)
-            .unwrap_or(State::Unknown)
+        self.state
     }
 
     /// The one-line summary.
     pub fn summary(&self) -> String {
-        self.get("summary")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
+        self.view.summary.to_string()
     }
 
     /// The dump checked.
     pub fn file(&self) -> Option<String> {
-        self.get("file").and_then(Value::as_str).map(str::to_string)
+        self.view.file.as_deref().map(str::to_string)
     }
 
     /// When it was checked (RFC 3339 text, as given).
     pub fn checked_at(&self) -> Option<String> {
-        self.get("checked_at")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        self.view.checked_at.as_deref().map(str::to_string)
     }
 
-    /// A perfdata value by label.
+    /// A perfdata value by label (the first item of that label).
     pub fn perf(&self, label: &str) -> Option<f64> {
-        self.get("perfdata")?
-            .as_array()?
+        self.view
+            .perfdata
             .iter()
-            .find(|p| p.get("label").and_then(Value::as_str) == Some(label))
-            .and_then(|p| p.get("value"))
-            .and_then(number)
+            .find(|(l, _)| &**l == label)
+            .and_then(|(_, v)| *v)
     }
 
     /// The entries of a pg_backupcluster set (`facts.entries`: the newest entry of each
     /// kind), as found; entries that are not objects are skipped.
     pub fn entries(&self) -> Vec<EntryRow> {
-        self.fact("entries")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter(|e| e.is_object())
-                    .take(10)
-                    .map(|e| {
-                        let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-                        EntryRow {
-                            kind: text("kind").to_string(),
-                            entry: text("entry").to_string(),
-                            state: parse_state(text("state")).unwrap_or(State::Unknown),
-                            age_seconds: e.get("age_seconds").and_then(number),
-                            size_bytes: e.get("size_bytes").and_then(number).filter(|v| *v >= 0.0),
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.view.entries.to_vec()
     }
 
     /// The age to show: the dump's, or for a pg_backupcluster set the oldest of its
     /// newest entries (the one nearest its threshold).
     pub fn shown_age(&self) -> Option<f64> {
         self.age_seconds().or_else(|| {
-            self.entries()
+            self.view
+                .entries
                 .iter()
                 .filter_map(|e| e.age_seconds)
                 .reduce(f64::max)
@@ -349,23 +515,21 @@ impl SetResult {
 
     /// The dump's age in seconds (facts, else perfdata).
     pub fn age_seconds(&self) -> Option<f64> {
-        self.fact("age_seconds")
-            .and_then(number)
-            .or_else(|| self.perf("age"))
+        self.view.age_seconds.or_else(|| self.perf("age"))
     }
 
     /// The dump's size on disk in bytes.
     pub fn size_bytes(&self) -> Option<f64> {
-        self.fact("size_bytes")
-            .and_then(number)
+        self.view
+            .size_bytes
             .or_else(|| self.perf("size"))
             .filter(|v| *v >= 0.0)
     }
 
     /// The decoded size in bytes.
     pub fn uncompressed_bytes(&self) -> Option<f64> {
-        self.fact("uncompressed_bytes")
-            .and_then(number)
+        self.view
+            .uncompressed_bytes
             .or_else(|| self.perf("uncompressed_size"))
             .filter(|v| *v >= 0.0)
     }
@@ -377,88 +541,32 @@ impl SetResult {
 
     /// The schedule, when the set has one.
     pub fn schedule(&self) -> Option<ScheduleView> {
-        let s = self.fact("schedule")?;
-        Some(ScheduleView {
-            expression: s.get("expression")?.as_str()?.to_string(),
-            next_run: s
-                .get("next_run")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        })
+        self.view.schedule.clone()
     }
 
     /// The restore points, when the set asks for them.
     pub fn restore_points(&self) -> Option<PointsView> {
-        let items = self.fact("restore_points")?.as_array()?;
-        let verdict = |p: &Value| p.get("verdict").and_then(Value::as_str).map(str::to_string);
-        let text =
-            |p: &Value, key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-        Some(PointsView {
-            count: items.len(),
-            good: items
-                .iter()
-                .filter(|p| verdict(p).as_deref() == Some("good"))
-                .count(),
-            bad: items
-                .iter()
-                .filter(|p| verdict(p).as_deref() == Some("bad"))
-                .map(|p| (text(p, "file"), text(p, "problem")))
-                .collect(),
-            unverified: items
-                .iter()
-                .filter(|p| !matches!(verdict(p).as_deref(), Some("good" | "bad")))
-                .count(),
-            oldest_age: items
-                .iter()
-                .filter_map(|p| p.get("age_seconds").and_then(number))
-                .reduce(f64::max),
-        })
+        self.view.restore_points.clone()
     }
 
     /// RPO compliance, when check_backup computed it.
     pub fn rpo(&self) -> Option<RpoView> {
-        let r = self.fact("rpo")?;
-        let count = |key: &str| r.get(key).and_then(Value::as_u64).unwrap_or(0);
-        Some(RpoView {
-            percent: r
-                .get("percent")
-                .and_then(number)
-                .filter(|p| (0.0..=100.0).contains(p))?,
-            days: r
-                .get("days")
-                .and_then(Value::as_u64)
-                .and_then(|d| u32::try_from(d).ok())?,
-            observed_seconds: r.get("observed_seconds").and_then(number)?,
-            basis: r.get("basis")?.as_str()?.to_string(),
-            rpo_seconds: r.get("rpo_seconds").and_then(number),
-            unverified: count("unverified_dumps"),
-            bad: count("bad_dumps"),
-        })
+        self.view.rpo.clone()
     }
 
     /// The findings, in the document's order.
     pub fn findings(&self) -> Vec<FindingView> {
-        let Some(items) = self.get("findings").and_then(Value::as_array) else {
-            return Vec::new();
-        };
-        items
-            .iter()
-            .filter_map(|f| {
-                Some(FindingView {
-                    check: f.get("check")?.as_str()?.to_string(),
-                    state: parse_state(f.get("state")?.as_str()?)?,
-                    message: f.get("message")?.as_str()?.to_string(),
-                })
-            })
-            .collect()
+        self.view.findings.to_vec()
     }
 
     /// The findings that are not OK, worst first.
     pub fn problems(&self) -> Vec<FindingView> {
         let mut p: Vec<_> = self
-            .findings()
-            .into_iter()
+            .view
+            .findings
+            .iter()
             .filter(|f| f.state != State::Ok)
+            .cloned()
             .collect();
         p.sort_by_key(|f| std::cmp::Reverse(severity(f.state)));
         p
@@ -466,19 +574,7 @@ impl SetResult {
 
     /// The log's ERROR and WARN lines.
     pub fn log_lines(&self) -> Vec<LogLine> {
-        let Some(items) = self.get("log_lines").and_then(Value::as_array) else {
-            return Vec::new();
-        };
-        items
-            .iter()
-            .filter_map(|l| {
-                Some(LogLine {
-                    level: l.get("level")?.as_str()?.to_string(),
-                    line: l.get("line").and_then(Value::as_u64),
-                    text: l.get("text")?.as_str()?.to_string(),
-                })
-            })
-            .collect()
+        self.view.log_lines.to_vec()
     }
 
     /// The host shown: the fleet host, or `local` for this host's sets.
@@ -621,13 +717,13 @@ mod tests {
         let doc = |drill: Value| json!({"state": "OK", "exit_code": 0, "drill": drill});
         let r = SetResult::from_doc("shop", Some("db1"), Source::File, doc(drill.clone()));
         assert_eq!(r.drill.as_ref().map(|d| d.rows), Some(10));
-        assert_eq!(r.doc["drill"], drill);
+        assert_eq!(r.doc()["drill"], drill);
         // Not a drill result: none, and null in the document.
         let r = SetResult::from_doc("shop", Some("db1"), Source::File, doc(json!({"rows": 1})));
         assert!(r.drill.is_none());
-        assert_eq!(r.doc["drill"], Value::Null);
+        assert_eq!(r.doc()["drill"], Value::Null);
         let r = SetResult::unknown("shop", None, Source::Local, "x");
-        assert_eq!(r.doc.get("drill"), Some(&Value::Null));
+        assert_eq!(r.doc().get("drill"), Some(&Value::Null));
     }
 
     #[test]
@@ -641,9 +737,9 @@ mod tests {
                    "perfdata": [{"label": "size_change", "value": -60.5}]}),
         );
         assert_eq!(r.state(), State::Warning);
-        assert_eq!(r.doc["exit_code"], 1);
-        assert_eq!(r.doc["set"], "shop");
-        assert_eq!(r.doc.get("host"), None);
+        assert_eq!(r.doc()["exit_code"], 1);
+        assert_eq!(r.doc()["set"], "shop");
+        assert_eq!(r.doc().get("host"), None);
         assert_eq!(r.age_seconds(), Some(100.0));
         assert_eq!(r.size_bytes(), Some(2048.0));
         assert_eq!(r.size_change(), Some(-60.5));
@@ -652,7 +748,7 @@ mod tests {
         assert!(bad
             .summary()
             .contains("set x: not a check_backup JSON result"));
-        assert_eq!(bad.doc["host"], "h");
+        assert_eq!(bad.doc()["host"], "h");
         let bad = SetResult::from_doc("x", None, Source::File, json!({"state": "GREEN"}));
         assert_eq!(bad.state(), State::Unknown);
         let by_code = SetResult::from_doc("x", None, Source::File, json!({"exit_code": 2}));

@@ -260,3 +260,48 @@ fn a_small_report_shows_its_ok_sets_open_and_an_all_ok_one_says_so() {
     assert_eq!(states[..5], ["CRITICAL"; 5]);
     assert_eq!(states[5..], ["UNKNOWN"; 5]);
 }
+
+/// A fleet file's documents come out of `--format json` as they went in, whatever text and
+/// shapes they hold (the report keeps each as compact text and writes the pretty array
+/// from it): only `set`, `host`, `source` and `drill` are added and state and exit code
+/// normalised, in serde_json's pretty layout.
+#[test]
+fn fleet_documents_come_out_of_the_json_report_as_they_went_in() {
+    let d = tempfile::tempdir().unwrap();
+    let hostile = "quote \" backslash \\ braces {[]} colon : comma , é ✓ \u{1} \n\t";
+    let a = json!({"set": "a", "state": "warning", "exit_code": 0, "summary": hostile,
+        "facts": {"age_seconds": 12345.678, "size_bytes": 1_234_567_890_123u64,
+                  "nested": {"e": [], "o": {}, "x": [[0.5, -2.25], {"drill": 1}], "s": hostile}},
+        "perfdata": [{"label": "age", "value": 7}], "extra": null, "file": "/b/a.sql"});
+    let b = json!({"set": "b", "state": "CRITICAL", "exit_code": 2, "drill": {"rows": 1},
+        "findings": [{"check": "age", "state": "CRITICAL", "message": hostile}]});
+    std::fs::write(d.path().join("db1.json"), json!([a, b]).to_string()).unwrap();
+    let out = Run::backup_report(&[
+        "--from",
+        d.path().to_str().unwrap(),
+        "--format",
+        "json",
+        "--no-history",
+    ])
+    .output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let got: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        out.stdout,
+        format!("{}\n", serde_json::to_string_pretty(&got).unwrap())
+    );
+    let tagged = |mut doc: Value, state: &str, code: i64| {
+        let m = doc.as_object_mut().unwrap();
+        m.insert("state".into(), json!(state));
+        m.insert("exit_code".into(), json!(code));
+        m.insert("host".into(), json!("db1"));
+        m.insert("source".into(), json!("file"));
+        m.insert("drill".into(), Value::Null); // {"rows": 1} is no drill result
+        doc
+    };
+    // Worst first: b (CRITICAL), then a (WARNING).
+    assert_eq!(
+        got,
+        json!([tagged(b, "CRITICAL", 2), tagged(a, "WARNING", 1)])
+    );
+}
