@@ -83,13 +83,6 @@ impl ConfigFile {
     /// Reads and validates a configuration file: syntax, keys, and every value (each one is
     /// put through the command-line parser, so a bad duration is reported with its line).
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let file = path.display().to_string();
-        let error = |line: Option<usize>, key: Option<String>, message: String| ConfigError {
-            file: file.clone(),
-            line,
-            key,
-            message,
-        };
         let text = std::fs::read_to_string(path).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 format!(
@@ -99,7 +92,12 @@ impl ConfigFile {
             } else {
                 String::new()
             };
-            error(None, None, format!("cannot read: {e}{hint}"))
+            ConfigError {
+                file: path.display().to_string(),
+                line: None,
+                key: None,
+                message: format!("cannot read: {e}{hint}"),
+            }
         })?;
         Self::parse(path, &text)
     }

@@ -5,6 +5,36 @@
 //! `serde_json::to_string_pretty` writes for the same values, and the replacement of one
 //! top-level member's value.
 
+/// Where a scan of JSON text is with respect to strings: inside one (and after a
+/// backslash), or outside, where the structural bytes are.
+#[derive(Default)]
+struct StringScan {
+    inside: bool,
+    escaped: bool,
+}
+
+impl StringScan {
+    /// At the opening quote of a string.
+    fn open(&mut self) {
+        self.inside = true;
+    }
+
+    /// Whether byte `b` belongs to a string (its closing quote included).
+    fn inside(&mut self, b: u8) -> bool {
+        if !self.inside {
+            return false;
+        }
+        if self.escaped {
+            self.escaped = false;
+        } else if b == b'\\' {
+            self.escaped = true;
+        } else if b == b'"' {
+            self.inside = false;
+        }
+        true
+    }
+}
+
 /// Appends the pretty form of `compact` (serde_json's compact text) at nesting `depth`, as
 /// serde_json's `PrettyFormatter` writes it: two spaces per level, `": "` after a key,
 /// `[]`/`{}` for empty containers.
@@ -16,27 +46,19 @@ fn push_pretty(out: &mut String, compact: &str, mut depth: usize) {
         }
     };
     let bytes = compact.as_bytes();
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut string = StringScan::default();
     // Copies runs of plain text at once; structural bytes are all ASCII, so every cut
     // falls on a char boundary.
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
+        if string.inside(b) {
             i += 1;
             continue;
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => string.open(),
             b'{' | b'[' | b'}' | b']' | b',' | b':' => {
                 out.push_str(&compact[start..i]);
                 match b {
@@ -92,20 +114,12 @@ fn member_value(compact: &str, key: &str) -> Option<std::ops::Range<usize>> {
     let bytes = compact.as_bytes();
     let quoted = format!("\"{key}\":");
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut string = StringScan::default();
     let mut value_start: Option<usize> = None;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
+        if string.inside(b) {
             i += 1;
             continue;
         }
@@ -118,7 +132,7 @@ fn member_value(compact: &str, key: &str) -> Option<std::ops::Range<usize>> {
                     i += quoted.len();
                     continue;
                 }
-                in_string = true;
+                string.open();
             }
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
