@@ -101,6 +101,18 @@ machine() {
     echo "- load before: $(uptime | sed 's/.*load average: //')"
 }
 
+# fleet_dir N: the generated fleet of N sets (results and 30 days of history), made once.
+fleet_dir() {
+    local dir=$DATA/fleet-$1
+    if [[ ! -f $dir/.done ]]; then
+        rm -rf "$dir"
+        mkdir -p "$dir/results"
+        python3 "$GEN" results "$dir/results" "$1" --history "$dir/history.jsonl" --days 30 >&2
+        touch "$dir/.done"
+    fi
+    echo "$dir"
+}
+
 from_bench() {
     echo
     echo "### backup-report --from DIR ($(date -u '+%Y-%m-%d %H:%M UTC'), $RUNS runs each)"
@@ -111,13 +123,7 @@ from_bench() {
     echo "|---|---:|---:|---:|---:|---:|"
     local n dir
     for n in ${SETS//,/ }; do
-        dir=$DATA/fleet-$n
-        if [[ ! -f $dir/.done ]]; then
-            rm -rf "$dir"
-            mkdir -p "$dir/results"
-            python3 "$GEN" results "$dir/results" "$n" --history "$dir/history.jsonl" --days 30
-            touch "$dir/.done"
-        fi
+        dir=$(fleet_dir "$n")
         local fmt
         for fmt in text json html; do
             measure "$n × $fmt" ":" "$BIN/backup-report" --from "$dir/results" --format "$fmt" --no-history --output "$DATA/out"
@@ -143,13 +149,7 @@ browser_check() {
     echo "| sets | width px | page scrollWidth/clientWidth | tables scrollWidth/clientWidth | search box shown | '$2' matches | OK sets opened | console |"
     echo "|---:|---:|---|---|---|---|---|---|"
     for n in ${1//,/ }; do
-        dir=$DATA/fleet-$n
-        if [[ ! -f $dir/.done ]]; then
-            rm -rf "$dir"
-            mkdir -p "$dir/results"
-            python3 "$GEN" results "$dir/results" "$n" --history "$dir/history.jsonl" --days 30
-            touch "$dir/.done"
-        fi
+        dir=$(fleet_dir "$n")
         mkdir -p "$DATA/www"
         page=$DATA/www/report-$n.html
         "$BIN/backup-report" --from "$dir/results" --format html --no-history --output "$page" || [[ $? -le 3 ]]
@@ -247,28 +247,12 @@ N=$((HOSTS * 10))
 rm -rf "$I"
 mkdir -p "$I"/{etc,data/certs,log,cache,spool,run,pki}
 NODE=icinga-bench.localdomain
-API_PORT=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die; print $s->sockport')
+API_PORT=$(free_port)
 API_PASS=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 echo "== PKI, configuration of $HOSTS hosts x 10 services, their results ($N sets)"
-(
-    cd "$I/pki"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Icinga CA bench" -keyout ca.key -out ca.crt
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$NODE" -keyout node.key -out node.csr
-    printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' "$NODE" >ext.cnf
-    openssl x509 -req -in node.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out node.crt
-) >"$I/pki.log" 2>&1
-cp "$I/pki/ca.crt" "$I/data/certs/ca.crt"
-cp "$I/pki/node.crt" "$I/data/certs/$NODE.crt"
-cp "$I/pki/node.key" "$I/data/certs/$NODE.key"
+icinga_openssl_pki "$I" "$NODE" "Icinga CA bench" || { cat "$I/pki.log" >&2; exit 1; }
 python3 "$GEN" icinga "$N" >"$I/results.jsonl"
-ICINGA_DEFS=(
-    -DConfiguration.ConfigDir="$I/etc" -DConfiguration.DataDir="$I/data"
-    -DConfiguration.LogDir="$I/log" -DConfiguration.CacheDir="$I/cache"
-    -DConfiguration.SpoolDir="$I/spool" -DConfiguration.InitRunDir="$I/run"
-    -DConfiguration.PidPath="$I/run/icinga2.pid" -DConfiguration.VarsPath="$I/cache/icinga2.vars"
-    -DConfiguration.ObjectsPath="$I/cache/icinga2.debug" -DConfiguration.StatePath="$I/data/icinga2.state"
-    -DConfiguration.ModAttrPath="$I/data/modified-attributes.conf" -DConfiguration.ZonesDir="$I/etc/zones.d"
-)
+icinga_defs "$I"
 cat >"$I/etc/icinga2.conf" <<EOF
 /* bench/fleet.sh: one Icinga 2 node, everything under $I */
 const NodeName = "$NODE"

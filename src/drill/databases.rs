@@ -178,13 +178,8 @@ pub fn answer(drills: &[DatabaseDrill], format: Output) -> (String, i32) {
         count(State::Unknown),
         count(State::Ok),
     );
-    let (state, code) = if failed > 0 {
-        (State::Critical, 2)
-    } else if unknown > 0 {
-        (State::Unknown, 3)
-    } else {
-        (State::Ok, 0)
-    };
+    let state = crate::report::result::worst(drills.iter().map(|d| d.state));
+    let code = state.exit_code();
     let n = drills.len();
     let message = if state == State::Ok {
         let results = drills.iter().filter_map(|d| d.result.as_ref());
@@ -231,15 +226,9 @@ pub fn answer(drills: &[DatabaseDrill], format: Output) -> (String, i32) {
         Output::Nagios => {
             let perf: Vec<String> = drills
                 .iter()
-                .filter_map(|d| d.result.as_ref().map(|r| (d, r)))
-                .flat_map(|(d, r)| {
-                    let db = crate::present::perf_label(&d.name);
-                    // A failed drill proved no row restored.
-                    let rows = if d.state == State::Ok { r.rows } else { 0 };
-                    [
-                        format!("{db}_restore_seconds={:.3}s;;;0", r.restore_seconds),
-                        format!("{db}_restore_rows={rows};;;0"),
-                    ]
+                .filter_map(|d| {
+                    let prefix = format!("{}_", crate::present::perf_label(&d.name));
+                    d.result.as_ref().map(|r| super::perf_text(r, &prefix))
                 })
                 .collect();
             let mut text = format!("DRILL {state} - {message}");
@@ -249,12 +238,7 @@ pub fn answer(drills: &[DatabaseDrill], format: Output) -> (String, i32) {
             }
             // Worst first, as check_backup's long output.
             let mut order: Vec<&DatabaseDrill> = drills.iter().collect();
-            order.sort_by_key(|d| match d.state {
-                State::Critical => 0,
-                State::Warning => 1,
-                State::Unknown => 2,
-                State::Ok => 3,
-            });
+            order.sort_by_key(|d| std::cmp::Reverse(crate::report::result::severity(d.state)));
             for d in order {
                 text.push_str(&format!(
                     "\n[{}] {}: {}",
@@ -357,7 +341,7 @@ mod tests {
         // A failed drill proved no row restored.
         assert!(first.contains("crm_restore_rows=10;;;0"), "{first}");
         assert!(first.contains("shop_restore_rows=0;;;0"), "{first}");
-        assert!(first.contains("shop_restore_seconds=2.500s;;;0"), "{first}");
+        assert!(first.contains("shop_restore_seconds=2.5s;;;0"), "{first}");
         assert!(!first.contains("wiki_restore"), "{first}");
         let rest: Vec<&str> = text.lines().skip(1).collect();
         assert_eq!(rest.len(), 3);

@@ -174,18 +174,7 @@ fn answer_text(state: State, message: &str, result: Option<&DrillResult>) -> Str
         .to_string(),
         Output::Nagios => {
             let perf = result
-                .map(|r| {
-                    // A failed drill proved no row restored.
-                    let rows = if r.outcome == DrillOutcome::Failed {
-                        0
-                    } else {
-                        r.rows
-                    };
-                    format!(
-                        " | restore_seconds={:.3}s;;;0 restore_rows={rows};;;0",
-                        r.restore_seconds
-                    )
-                })
+                .map(|r| format!(" | {}", perf_text(r, "")))
                 .unwrap_or_default();
             let mut text = format!("DRILL {state} - {message}{perf}");
             if let Some(r) = result {
@@ -197,6 +186,18 @@ fn answer_text(state: State, message: &str, result: Option<&DrillResult>) -> Str
             text
         }
     }
+}
+
+/// A drill's perfdata as plugin text, each label after `prefix` (`shop_` per database).
+fn perf_text(r: &DrillResult, prefix: &str) -> String {
+    crate::judge::drill::perfdata(r)
+        .into_iter()
+        .map(|mut p| {
+            p.label = format!("{prefix}{}", p.label);
+            crate::present::perfdata_item(&p)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Runs backup-drill with `args`; returns the exit code (0, 2 or 3).

@@ -60,6 +60,29 @@ pub fn restored_words(r: &DrillResult) -> String {
     )
 }
 
+/// A drill's perfdata: `restore_seconds` (s) and `restore_rows` (0 for a failed drill: it
+/// proved no row restored), as backup-drill and check_backup --drill-max-age print them.
+pub fn perfdata(r: &DrillResult) -> Vec<PerfDatum> {
+    let datum = |label: &str, value: f64, uom: &'static str| PerfDatum {
+        label: label.into(),
+        value,
+        uom,
+        warn: None,
+        crit: None,
+        min: Some(0.0),
+        max: None,
+    };
+    let rows = if r.outcome == DrillOutcome::Failed {
+        0.0
+    } else {
+        r.rows as f64
+    };
+    vec![
+        datum("restore_seconds", r.restore_seconds, "s"),
+        datum("restore_rows", rows, ""),
+    ]
+}
+
 /// Judges the last drill. `read` is the drill result (None: no drill yet; Err: it could not
 /// be read, with the reason and the fix); `newest` the newest dump found (None when none
 /// was); `run_hint` how to run a drill for this set.
@@ -102,31 +125,7 @@ pub fn evaluate(
     let finished = UNIX_EPOCH + Duration::from_secs(r.finished_at);
     let age = seconds_between(now, finished).max(0.0);
     let ago = format!("{} ago", human_duration(age));
-    let perf = vec![
-        PerfDatum {
-            label: "restore_seconds".into(),
-            value: r.restore_seconds,
-            uom: "s",
-            warn: None,
-            crit: None,
-            min: Some(0.0),
-            max: None,
-        },
-        PerfDatum {
-            label: "restore_rows".into(),
-            // A failed drill proved no row restored.
-            value: if r.outcome == DrillOutcome::Failed {
-                0.0
-            } else {
-                r.rows as f64
-            },
-            uom: "",
-            warn: None,
-            crit: None,
-            min: Some(0.0),
-            max: None,
-        },
-    ];
+    let perf = perfdata(r);
     let name = file_name(&r.dump);
     if r.outcome == DrillOutcome::Failed {
         let why = r.error.as_deref().unwrap_or("no reason recorded");

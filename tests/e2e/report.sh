@@ -95,11 +95,6 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    perl -MIO::Socket::INET -e \
-        'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die "bind: $!"; print $s->sockport, "\n";'
-}
-
 # ---------------------------------------------------------------------------------------
 part "0. packages and build"
 NEEDED=(chromium icinga2 jq curl openssl perl fonts-dejavu-core procps iproute2 gzip)
@@ -385,21 +380,11 @@ API_PASS=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 mkdir -p "$I"/{etc,data/certs,log,cache,spool,run,pki,bin}
 # The plugin as Icinga runs it: as nagios, from a path nagios can read.
 install -m 0755 "$BIN/check_backup" "$I/bin/check_backup"
-# PKI: a CA, and the node's certificate for its name AND 127.0.0.1, so that backup-report
-# verifies https://127.0.0.1:PORT against the CA (icinga2 pki new-cert puts no IP in it).
-(
-    cd "$I/pki"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Icinga CA e2e" \
-        -keyout ca.key -out ca.crt
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$NODE" -keyout node.key -out node.csr
-    printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' "$NODE" >ext.cnf
-    openssl x509 -req -in node.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out node.crt
-    # Another CA, that signed nothing here.
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Other CA" -keyout other.key -out other-ca.crt
-) >"$I/pki.log" 2>&1 || die "openssl: CA and node certificate" "$(cat "$I/pki.log")"
-cp "$I/pki/ca.crt" "$I/data/certs/ca.crt"
-cp "$I/pki/node.crt" "$I/data/certs/$NODE.crt"
-cp "$I/pki/node.key" "$I/data/certs/$NODE.key"
+# PKI: a CA, and the node's certificate for its name and 127.0.0.1 (backup-report verifies
+# https://127.0.0.1:PORT against the CA); and another CA, that signed nothing here.
+icinga_openssl_pki "$I" "$NODE" "Icinga CA e2e" || die "openssl: CA and node certificate" "$(cat "$I/pki.log")"
+(cd "$I/pki" && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Other CA" -keyout other.key -out other-ca.crt) \
+    >>"$I/pki.log" 2>&1 || die "openssl: the other CA" "$(cat "$I/pki.log")"
 pass "PKI: CA and a certificate for $NODE and 127.0.0.1"
 
 # Dumps for the services (readable by nagios).
@@ -411,14 +396,7 @@ put_log "$FIX/logs/mariadb-killed.log" "$IB/incident.log" $((1 * H + 2))
 put "$FIX/postgres/shop.sql.gz" "$IB/pg/shop.sql.gz" $((30 * H))
 chmod -R a+rX "$IB"
 
-ICINGA_DEFS=(
-    -DConfiguration.ConfigDir="$I/etc" -DConfiguration.DataDir="$I/data"
-    -DConfiguration.LogDir="$I/log" -DConfiguration.CacheDir="$I/cache"
-    -DConfiguration.SpoolDir="$I/spool" -DConfiguration.InitRunDir="$I/run"
-    -DConfiguration.PidPath="$I/run/icinga2.pid" -DConfiguration.VarsPath="$I/cache/icinga2.vars"
-    -DConfiguration.ObjectsPath="$I/cache/icinga2.debug" -DConfiguration.StatePath="$I/data/icinga2.state"
-    -DConfiguration.ModAttrPath="$I/data/modified-attributes.conf" -DConfiguration.ZonesDir="$I/etc/zones.d"
-)
+icinga_defs "$I"
 cat >"$I/etc/icinga2.conf" <<EOF
 /* backup-report e2e: one Icinga 2 node, everything under $I */
 const NodeName = "$NODE"

@@ -163,10 +163,6 @@ trap 'ABORT_AT="SIGHUP"; exit 129' HUP
 trap 'ABORT_AT="SIGINT"; exit 130' INT
 trap 'ABORT_AT="SIGTERM"; exit 143' TERM
 
-free_port() {
-    perl -MIO::Socket::INET -e \
-        'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 0) or die "bind: $!"; print $s->sockport, "\n";'
-}
 # PIDs of a process and its descendants
 pid_tree() {
     local p=$1 c
@@ -571,14 +567,7 @@ NODE=check-backup-e2e
 API_PORT=$(free_port)
 SINK_PORT=$(free_port)
 API_PASS=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-ICINGA_DEFS=(
-    -DConfiguration.ConfigDir="$I/etc" -DConfiguration.DataDir="$I/data"
-    -DConfiguration.LogDir="$I/log" -DConfiguration.CacheDir="$I/cache"
-    -DConfiguration.SpoolDir="$I/spool" -DConfiguration.InitRunDir="$I/run"
-    -DConfiguration.PidPath="$I/run/icinga2.pid" -DConfiguration.VarsPath="$I/cache/icinga2.vars"
-    -DConfiguration.ObjectsPath="$I/cache/icinga2.debug" -DConfiguration.StatePath="$I/data/icinga2.state"
-    -DConfiguration.ModAttrPath="$I/data/modified-attributes.conf" -DConfiguration.ZonesDir="$I/etc/zones.d"
-)
+icinga_defs "$I"
 put "$FIX/mariadb/shop-wrapper.sql.gz" "$IB/mysql-ok/shop-2026-11-25.sql.gz" 120
 put "$FIX/logs/mariadb-clean.log" "$IB/mysql-ok.log" 60
 put "$FIX/mariadb/shop-wrapper.sql.gz" "$IB/mysql-incident/shop-2026-11-24.sql.gz" 86400

@@ -1321,6 +1321,28 @@ fn drill_results(d: &Dirs) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// check_backup on the automysqlbackup set below `backup`, one dump per database, with the
+/// drill results of `cache` and each database's last drill (`--drill-max-age 8d`).
+fn check_databases(backup: &Path, cache: &Path, extra: &[&str]) -> Answer {
+    let (backup, cache) = (backup.to_str().unwrap(), cache.to_str().unwrap());
+    let mut args = vec![
+        "-f",
+        backup,
+        "--per-database",
+        AUTOMYSQLBACKUP,
+        "--cache-dir",
+        cache,
+        "-w",
+        "1000d",
+        "-c",
+        "2000d",
+        "--drill-max-age",
+        "8d",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// A real automysqlbackup run (two databases): backup-drill drills each database's newest
 /// dump in a server of its own, keeps a result per database, and check_backup
 /// --per-database --drill-max-age reports each database's drill; the configuration file's
@@ -1403,24 +1425,7 @@ fn per_database_sets_drill_each_database_and_check_backup_reports_each() {
 
     // check_backup reads each database's drill: -f with --per-database finds what the set
     // wrote (the same dump argument), and the set itself does too.
-    let cache = d.cache.path().to_str().unwrap();
-    let check = |extra: &[&str]| {
-        let mut args = vec![
-            "-f",
-            backup.to_str().unwrap(),
-            "--per-database",
-            AUTOMYSQLBACKUP,
-            "--cache-dir",
-            cache,
-            "-w",
-            "1000d",
-            "-c",
-            "2000d",
-        ];
-        args.extend_from_slice(extra);
-        run(&args)
-    };
-    let c = check(&["--drill-max-age", "8d"]);
+    let c = check_databases(&backup, d.cache.path(), &[]);
     assert_eq!((c.code, c.state()), (0, "OK"), "{}", c.stdout);
     assert_eq!(c.perf("shop_restore_rows"), Some(490.0), "{}", c.stdout);
     assert_eq!(c.perf("crm_restore_rows"), Some(25.0), "{}", c.stdout);
@@ -1431,27 +1436,14 @@ fn per_database_sets_drill_each_database_and_check_backup_reports_each() {
     );
     // The JSON document with per-database drills matches the published schema (`run`
     // validates it).
-    let j = check(&["--drill-max-age", "8d", "--output", "json"]);
+    let j = check_databases(&backup, d.cache.path(), &["--output", "json"]);
     assert!(j.stdout.contains("\"shop_restore_rows\""), "{}", j.stdout);
     let s = run(&["--config", conf.to_str().unwrap(), "--set", "mysql"]);
     assert_eq!((s.code, s.state()), (0, "OK"), "{}", s.stdout);
     assert_eq!(s.perf("shop_restore_rows"), Some(490.0), "{}", s.stdout);
     // Without a drill of its own, a database is not proven: WARNING naming how to drill it.
     let other = dirs();
-    let c = run(&[
-        "-f",
-        backup.to_str().unwrap(),
-        "--per-database",
-        AUTOMYSQLBACKUP,
-        "--cache-dir",
-        other.cache.path().to_str().unwrap(),
-        "-w",
-        "1000d",
-        "-c",
-        "2000d",
-        "--drill-max-age",
-        "8d",
-    ]);
+    let c = check_databases(&backup, other.cache.path(), &[]);
     assert_eq!((c.code, c.state()), (1, "WARNING"), "{}", c.stdout);
     assert!(
         c.stdout
@@ -1466,7 +1458,7 @@ fn per_database_sets_drill_each_database_and_check_backup_reports_each() {
     let newer = shop.join("shop_2026-11-28_02h25m.Saturday.sql.gz");
     std::fs::copy(shop.join("shop_2026-11-27_02h25m.Friday.sql.gz"), &newer).unwrap();
     set_age(&newer, HOUR);
-    let c = check(&["--drill-max-age", "8d"]);
+    let c = check_databases(&backup, d.cache.path(), &[]);
     assert_eq!((c.code, c.state()), (1, "WARNING"), "{}", c.stdout);
     let shop_line = c
         .stdout
@@ -1575,20 +1567,7 @@ fn a_per_database_drill_names_the_database_that_failed() {
         .collect();
     dbs.sort();
     assert_eq!(dbs, ["crm restored", "wiki failed"]);
-    let c = run(&[
-        "-f",
-        backup.to_str().unwrap(),
-        "--per-database",
-        AUTOMYSQLBACKUP,
-        "--cache-dir",
-        d.cache.path().to_str().unwrap(),
-        "-w",
-        "1000d",
-        "-c",
-        "2000d",
-        "--drill-max-age",
-        "8d",
-    ]);
+    let c = check_databases(&backup, d.cache.path(), &[]);
     assert_eq!((c.code, c.state()), (2, "CRITICAL"), "{}", c.stdout);
     let line = |db: &str| {
         c.stdout
